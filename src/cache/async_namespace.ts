@@ -1,0 +1,111 @@
+/**
+ * The public, Promise-based face of a namespace.
+ *
+ * @module
+ */
+import { AtomicOperation } from "./atomic.ts";
+import type { SyncNamespaceImpl } from "./namespace.ts";
+import type {
+  CacheEntry,
+  CacheValue,
+  ListOptions,
+  ListPage,
+  NamespaceStats,
+  SetOptions,
+  SyncNamespace,
+} from "./types.ts";
+
+/**
+ * An isolated keyspace. Two namespaces never see each other's keys, whatever
+ * their names (`"a:b"` and `"a"` included). Values are bytes; strings are
+ * stored as UTF-8. Expired entries are never returned.
+ *
+ * @example
+ * ```ts
+ * import { createSupCache } from "./mod.ts";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * const ns = cache.namespace("counter");
+ * await ns.set("greeting", "Hello", { ttl: 60_000 });
+ * console.log(new TextDecoder().decode((await ns.get("greeting"))!)); // "Hello"
+ * console.log(await ns.increment("visits")); // 1
+ * ```
+ */
+export class Namespace {
+  /**
+   * The same namespace without Promises, for plugin host functions and hot
+   * loops; each call blocks for one SQLite statement.
+   */
+  readonly sync: SyncNamespace;
+  readonly #impl: SyncNamespaceImpl;
+
+  /** Made by `SupCache.namespace()` and `SupCache.store()`. */
+  constructor(impl: SyncNamespaceImpl) {
+    this.#impl = impl;
+    this.sync = impl;
+  }
+
+  /** The namespace name. */
+  get name(): string {
+    return this.#impl.name;
+  }
+
+  /** The live value, or `null` when missing or expired. */
+  async get(key: string): Promise<Uint8Array | null> {
+    return this.#impl.get(key);
+  }
+
+  /** The live entry with its version and expiry, or `null`. */
+  async getEntry(key: string): Promise<CacheEntry | null> {
+    return this.#impl.getEntry(key);
+  }
+
+  /** Store `value` under `key`, with an optional per-item `ttl` in ms (`null` = never). */
+  async set(
+    key: string,
+    value: CacheValue,
+    options?: SetOptions,
+  ): Promise<void> {
+    return this.#impl.set(key, value, options);
+  }
+
+  /** Remove `key`; resolves `true` when a live entry was removed. */
+  async delete(key: string): Promise<boolean> {
+    return this.#impl.delete(key);
+  }
+
+  /** Whether a live entry exists. */
+  async has(key: string): Promise<boolean> {
+    return this.#impl.has(key);
+  }
+
+  /** One page of live keys in UTF-8 byte order; `prefix` is literal. */
+  async list(options?: ListOptions): Promise<ListPage> {
+    return this.#impl.list(options);
+  }
+
+  /**
+   * Atomically add `by` (default 1) to a decimal integer value (missing
+   * counts as 0) and return the result. The value is stored as decimal text,
+   * so `get` reads `"42"`. An existing entry keeps its expiry; a new one gets
+   * the namespace default. A non-integer value throws `NotAnIntegerError`
+   * and stays as it was.
+   */
+  async increment(key: string, by?: number): Promise<number> {
+    return this.#impl.increment(key, by);
+  }
+
+  /** Start an all-or-nothing batch of checks and writes. */
+  atomic(): AtomicOperation {
+    return new AtomicOperation(this.#impl);
+  }
+
+  /** Remove every entry of this namespace; resolves to how many. */
+  async clear(): Promise<number> {
+    return this.#impl.clear();
+  }
+
+  /** Keys, bytes, hits and misses of this namespace. */
+  stats(): NamespaceStats {
+    return this.#impl.stats();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Public types of the cache API.
+ *
+ * @module
+ */
+
+/** A value accepted by `set`: text is stored as its UTF-8 bytes. */
+export type CacheValue = string | Uint8Array;
+
+/** One stored entry, as returned by `getEntry`. */
+export interface CacheEntry {
+  /** The stored bytes (an empty array is a value, not a miss). */
+  value: Uint8Array;
+  /**
+   * Changes on every write to the key and never repeats within a namespace,
+   * even across delete and re-create; pass it to `atomic().check()`.
+   */
+  version: number;
+  /** Expiry as milliseconds since the epoch, or `null` for never. */
+  expiresAt: number | null;
+}
+
+/** Options of a single write. */
+export interface SetOptions {
+  /**
+   * Time to live in milliseconds (a positive integer), or `null` for never.
+   * When absent, the namespace default applies (the cache's `ttl` option for
+   * cache namespaces, never for store namespaces).
+   */
+  ttl?: number | null;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Only keys that start with this string, matched literally and case-sensitively. */
+  prefix?: string;
+  /** Page size: 1 to 1,000, default 100. */
+  limit?: number;
+  /** The `cursor` of the previous page, to continue after it. */
+  cursor?: string;
+}
+
+/** One page of `list`. */
+export interface ListPage {
+  /** Keys in UTF-8 byte order. */
+  keys: string[];
+  /** Pass to the next `list` call; `null` when this is the last page. */
+  cursor: string | null;
+}
+
+/** Counters of one namespace, as returned by `stats()`. */
+export interface NamespaceStats {
+  /** Stored entries, including expired ones not yet swept. */
+  keys: number;
+  /** Bytes of keys plus values, including expired entries not yet swept. */
+  bytes: number;
+  /** Reads that found a live value (all processes, once flushed). */
+  hits: number;
+  /** Reads that found nothing or an expired value. */
+  misses: number;
+}
+
+/** Result of `atomic().commit()`. */
+export interface CommitResult {
+  /** `false` when a `check` failed; then nothing was written. */
+  ok: boolean;
+}
+
+/**
+ * The synchronous face of a namespace. It is what the plugin host's host
+ * functions call, so a plugin's cache read never waits on a Promise. Every
+ * method runs one SQLite statement or one short transaction and blocks the
+ * event loop for that long. Same semantics and errors as {@link Namespace}.
+ */
+export interface SyncNamespace {
+  /** The namespace name. */
+  readonly name: string;
+  /** The live value, or `null` (missing or expired). */
+  get(key: string): Uint8Array | null;
+  /** The live entry with its version and expiry, or `null`. */
+  getEntry(key: string): CacheEntry | null;
+  /** Store `value` under `key`. */
+  set(key: string, value: CacheValue, options?: SetOptions): void;
+  /** Remove `key`; `true` when a live entry was removed. */
+  delete(key: string): boolean;
+  /** Whether a live entry exists. */
+  has(key: string): boolean;
+  /** One page of live keys. */
+  list(options?: ListOptions): ListPage;
+  /** Add `by` (an integer, default 1) to a decimal value and return the sum. */
+  increment(key: string, by?: number): number;
+  /** Remove every entry of this namespace; returns how many were removed. */
+  clear(): number;
+  /** Counters of this namespace. */
+  stats(): NamespaceStats;
+}
