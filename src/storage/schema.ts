@@ -56,10 +56,12 @@ END;
 
 /** Pragmas every connection sets; shared with the benchmark's raw baseline. */
 export function connectionPragmas(durability: "normal" | "full"): string {
-  // WAL lets readers and one writer work at once across processes; the busy
-  // timeout makes a second writer wait instead of failing with SQLITE_BUSY.
-  return `PRAGMA journal_mode = WAL;
-PRAGMA busy_timeout = 10000;
+  // The busy timeout comes first: it makes a second writer wait instead of
+  // failing with SQLITE_BUSY, and switching a new file to WAL already takes
+  // a lock that other processes opening it may hold. WAL lets readers and
+  // one writer work at once across processes.
+  return `PRAGMA busy_timeout = 10000;
+PRAGMA journal_mode = WAL;
 PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"};`;
 }
 

@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import {
+  InvalidInputError,
+  LimitExceededError,
+  NotAnIntegerError,
+  QuotaExceededError,
+} from "../mod.ts";
+import { sleep, testEachDriver, text } from "./support/drivers.ts";
+
+testEachDriver(
+  "list matches the prefix literally and case-sensitively",
+  async (open) => {
+    const ns = (await open()).namespace("l");
+    for (
+      const k of [
+        "100%",
+        "100_",
+        "1000",
+        "10a",
+        "User:1",
+        "user:1",
+        "user:2",
+        "user_3",
+        "usex",
+      ]
+    ) {
+      await ns.set(k, "v");
+    }
+    assert.deepEqual((await ns.list({ prefix: "100%" })).keys, ["100%"]);
+    assert.deepEqual((await ns.list({ prefix: "100_" })).keys, ["100_"]);
+    assert.deepEqual((await ns.list({ prefix: "user:" })).keys, [
+      "user:1",
+      "user:2",
+    ]);
+    assert.deepEqual((await ns.list({ prefix: "user" })).keys, [
+      "user:1",
+      "user:2",
+      "user_3",
+    ]);
+    assert.deepEqual((await ns.list({ prefix: "User" })).keys, ["User:1"]);
+    assert.deepEqual((await ns.list({ prefix: "nothing" })).keys, []);
+  },
+);
+
+testEachDriver(
+  "list orders keys by UTF-8 bytes, including characters past U+FFFF",
+  async (open) => {
+    const ns = (await open()).namespace("l");
+    const keys = ["a", "b", "\uffef", "😀", "😀x", "é"];
+    for (const k of keys) await ns.set(k, "v");
+    const expected = [...keys].sort((x, y) =>
+      Buffer.compare(Buffer.from(x), Buffer.from(y))
+    );
+    const seen: string[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await ns.list({ limit: 1, cursor: cursor ?? undefined });
+      seen.push(...page.keys);
+      cursor = page.cursor;
+    } while (cursor);
+    assert.deepEqual(seen, expected);
+    assert.deepEqual((await ns.list({ prefix: "😀" })).keys, ["😀", "😀x"]);
+  },
+);
+
+testEachDriver(
+  "paging through 5,000 keys returns each exactly once, in order",
+  async (open) => {
+    const ns = (await open()).namespace("many");
+    const atomic = ns.atomic();
+    const all: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const k = `item:${String(i).padStart(5, "0")}`;
+      all.push(k);
+      atomic.set(k, String(i));
+    }
+    await ns.set("other", "not listed");
+    assert.equal((await atomic.commit()).ok, true);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: { keys: string[]; cursor: string | null } = await ns.list({
+        prefix: "item:",
+        limit: 333,
+        cursor: cursor ?? undefined,
+      });
+      seen.push(...page.keys);
+      cursor = page.cursor;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, Math.ceil(5000 / 333));
+    assert.deepEqual(seen, all);
+  },
+);
+
+testEachDriver(
+  "increment is stored as decimal text and refuses non-integers untouched",
+  async (open) => {
+    const ns = (await open()).namespace("inc");
+    assert.equal(await ns.increment("n"), 1);
+    assert.equal(await ns.increment("n", 41), 42);
+    assert.equal(text(await ns.get("n")), "42");
+    assert.equal(await ns.increment("n", -50), -8);
+    await ns.set("word", "forty-two");
+    await assert.rejects(() => ns.increment("word"), (err: Error) => {
+      assert.ok(err instanceof NotAnIntegerError);
+      assert.match(
+        err.message,
+        /"forty-two" is not a whole number in decimal; it was left unchanged/,
+      );
+      return true;
+    });
+    assert.equal(text(await ns.get("word")), "forty-two");
+    for (const odd of ["1.5", " 1", "01", "+1", "1e3", ""]) {
+      await ns.set("odd", odd);
+      await assert.rejects(
+        () => ns.increment("odd"),
+        NotAnIntegerError,
+        JSON.stringify(odd),
+      );
+      assert.equal(text(await ns.get("odd")), odd);
+    }
+    await ns.set("big", String(Number.MAX_SAFE_INTEGER));
+    await assert.rejects(
+      () => ns.increment("big"),
+      /past the largest exact integer/,
+    );
+    assert.equal(text(await ns.get("big")), String(Number.MAX_SAFE_INTEGER));
+  },
+);
+
+testEachDriver(
+  "increment keeps an existing expiry and treats an expired value as 0",
+  async (open) => {
+    const ns = (await open()).namespace("inc");
+    await ns.set("window", "5", { ttl: 60_000 });
+    const before = (await ns.getEntry("window"))!.expiresAt;
+    assert.equal(await ns.increment("window"), 6);
+    assert.equal((await ns.getEntry("window"))!.expiresAt, before);
+    await ns.set("old", "100", { ttl: 1 });
+    await sleep(10);
+    assert.equal(await ns.increment("old"), 1);
+  },
+);
+
+testEachDriver(
+  "versions change on every write and never repeat after delete",
+  async (open) => {
+    const ns = (await open()).namespace("v");
+    await ns.set("k", "1");
+    const v1 = (await ns.getEntry("k"))!.version;
+    await ns.set("k", "2");
+    const v2 = (await ns.getEntry("k"))!.version;
+    await ns.delete("k");
+    await ns.set("k", "3");
+    const v3 = (await ns.getEntry("k"))!.version;
+    assert.ok(v1 < v2 && v2 < v3, `${v1} < ${v2} < ${v3}`);
+    await ns.clear();
+    await ns.set("k", "4");
+    assert.ok((await ns.getEntry("k"))!.version > v3);
+  },
+);
+
+testEachDriver("atomic commits all or nothing", async (open) => {
+  const ns = (await open()).namespace("bank");
+  await ns.set("alice", "10");
+  const entry = (await ns.getEntry("alice"))!;
+  const ok = await ns.atomic().check("alice", entry.version).check("bob", null)
+    .set("alice", "5").set("bob", "5").commit();
+  assert.deepEqual(ok, { ok: true });
+  assert.equal(text(await ns.get("bob")), "5");
+  // A stale version: nothing from the batch is written.
+  const stale = await ns.atomic().check("alice", entry.version).set(
+    "alice",
+    "0",
+  ).delete("bob").set("carol", "1").commit();
+  assert.deepEqual(stale, { ok: false });
+  assert.equal(text(await ns.get("alice")), "5");
+  assert.equal(text(await ns.get("bob")), "5");
+  assert.equal(await ns.has("carol"), false);
+  // Bad input anywhere in the batch: a typed error, nothing written.
+  await assert.rejects(
+    () => ns.atomic().set("carol", "1").set("", "x").commit(),
+    InvalidInputError,
+  );
+  await assert.rejects(
+    () => ns.atomic().check("alice", 1.5).set("carol", "1").commit(),
+    /needs a version from getEntry\(\) or null/,
+  );
+  assert.equal(await ns.has("carol"), false);
+  // check(null) fails when the key exists.
+  assert.deepEqual(
+    await ns.atomic().check("alice", null).set("carol", "1").commit(),
+    { ok: false },
+  );
+  assert.deepEqual(
+    ns.atomic().check("carol", null).set("carol", "1").commitSync(),
+    { ok: true },
+  );
+});
+
+testEachDriver(
+  "key and value limits name the size and the limit",
+  async (open) => {
+    const ns = (await open()).namespace("lim");
+    await ns.set("k", "kept");
+    await assert.rejects(() => ns.set("k".repeat(2100), "x"), (err: Error) => {
+      assert.ok(err instanceof LimitExceededError);
+      assert.equal(err.message, "key is 2,100 bytes; the limit is 2,048");
+      return true;
+    });
+    await ns.set("é".repeat(1024), "fits"); // 2,048 bytes exactly
+    await assert.rejects(
+      () => ns.set("k", new Uint8Array(1_048_577)),
+      /value is 1,048,577 bytes; the limit is 1,048,576/,
+    );
+    await assert.rejects(
+      () => ns.atomic().set("k", new Uint8Array(1_048_577)).commit(),
+      LimitExceededError,
+    );
+    assert.equal(text(await ns.get("k")), "kept");
+    const small = (await open({ limits: { maxKeyBytes: 4, maxValueBytes: 2 } }))
+      .namespace("lim");
+    await assert.rejects(
+      () => small.set("five!", "x"),
+      /key is 5 bytes; the limit is 4/,
+    );
+    await assert.rejects(
+      () => small.set("k", "abc"),
+      /value is 3 bytes; the limit is 2/,
+    );
+  },
+);
+
+testEachDriver(
+  "namespace quotas stop one namespace filling the disk, losing nothing",
+  async (open) => {
+    const cache = await open({ limits: { maxKeys: 3, maxBytes: 100 } });
+    const ns = cache.namespace("greedy");
+    await ns.set("a", "1");
+    await ns.set("b", "2");
+    await ns.set("c", "3");
+    await assert.rejects(() => ns.set("d", "4"), (err: Error) => {
+      assert.ok(err instanceof QuotaExceededError);
+      assert.match(
+        err.message,
+        /namespace "greedy" holds 3 keys .* quota of 3 keys \/ 100 bytes/,
+      );
+      return true;
+    });
+    await ns.set("a", "overwrite is fine");
+    await assert.rejects(() => ns.set("b", "x".repeat(90)), QuotaExceededError);
+    await assert.rejects(() => ns.increment("e"), QuotaExceededError);
+    assert.deepEqual((await ns.list()).keys, ["a", "b", "c"]);
+    assert.equal(text(await ns.get("b")), "2");
+    // Other namespaces have their own quota.
+    await cache.namespace("other").set("d", "4");
+    // Expired entries do not count against the quota.
+    await ns.set("c", "3", { ttl: 1 });
+    await sleep(10);
+    await ns.set("d", "4");
+    assert.deepEqual((await ns.list()).keys, ["a", "b", "d"]);
+    const unlimited =
+      (await open({ limits: { maxKeys: null, maxBytes: null } })).namespace(
+        "greedy",
+      );
+    await unlimited.set("e", "5");
+  },
+);
+
+testEachDriver(
+  "purgeExpired deletes expired rows and the sweep does it in the background",
+  async (open) => {
+    const cache = await open({ sweepIntervalMs: 0 });
+    const ns = cache.namespace("p");
+    for (let i = 0; i < 1200; i++) ns.sync.set(`k${i}`, "v", { ttl: 1 });
+    await ns.set("keep", "v");
+    await sleep(10);
+    assert.equal(ns.stats().keys, 1201, "expired rows stay until swept");
+    const progress: number[] = [];
+    assert.equal(await cache.purgeExpired((n) => progress.push(n)), 1200);
+    assert.deepEqual(progress, [500, 1000, 1200]);
+    assert.equal(ns.stats().keys, 1);
+
+    const swept = await open({ sweepIntervalMs: 5, sweepBatch: 50 });
+    const sns = swept.namespace("bg");
+    for (let i = 0; i < 200; i++) sns.sync.set(`k${i}`, "v", { ttl: 1 });
+    // No speed assertion: wait (up to a generous bound) for the sweep to finish.
+    for (let tries = 0; tries < 2000 && sns.stats().keys > 0; tries++) {
+      await sleep(5);
+    }
+    assert.equal(sns.stats().keys, 0);
+  },
+);
