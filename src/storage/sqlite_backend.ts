@@ -49,7 +49,8 @@ export function storageError(path: string, err: unknown): StorageError {
   });
 }
 
-const SET_UNLIMITED = `
+/** The upsert without a quota; exported so the benchmark's raw baseline runs the same SQL. */
+export const SET_UNLIMITED = `
 INSERT INTO entries (space, ns, key, value, version, expires_at, size)
 SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
