@@ -20,7 +20,11 @@ export {
 } from "./src/cache/cache.ts";
 export { Namespace } from "./src/cache/async_namespace.ts";
 export { AtomicOperation } from "./src/cache/atomic.ts";
-export type { Limits, SupCacheOptions } from "./src/cache/options.ts";
+export type {
+  Limits,
+  ResolvedLimits,
+  SupCacheOptions,
+} from "./src/cache/options.ts";
 export type {
   CacheEntry,
   CacheValue,

@@ -31,6 +31,7 @@ export function formatBytes(n: number): string {
 export class SupCacheError extends Error {
   /** A stable machine-readable code, e.g. `"INVALID_INPUT"`. */
   readonly code: string;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -52,6 +53,7 @@ export class SupCacheError extends Error {
  * ```
  */
 export class InvalidInputError extends SupCacheError {
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(message: string, options?: ErrorOptions) {
     super("INVALID_INPUT", message, options);
   }
@@ -77,6 +79,7 @@ export class LimitExceededError extends SupCacheError {
   readonly size: number;
   /** The configured limit in bytes. */
   readonly limit: number;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(what: string, size: number, limit: number) {
     super(
       "LIMIT_EXCEEDED",
@@ -107,6 +110,7 @@ export class LimitExceededError extends SupCacheError {
 export class QuotaExceededError extends SupCacheError {
   /** The namespace that is full. */
   readonly namespace: string;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(namespace: string, message: string) {
     super("QUOTA_EXCEEDED", message);
     this.namespace = namespace;
@@ -127,6 +131,7 @@ export class QuotaExceededError extends SupCacheError {
  * ```
  */
 export class NotAnIntegerError extends SupCacheError {
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(message: string) {
     super("NOT_AN_INTEGER", message);
   }
@@ -144,6 +149,7 @@ export class NotAnIntegerError extends SupCacheError {
  * ```
  */
 export class ClosedError extends SupCacheError {
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(what: string) {
     super("CLOSED", `${what} is closed; create a new one to keep working`);
   }
@@ -165,6 +171,7 @@ export class ClosedError extends SupCacheError {
 export class StorageError extends SupCacheError {
   /** The database file involved. */
   readonly path: string;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(path: string, message: string, options?: ErrorOptions) {
     super("STORAGE", message, options);
     this.path = path;
@@ -187,6 +194,7 @@ export class SchemaVersionError extends StorageError {
   readonly found: number;
   /** The newest schema version this build understands. */
   readonly supported: number;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(path: string, found: number, supported: number) {
     super(
       path,
@@ -211,6 +219,7 @@ export class SchemaVersionError extends StorageError {
 export class DriverUnavailableError extends SupCacheError {
   /** The driver that was asked for. */
   readonly driver: string;
+  /** Made by sup-cache; exported for `instanceof` checks and tests. */
   constructor(driver: string, message: string, options?: ErrorOptions) {
     super("DRIVER_UNAVAILABLE", message, options);
     this.driver = driver;

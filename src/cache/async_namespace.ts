@@ -4,6 +4,7 @@
  * @module
  */
 import { AtomicOperation } from "./atomic.ts";
+import { settle } from "./settle.ts";
 import type { SyncNamespaceImpl } from "./namespace.ts";
 import type {
   CacheEntry,
@@ -50,37 +51,37 @@ export class Namespace {
   }
 
   /** The live value, or `null` when missing or expired. */
-  async get(key: string): Promise<Uint8Array | null> {
-    return this.#impl.get(key);
+  get(key: string): Promise<Uint8Array | null> {
+    return settle(() => this.#impl.get(key));
   }
 
   /** The live entry with its version and expiry, or `null`. */
-  async getEntry(key: string): Promise<CacheEntry | null> {
-    return this.#impl.getEntry(key);
+  getEntry(key: string): Promise<CacheEntry | null> {
+    return settle(() => this.#impl.getEntry(key));
   }
 
   /** Store `value` under `key`, with an optional per-item `ttl` in ms (`null` = never). */
-  async set(
+  set(
     key: string,
     value: CacheValue,
     options?: SetOptions,
   ): Promise<void> {
-    return this.#impl.set(key, value, options);
+    return settle(() => this.#impl.set(key, value, options));
   }
 
   /** Remove `key`; resolves `true` when a live entry was removed. */
-  async delete(key: string): Promise<boolean> {
-    return this.#impl.delete(key);
+  delete(key: string): Promise<boolean> {
+    return settle(() => this.#impl.delete(key));
   }
 
   /** Whether a live entry exists. */
-  async has(key: string): Promise<boolean> {
-    return this.#impl.has(key);
+  has(key: string): Promise<boolean> {
+    return settle(() => this.#impl.has(key));
   }
 
   /** One page of live keys in UTF-8 byte order; `prefix` is literal. */
-  async list(options?: ListOptions): Promise<ListPage> {
-    return this.#impl.list(options);
+  list(options?: ListOptions): Promise<ListPage> {
+    return settle(() => this.#impl.list(options));
   }
 
   /**
@@ -90,8 +91,8 @@ export class Namespace {
    * the namespace default. A non-integer value throws `NotAnIntegerError`
    * and stays as it was.
    */
-  async increment(key: string, by?: number): Promise<number> {
-    return this.#impl.increment(key, by);
+  increment(key: string, by?: number): Promise<number> {
+    return settle(() => this.#impl.increment(key, by));
   }
 
   /** Start an all-or-nothing batch of checks and writes. */
@@ -100,8 +101,8 @@ export class Namespace {
   }
 
   /** Remove every entry of this namespace; resolves to how many. */
-  async clear(): Promise<number> {
-    return this.#impl.clear();
+  clear(): Promise<number> {
+    return settle(() => this.#impl.clear());
   }
 
   /** Keys, bytes, hits and misses of this namespace. */

@@ -9,6 +9,7 @@ import type {
   AtomicMutation,
   SyncNamespaceImpl,
 } from "./namespace.ts";
+import { settle } from "./settle.ts";
 import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
 
 /**
@@ -66,6 +67,6 @@ export class AtomicOperation {
 
   /** Commit: `{ ok: false }` when a check failed, and then nothing was written. */
   commit(): Promise<CommitResult> {
-    return Promise.resolve().then(() => this.commitSync());
+    return settle(() => this.commitSync());
   }
 }

@@ -28,6 +28,7 @@ import {
   resolveLimits,
   type SupCacheOptions,
 } from "./options.ts";
+import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
 import { checkTtl } from "./validate.ts";
 
@@ -160,7 +161,11 @@ export class SupCache implements AsyncDisposable {
   }
 
   /** Every namespace that ever held an entry, with its usage. */
-  async namespaces(): Promise<NamespaceInfo[]> {
+  namespaces(): Promise<NamespaceInfo[]> {
+    return settle(() => this.#namespaceInfo());
+  }
+
+  #namespaceInfo(): NamespaceInfo[] {
     this.#ctx.assertOpen();
     this.#flush();
     return this.#backend.namespaces().map((u) => ({
@@ -211,7 +216,11 @@ export class SupCache implements AsyncDisposable {
    * Flush counters, stop the sweep and close the file. Later calls on this
    * cache or its namespaces throw `ClosedError`. Closing twice is harmless.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return settle(() => this.#close());
+  }
+
+  #close(): void {
     if (this.#closed) return;
     this.#sweeper.stop();
     try {

@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  ClosedError,
   InvalidInputError,
   NotAnIntegerError,
   QuotaExceededError,

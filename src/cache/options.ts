@@ -44,9 +44,13 @@ export interface SupCacheOptions {
 
 /** Limits with every default filled in. */
 export interface ResolvedLimits {
+  /** Largest key in UTF-8 bytes. */
   maxKeyBytes: number;
+  /** Largest value in bytes. */
   maxValueBytes: number;
+  /** Per-namespace byte quota, or `null` for unlimited. */
   maxBytes: number | null;
+  /** Per-namespace key quota, or `null` for unlimited. */
   maxKeys: number | null;
 }
 
