@@ -53,3 +53,4 @@ export {
   StorageError,
   SupCacheError,
 } from "./src/errors.ts";
+export * from "./src/host/mod.ts";

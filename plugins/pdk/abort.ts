@@ -12,10 +12,10 @@ import { alloc, error_set, log_error, store_u8 } from "./env";
 
 /** Replacement for AssemblyScript's `abort` import; never returns. */
 export function pdkAbort(
-  message: string | null,
-  fileName: string | null,
-  line: u32,
-  column: u32,
+  message: string | null = null,
+  fileName: string | null = null,
+  line: u32 = 0,
+  column: u32 = 0,
 ): void {
   const text = "plugin aborted: " +
     (message !== null ? message : "(no message)") + " at " +

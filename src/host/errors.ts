@@ -85,7 +85,9 @@ export class PluginMemoryError extends PluginError {
     super(
       plugin,
       fn,
-      `asked for ${requested.toLocaleString("en-US")} bytes of Extism memory in one call; the limit is ${
+      `asked for ${
+        requested.toLocaleString("en-US")
+      } bytes of Extism memory in one call; the limit is ${
         limit.toLocaleString("en-US")
       } bytes (loadPlugin's maxMemoryBytes)`,
       { code: "PLUGIN_MEMORY" },

@@ -98,7 +98,10 @@ export function goJsonString(value: Uint8Array | string): string {
       continue;
     }
     // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
-    if (size === 3 && b === 0xe2 && src[i + 1] === 0x80 && (src[i + 2] & 0xfe) === 0xa8) {
+    if (
+      size === 3 && b === 0xe2 && src[i + 1] === 0x80 &&
+      (src[i + 2] & 0xfe) === 0xa8
+    ) {
       flush(i);
       out += "\\u202" + HEX[src[i + 2] & 0xf];
       i += 3;

@@ -1,0 +1,157 @@
+/**
+ * Command-line parsing on `node:util`'s `parseArgs`: one table of every
+ * option, then a check that each option given belongs to the command, so a
+ * typo is an error that names the command's `--help` instead of being
+ * ignored.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+
+/** Every option any command takes, with its type for `parseArgs`. */
+export const OPTIONS = {
+  "data-dir": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  store: { type: "boolean" },
+  prefix: { type: "string" },
+  limit: { type: "string" },
+  ttl: { type: "string" },
+  output: { type: "string", short: "o" },
+  namespace: { type: "string", multiple: true },
+  kind: { type: "string" },
+  overwrite: { type: "boolean" },
+  all: { type: "boolean" },
+  sender: { type: "string" },
+  name: { type: "string" },
+} as const;
+
+/** The name of an option, as typed after `--`. */
+export type OptionName = keyof typeof OPTIONS;
+
+/** Options every command accepts. */
+export const GLOBAL_OPTIONS: readonly OptionName[] = [
+  "data-dir",
+  "json",
+  "help",
+];
+
+/** Parsed option values, by option name. */
+export interface Values {
+  "data-dir"?: string;
+  json?: boolean;
+  help?: boolean;
+  store?: boolean;
+  prefix?: string;
+  limit?: string;
+  ttl?: string;
+  output?: string;
+  namespace?: string[];
+  kind?: string;
+  overwrite?: boolean;
+  all?: boolean;
+  sender?: string;
+  name?: string;
+}
+
+/** A parsed command line: the command word, its arguments, its options. */
+export interface Parsed {
+  /** The first positional argument, or `null` when there is none. */
+  command: string | null;
+  /** The positional arguments after the command. */
+  args: string[];
+  /** Option values by name. */
+  values: Values;
+}
+
+/**
+ * Split `argv` into command, arguments and options. Options may come
+ * anywhere; `--` ends options so a value may start with `-`.
+ *
+ * @example
+ * ```ts
+ * import { parse } from "./src/cli/args.ts";
+ * const { command, args, values } = parse(["keys", "counter", "--prefix", "user:"]);
+ * console.log(command, args, values.prefix); // "keys" ["counter"] "user:"
+ * ```
+ */
+export function parse(argv: string[]): Parsed {
+  let result;
+  try {
+    result = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    // parseArgs explains the problem well; it only lacks where to look next.
+    throw new UsageError(
+      `${(err as Error).message.replace(/\.?$/, "")}; see sup-cache --help`,
+    );
+  }
+  const [command = null, ...args] = result.positionals;
+  return { command, args, values: result.values as Values };
+}
+
+/**
+ * Throw a {@link UsageError} when `values` holds an option `command` does
+ * not take (beyond {@link GLOBAL_OPTIONS}).
+ */
+export function checkOptions(
+  command: string,
+  values: Values,
+  allowed: readonly OptionName[],
+): void {
+  for (const name of Object.keys(values) as OptionName[]) {
+    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name)) {
+      throw new UsageError(
+        `${command} does not take --${name}; see sup-cache ${command} --help`,
+        command,
+      );
+    }
+  }
+}
+
+/**
+ * Check the number of positional arguments, naming what is missing or extra.
+ */
+export function checkArgs(
+  command: string,
+  args: string[],
+  names: readonly string[],
+  optional = 0,
+): void {
+  const min = names.length - optional;
+  if (args.length < min) {
+    throw new UsageError(
+      `${command} needs ${names.slice(args.length, min).join(" ")}; usage: sup-cache ${command} ${
+        names.join(" ")
+      } (see sup-cache ${command} --help)`,
+      command,
+    );
+  }
+  if (args.length > names.length) {
+    throw new UsageError(
+      `${command} takes at most ${names.length} argument${
+        names.length === 1 ? "" : "s"
+      } (${names.join(" ")}), got ${args.length}: ${
+        JSON.stringify(args.slice(names.length))
+      } is extra; quote values that contain spaces`,
+      command,
+    );
+  }
+}
+
+/** Parse `--limit` as a positive whole number. */
+export function parseLimit(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(
+      `--limit ${JSON.stringify(text)} is not a positive whole number`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,122 @@
+/**
+ * The state host functions share for one loaded plugin, and the two small
+ * helpers every host function uses: reading a plugin's memory block and
+ * handing bytes back while counting them against the memory cap.
+ *
+ * @module
+ */
+import type { CallContext } from "@extism/extism";
+import type { SyncNamespace } from "../cache/types.ts";
+import { PluginMemoryError } from "./errors.ts";
+
+/**
+ * The logger `loadPlugin` reports to; `console` fits. Host functions that
+ * must answer sup's bare failure codes log the reason here, so it is never
+ * lost.
+ */
+export interface Logger {
+  /** Detail of normal operation. */
+  debug(...args: unknown[]): void;
+  /** Plugin log lines at info level. */
+  info(...args: unknown[]): void;
+  /** A request the host refused (bad JSON, a path outside the data directory). */
+  warn(...args: unknown[]): void;
+  /** Something the operator should look at. */
+  error(...args: unknown[]): void;
+}
+
+/** A host function as Extism calls it: the call context, then the wasm arguments. */
+export type HostFunction = (
+  cx: CallContext,
+  ...args: bigint[]
+) => bigint | number | void;
+
+/** Everything a host function of one plugin needs. */
+export interface HostState {
+  /** The plugin name, which is also its namespace. */
+  readonly plugin: string;
+  /** The plugin's expiring cache keyspace. */
+  readonly cache: SyncNamespace;
+  /** The plugin's never-expiring store keyspace. */
+  readonly store: SyncNamespace;
+  /** The directory `read_file`/`list_directory` may see, or `null`. */
+  readonly filesDir: string | null;
+  /** Where refused requests are reported. */
+  readonly logger: Logger;
+  /** Cap on Extism memory allocated during one call, in bytes. */
+  readonly maxMemoryBytes: number;
+  /**
+   * True while the host only asks `get_required_env_vars`: like sup's
+   * temporary plugin, host functions then touch nothing.
+   */
+  probing: boolean;
+  /** The export being called, for error messages. */
+  fn: string;
+  /** Extism bytes allocated so far in this call. */
+  allocated: number;
+}
+
+/**
+ * Count `bytes` against the per-call memory cap, throwing a
+ * {@link PluginMemoryError} (which traps the plugin) when it would pass it.
+ */
+export function charge(state: HostState, bytes: number): void {
+  if (state.allocated + bytes > state.maxMemoryBytes) {
+    throw new PluginMemoryError(
+      state.plugin,
+      state.fn,
+      state.allocated + bytes,
+      state.maxMemoryBytes,
+    );
+  }
+  state.allocated += bytes;
+}
+
+/** Copy `bytes` into a new Extism block and return its handle. */
+export function give(
+  cx: CallContext,
+  state: HostState,
+  bytes: Uint8Array | string,
+): bigint {
+  const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+  charge(state, data.length);
+  return cx.store(data);
+}
+
+/** The bytes of the block at `handle`, or `null` when it is not a live block. */
+export function take(cx: CallContext, handle: bigint): Uint8Array | null {
+  if (typeof handle !== "bigint" || handle <= 0n) return null;
+  return cx.read(handle)?.bytes() ?? null;
+}
+
+const encoder = new TextEncoder();
+/** Strict UTF-8: keys that are not valid UTF-8 are refused, never mangled. */
+export const strictDecoder: TextDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+});
+/** Lenient UTF-8, as Go converts bytes to string (invalid bytes become U+FFFD). */
+export const lenientDecoder: TextDecoder = new TextDecoder();
+
+/**
+ * Decode a key. Keys are nearly always short ASCII, where building the
+ * string directly is several times cheaper than a TextDecoder call; other
+ * bytes go through `decoder` (strict or lenient as the ABI requires).
+ */
+export function decodeKey(bytes: Uint8Array, decoder: TextDecoder): string {
+  if (bytes.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode(...bytes);
+  }
+  return decoder.decode(bytes);
+}
+
+/** The message of anything thrown. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

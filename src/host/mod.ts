@@ -1,0 +1,30 @@
+/**
+ * The plugin host: {@link loadPlugin} and what it returns and throws.
+ * `mod.ts` at the top re-exports all of this.
+ *
+ * @module
+ */
+export {
+  DEFAULT_MAX_MEMORY_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  loadPlugin,
+  type LoadPluginOptions,
+} from "./load.ts";
+export {
+  type IncomingMessage,
+  type MessageInfo,
+  type MessageReply,
+  type PluginHelp,
+  type PluginInput,
+  SupPlugin,
+} from "./plugin.ts";
+export { PluginResult } from "./result.ts";
+export type { PluginSource } from "./source.ts";
+export type { HostFunction, Logger } from "./context.ts";
+export {
+  PluginError,
+  PluginLoadError,
+  PluginMemoryError,
+  PluginTimeoutError,
+} from "./errors.ts";
+export { ERROR, MISS, OK } from "./binary_abi.ts";
