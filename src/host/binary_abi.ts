@@ -28,11 +28,11 @@
  *
  * @module
  */
-import type { CallContext } from "@extism/extism";
 import type { SyncNamespace } from "../cache/types.ts";
 import {
   decodeKey,
   give,
+  type HostCallContext,
   type HostFunction,
   type HostState,
   messageOf,
@@ -54,7 +54,7 @@ const encoder = new TextEncoder();
 class Refusal extends Error {}
 
 function reply(
-  cx: CallContext,
+  cx: HostCallContext,
   state: HostState,
   status: number,
   payload?: Uint8Array,
@@ -65,7 +65,11 @@ function reply(
   return give(cx, state, out);
 }
 
-function bytesArg(cx: CallContext, handle: bigint, what: string): Uint8Array {
+function bytesArg(
+  cx: HostCallContext,
+  handle: bigint,
+  what: string,
+): Uint8Array {
   const bytes = take(cx, handle);
   if (bytes === null) {
     throw new Refusal(
@@ -77,7 +81,7 @@ function bytesArg(cx: CallContext, handle: bigint, what: string): Uint8Array {
   return bytes;
 }
 
-function textArg(cx: CallContext, handle: bigint, what: string): string {
+function textArg(cx: HostCallContext, handle: bigint, what: string): string {
   const bytes = bytesArg(cx, handle, what);
   try {
     return decodeKey(bytes, strictDecoder);
@@ -101,7 +105,7 @@ function intArg(value: bigint, what: string): number {
 function guarded(
   state: HostState,
   name: string,
-  body: (cx: CallContext, ...args: bigint[]) => bigint,
+  body: (cx: HostCallContext, ...args: bigint[]) => bigint,
 ): HostFunction {
   return (cx, ...args) => {
     if (state.probing) {

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { CallContext } from "@extism/extism";
 import type { SyncNamespace } from "../cache/types.ts";
 import { PluginMemoryError } from "./errors.ts";
 
@@ -25,9 +24,34 @@ export interface Logger {
   error(...args: unknown[]): void;
 }
 
-/** A host function as Extism calls it: the call context, then the wasm arguments. */
+/**
+ * The part of Extism's call context host functions use (Extism passes its
+ * full `CallContext`, which has these methods).
+ */
+export interface HostCallContext {
+  /** The bytes of the block at a handle, or `null` for a dead or made-up handle. */
+  read(addr: bigint): { bytes(): Uint8Array } | null;
+  /** Copy text or bytes into a new block and return its handle. */
+  store(input: string | Uint8Array): bigint;
+  /** Allocate a zeroed block and return its handle. */
+  alloc(size: bigint | number): bigint;
+  /** The length of the block at a handle (0 for a dead handle). */
+  length(addr: bigint): bigint;
+}
+
+/**
+ * A host function as Extism calls it: the call context, then the wasm
+ * arguments (i64 as `bigint`, i32 as `number`).
+ *
+ * @example
+ * ```ts
+ * import type { HostFunction } from "./context.ts";
+ * // exec_command answering like sup's Go host would for "echo hi".
+ * const exec: HostFunction = (cx) => cx.store('{"success":true,"stdout":"hi\\n","exit_code":0}');
+ * ```
+ */
 export type HostFunction = (
-  cx: CallContext,
+  cx: HostCallContext,
   ...args: bigint[]
 ) => bigint | number | void;
 
@@ -74,7 +98,7 @@ export function charge(state: HostState, bytes: number): void {
 
 /** Copy `bytes` into a new Extism block and return its handle. */
 export function give(
-  cx: CallContext,
+  cx: HostCallContext,
   state: HostState,
   bytes: Uint8Array | string,
 ): bigint {
@@ -84,7 +108,7 @@ export function give(
 }
 
 /** The bytes of the block at `handle`, or `null` when it is not a live block. */
-export function take(cx: CallContext, handle: bigint): Uint8Array | null {
+export function take(cx: HostCallContext, handle: bigint): Uint8Array | null {
   if (typeof handle !== "bigint" || handle <= 0n) return null;
   return cx.read(handle)?.bytes() ?? null;
 }

@@ -25,6 +25,7 @@ export class PluginError extends SupCacheError {
   readonly plugin: string;
   /** The exported function that was called. */
   readonly fn: string;
+  /** `code` overrides `"PLUGIN"` for the subclasses. */
   constructor(
     plugin: string,
     fn: string,
@@ -56,6 +57,7 @@ export class PluginError extends SupCacheError {
 export class PluginTimeoutError extends PluginError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeoutMs: number;
+  /** Name the plugin, the function and the limit that was passed. */
   constructor(plugin: string, fn: string, timeoutMs: number) {
     super(
       plugin,
@@ -81,6 +83,7 @@ export class PluginTimeoutError extends PluginError {
 export class PluginMemoryError extends PluginError {
   /** The configured cap in bytes. */
   readonly limit: number;
+  /** Name the plugin, the function, the bytes asked for and the cap. */
   constructor(plugin: string, fn: string, requested: number, limit: number) {
     super(
       plugin,
@@ -111,6 +114,7 @@ export class PluginMemoryError extends PluginError {
 export class PluginLoadError extends SupCacheError {
   /** The plugin name, or the source when no name could be derived yet. */
   readonly plugin: string;
+  /** Name the plugin and say what is wrong with it. */
   constructor(plugin: string, message: string, options?: ErrorOptions) {
     super("PLUGIN_LOAD", `cannot load plugin "${plugin}": ${message}`, options);
     this.plugin = plugin;

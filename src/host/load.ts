@@ -79,14 +79,19 @@ function positive(
 }
 
 /**
- * Load a plugin.
+ * Load a plugin: its namespace in `options.cache` is its name, its host
+ * functions are sup's plus the binary ABI, and every call runs under
+ * `timeoutMs` and `maxMemoryBytes`.
  *
  * @example
- * ```ts ignore
- * import { createSupCache, loadPlugin } from "./mod.ts";
- * await using cache = await createSupCache({ dataDir: "./data" });
- * await using plugin = await loadPlugin("./counter.wasm", { cache });
- * console.log((await plugin.handleMessage({ message: "inc", sender: "ada" })).reply);
+ * ```ts
+ * import { createSupCache } from "../../mod.ts";
+ * import { loadPlugin } from "./mod.ts";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * // The smallest valid module: no exports, so sup's fallbacks answer.
+ * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+ * console.log(await plugin.version(), await plugin.topics()); // "unknown" [ "empty" ]
  * ```
  */
 export async function loadPlugin(

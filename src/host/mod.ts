@@ -19,8 +19,12 @@ export {
   SupPlugin,
 } from "./plugin.ts";
 export { PluginResult } from "./result.ts";
-export type { PluginSource } from "./source.ts";
-export type { HostFunction, Logger } from "./context.ts";
+export type {
+  PluginManifest,
+  PluginManifestWasm,
+  PluginSource,
+} from "./source.ts";
+export type { HostCallContext, HostFunction, Logger } from "./context.ts";
 export {
   PluginError,
   PluginLoadError,

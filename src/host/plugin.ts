@@ -54,10 +54,15 @@ export interface MessageReply {
 
 /** A plugin's help, with sup's defaults filled in. */
 export interface PluginHelp {
+  /** Display name; the plugin name when the plugin leaves it empty. */
   name: string;
+  /** One-line description. */
   description: string;
+  /** How to invoke it, e.g. `.sup counter inc`. */
   usage: string;
+  /** Example invocations. */
   examples: string[];
+  /** Category; `"plugin"` when the plugin leaves it empty. */
   category: string;
 }
 
@@ -77,10 +82,14 @@ const encoder = new TextEncoder();
  * A loaded plugin; create it with `loadPlugin`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createSupCache } from "../../mod.ts";
  * import { loadPlugin } from "./mod.ts";
- * await using plugin = await loadPlugin("counter.wasm", { cache });
- * const { reply } = await plugin.handleMessage({ message: "inc", sender: "ada" });
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+ * console.log(plugin.namespace, plugin.functionExists("handle_message")); // "empty" false
+ * console.log((await plugin.help()).description); // "WASM plugin (help not available)"
  * ```
  */
 export class SupPlugin implements AsyncDisposable {

@@ -20,6 +20,7 @@ const decoder = new TextDecoder();
 export class PluginResult {
   /** The raw output (empty when the plugin set none). */
   readonly bytes: Uint8Array;
+  /** Wrap output bytes (the caller hands over ownership). */
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
   }

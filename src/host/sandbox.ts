@@ -16,10 +16,9 @@
  *
  * @module
  */
-// Inline pin until the lead adds `"binaryen"` to deno.json's import map; it is
-// the exact build assemblyscript already depends on, so nothing extra downloads.
-// deno-lint-ignore no-import-prefix
-import binaryen from "npm:binaryen@131.0.0-nightly.20260721";
+// Pinned in deno.json to the exact build assemblyscript already depends on,
+// so nothing extra downloads.
+import binaryen from "binaryen";
 
 /** Import module of the functions the rewritten plugin calls. */
 export const SANDBOX_MODULE = "sup:host/sandbox";
@@ -48,14 +47,17 @@ export class InstrumentError extends Error {}
  * Rewrite `wasm` as described in the module comment.
  *
  * @example
- * ```ts ignore
- * const safe = instrument(bytes, { maxPages: 4096, env: [] });
+ * ```ts
+ * import { instrument } from "./sandbox.ts";
+ * const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * const safe = instrument(empty, { maxPages: 16, env: [] });
+ * console.log(WebAssembly.validate(safe)); // true
  * ```
  */
 export function instrument(
   wasm: Uint8Array,
   options: InstrumentOptions,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const b = binaryen;
   let mod: binaryen.Module;
   try {
@@ -243,7 +245,10 @@ function writeLeb(value: number): number[] {
 }
 
 /** Give every defined memory a maximum of at most `maxPages`. */
-function capMemory(wasm: Uint8Array, maxPages: number): Uint8Array {
+function capMemory(
+  wasm: Uint8Array,
+  maxPages: number,
+): Uint8Array<ArrayBuffer> {
   const out: number[] = Array.from(wasm.subarray(0, 8));
   let at = 8;
   while (at < wasm.length) {

@@ -5,14 +5,39 @@
  *
  * @module
  */
-import type { Manifest } from "@extism/extism";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PluginLoadError } from "./errors.ts";
 
+/** One module of a {@link PluginManifest}: bytes, a path or a URL. */
+export interface PluginManifestWasm {
+  /** The module bytes. */
+  data?: Uint8Array;
+  /** A file path. */
+  path?: string;
+  /** A `file:`, `http:` or `https:` URL. */
+  url?: string | URL;
+  /** Plugin name when the item has no file name (bytes). */
+  name?: string;
+  /** Expected SHA-256 of the module, hex; a mismatch refuses the load. */
+  hash?: string;
+}
+
+/** The subset of an Extism manifest `loadPlugin` understands: one module plus options. */
+export interface PluginManifest {
+  /** Exactly one module. */
+  wasm: PluginManifestWasm[];
+  /** Extism config, merged under `options.config`. */
+  config?: Record<string, string>;
+  /** WASI preopens, used when `options.allowedPaths` is absent. */
+  allowedPaths?: Record<string, string>;
+  /** Hosts for `http_request`, used when `options.allowedHosts` is absent. */
+  allowedHosts?: string[];
+}
+
 /** Anything `loadPlugin` accepts as a plugin. */
-export type PluginSource = string | URL | Uint8Array | Manifest;
+export type PluginSource = string | URL | Uint8Array | PluginManifest;
 
 /** The resolved source. */
 export interface ResolvedSource {
@@ -21,7 +46,7 @@ export interface ResolvedSource {
   /** The file name without `.wasm`, or `null` when the source has no name. */
   name: string | null;
   /** Options carried by a manifest (config, allowed paths and hosts). */
-  manifest: Partial<Pick<Manifest, "config" | "allowedPaths" | "allowedHosts">>;
+  manifest: Omit<PluginManifest, "wasm">;
 }
 
 function nameOf(path: string): string {

@@ -21,11 +21,11 @@
  *
  * @module
  */
-import type { CallContext } from "@extism/extism";
 import type { SyncNamespace } from "../cache/types.ts";
 import {
   decodeKey,
   give,
+  type HostCallContext,
   type HostFunction,
   type HostState,
   lenientDecoder,
@@ -39,7 +39,7 @@ import { goJsonObject } from "./go_json.ts";
 /** sup's answer for a missing key: the text of `kv.ErrKeyNotFound`. */
 export const KEY_NOT_FOUND = "key not found";
 
-function failure(cx: CallContext, state: HostState, error: string): bigint {
+function failure(cx: HostCallContext, state: HostState, error: string): bigint {
   return give(
     cx,
     state,
