@@ -147,3 +147,35 @@ export function goJsonObject(fields: GoField[]): string {
   }
   return "{" + parts.join(",") + "}";
 }
+
+const DATA_OPEN = encoder.encode('{"success":true,"data":"');
+const DATA_CLOSE = encoder.encode('"}');
+
+/**
+ * sup's hit reply `{"success":true,"data":"..."}` built straight on bytes
+ * when the value needs no escaping (plain printable ASCII, the common case
+ * for cached text), skipping a decode, a string build and an encode on the
+ * plugin's hottest path. Returns `null` otherwise (including for an empty
+ * value, which `omitempty` drops); then use {@link goJsonObject}.
+ *
+ * @example
+ * ```ts
+ * import { plainDataReply } from "./go_json.ts";
+ * const reply = plainDataReply(new TextEncoder().encode("42"));
+ * console.log(new TextDecoder().decode(reply!)); // {"success":true,"data":"42"}
+ * ```
+ */
+export function plainDataReply(value: Uint8Array): Uint8Array | null {
+  if (value.length === 0) return null;
+  for (let i = 0; i < value.length; i++) {
+    const b = value[i];
+    if (b >= 0x80 || !htmlSafe(b)) return null;
+  }
+  const out = new Uint8Array(
+    DATA_OPEN.length + value.length + DATA_CLOSE.length,
+  );
+  out.set(DATA_OPEN);
+  out.set(value, DATA_OPEN.length);
+  out.set(DATA_CLOSE, DATA_OPEN.length + value.length);
+  return out;
+}

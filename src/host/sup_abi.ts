@@ -34,7 +34,7 @@ import {
 } from "./context.ts";
 import { PluginMemoryError } from "./errors.ts";
 import { FileAccessError, listConfined, readConfined } from "./files.ts";
-import { goJsonObject } from "./go_json.ts";
+import { goJsonObject, plainDataReply } from "./go_json.ts";
 
 /** sup's answer for a missing key: the text of `kv.ErrKeyNotFound`. */
 export const KEY_NOT_FOUND = "key not found";
@@ -65,7 +65,8 @@ function getter(
       return give(
         cx,
         state,
-        goJsonObject([["success", true], ["data", value, true]]),
+        plainDataReply(value) ??
+          goJsonObject([["success", true], ["data", value, true]]),
       );
     } catch (err) {
       if (err instanceof PluginMemoryError) throw err;
