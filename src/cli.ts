@@ -10,25 +10,35 @@
  *
  * @example
  * ```ts
- * import { main } from "./src/cli.ts";
+ * import { main } from "./cli.ts";
  * const dataDir = await Deno.makeTempDir();
  * await main(["set", "counter", "visits", "41", "--data-dir", dataDir]);
  * const code = await main(["get", "counter", "visits", "--data-dir", dataDir]);
  * console.log(code); // 0
+ * await Deno.remove(dataDir, { recursive: true });
  * ```
  *
  * @module
  */
 import { SupCacheError } from "./errors.ts";
 import { checkOptions, parse, type Values } from "./cli/args.ts";
-import { CACHE_COMMANDS, type Command } from "./cli/commands.ts";
+import { CACHE_COMMANDS } from "./cli/cache_commands.ts";
+import type { Command } from "./cli/command.ts";
+import { PLUGIN_COMMANDS } from "./cli/plugin_commands.ts";
+import { TRANSFER_COMMANDS } from "./cli/transfer_commands.ts";
 import type { Context } from "./cli/context.ts";
 import { UsageError } from "./cli/errors.ts";
 import { commandHelp, mainHelp } from "./cli/help.ts";
 import { Output } from "./cli/output.ts";
 
+export { Output, type Sink } from "./cli/output.ts";
+
 /** Every command, in the order the help lists them. */
-const COMMANDS: Command[] = [...CACHE_COMMANDS];
+const COMMANDS: Command[] = [
+  ...PLUGIN_COMMANDS,
+  ...CACHE_COMMANDS,
+  ...TRANSFER_COMMANDS,
+];
 
 function find(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));

@@ -37,21 +37,35 @@ export const GLOBAL_OPTIONS: readonly OptionName[] = [
   "help",
 ];
 
-/** Parsed option values, by option name. */
+/** Parsed option values, by option name; see each command's `--help`. */
 export interface Values {
+  /** `--data-dir DIR`: the data directory. */
   "data-dir"?: string;
+  /** `--json`: machine-readable output. */
   json?: boolean;
+  /** `-h`, `--help`: show help instead of running. */
   help?: boolean;
+  /** `--store`: the never-expiring keyspace. */
   store?: boolean;
+  /** `--prefix P`: only keys starting with P. */
   prefix?: string;
+  /** `--limit N`: at most N results. */
   limit?: string;
+  /** `--ttl D`: time to live with a unit, or `never`. */
   ttl?: string;
+  /** `-o`, `--output FILE`: where an export goes. */
   output?: string;
+  /** `--namespace N` (repeatable): which namespaces to export. */
   namespace?: string[];
+  /** `--kind K`: `cache` or `store`. */
   kind?: string;
+  /** `--overwrite`: replace existing keys on import. */
   overwrite?: boolean;
+  /** `--all`: every key of a namespace. */
   all?: boolean;
+  /** `--sender JID`: the chat a message comes from. */
   sender?: string;
+  /** `--name N`: a plugin's namespace. */
   name?: string;
 }
 
@@ -71,7 +85,7 @@ export interface Parsed {
  *
  * @example
  * ```ts
- * import { parse } from "./src/cli/args.ts";
+ * import { parse } from "./args.ts";
  * const { command, args, values } = parse(["keys", "counter", "--prefix", "user:"]);
  * console.log(command, args, values.prefix); // "keys" ["counter"] "user:"
  * ```
@@ -86,10 +100,15 @@ export function parse(argv: string[]): Parsed {
       strict: true,
     });
   } catch (err) {
-    // parseArgs explains the problem well; it only lacks where to look next.
-    throw new UsageError(
-      `${(err as Error).message.replace(/\.?$/, "")}; see sup-cache --help`,
-    );
+    const code = (err as { code?: string }).code;
+    const option = /'([^']+)'/.exec((err as Error).message)?.[1];
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) {
+      throw new UsageError(
+        `unknown option ${option}; see sup-cache <command> --help for the options (a value that starts with - goes after --, as in: sup-cache set ns key -- -5)`,
+      );
+    }
+    // parseArgs explains the other problems well; it only lacks where to look next.
+    throw new UsageError(`${(err as Error).message}; see sup-cache --help`);
   }
   const [command = null, ...args] = result.positionals;
   return { command, args, values: result.values as Values };
@@ -126,7 +145,9 @@ export function checkArgs(
   const min = names.length - optional;
   if (args.length < min) {
     throw new UsageError(
-      `${command} needs ${names.slice(args.length, min).join(" ")}; usage: sup-cache ${command} ${
+      `${command} needs ${
+        names.slice(args.length, min).join(" ")
+      }; usage: sup-cache ${command} ${
         names.join(" ")
       } (see sup-cache ${command} --help)`,
       command,

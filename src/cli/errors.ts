@@ -13,7 +13,7 @@ import { SupCacheError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { UsageError } from "./src/cli/errors.ts";
+ * import { UsageError } from "./errors.ts";
  * const err = new UsageError("get needs <namespace> <key>", "get");
  * console.log(err.code, err.command); // "USAGE" "get"
  * ```
@@ -21,6 +21,7 @@ import { SupCacheError } from "../errors.ts";
 export class UsageError extends SupCacheError {
   /** The command whose `--help` explains the right usage, if known. */
   readonly command: string | null;
+  /** `message` says what is wrong and what to type instead. */
   constructor(message: string, command: string | null = null) {
     super("USAGE", message);
     this.command = command;
@@ -34,7 +35,7 @@ export class UsageError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { KeyNotFoundError } from "./src/cli/errors.ts";
+ * import { KeyNotFoundError } from "./errors.ts";
  * const err = new KeyNotFoundError("cache", "counter", "visits");
  * console.log(err.code, err.message.includes("sup-cache keys counter")); // "NOT_FOUND" true
  * ```
@@ -46,6 +47,7 @@ export class KeyNotFoundError extends SupCacheError {
   readonly namespace: string;
   /** The key that is missing. */
   readonly key: string;
+  /** The message names the keyspace and how to list what is there. */
   constructor(kind: "cache" | "store", namespace: string, key: string) {
     const store = kind === "store" ? " --store" : "";
     super(
@@ -68,7 +70,7 @@ export class KeyNotFoundError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { InputFormatError } from "./src/cli/errors.ts";
+ * import { InputFormatError } from "./errors.ts";
  * const err = new InputFormatError("backup.jsonl", "line 3: not JSON");
  * console.log(err.file, err.code); // "backup.jsonl" "INPUT_FORMAT"
  * ```
@@ -76,6 +78,7 @@ export class KeyNotFoundError extends SupCacheError {
 export class InputFormatError extends SupCacheError {
   /** The file that could not be read as expected. */
   readonly file: string;
+  /** `message` is prefixed with `file`. */
   constructor(file: string, message: string, options?: ErrorOptions) {
     super("INPUT_FORMAT", `${file}: ${message}`, options);
     this.file = file;

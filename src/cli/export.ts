@@ -62,8 +62,8 @@ const PAGE = 1_000;
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
- * import { exportCache } from "./src/cli/export.ts";
+ * import { createSupCache } from "../../mod.ts";
+ * import { exportCache } from "./export.ts";
  * await using cache = await createSupCache({ path: ":memory:" });
  * await cache.namespace("counter").set("visits", "42");
  * const lines: string[] = [];

@@ -21,7 +21,7 @@ const UNITS: Record<string, number> = {
  *
  * @example
  * ```ts
- * import { parseTtl } from "./src/cli/format.ts";
+ * import { parseTtl } from "./format.ts";
  * console.log(parseTtl("5m"), parseTtl("never")); // 300000 null
  * ```
  */
@@ -44,12 +44,17 @@ export function formatCount(n: number): string {
   return n.toLocaleString("en-US");
 }
 
+/** `1 entry`, `2 entries`: a count and a noun in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 /**
  * A short relative duration: `59m 12s`, `3h 5m`, `2d 4h`, `800ms`.
  *
  * @example
  * ```ts
- * import { formatDuration } from "./src/cli/format.ts";
+ * import { formatDuration } from "./format.ts";
  * console.log(formatDuration(3_552_000)); // "59m 12s"
  * ```
  */
@@ -72,7 +77,7 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
- * import { formatExpiry } from "./src/cli/format.ts";
+ * import { formatExpiry } from "./format.ts";
  * console.log(formatExpiry(null, 0)); // "never"
  * console.log(formatExpiry(90_000, 0)); // "1970-01-01 00:01:30Z (in 1m 30s)"
  * ```

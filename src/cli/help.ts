@@ -4,14 +4,26 @@
  *
  * @module
  */
-import type { Command } from "./commands.ts";
+import type { Command } from "./command.ts";
 
-const GLOBAL_HELP = [
-  "  --data-dir DIR  the data directory holding cache.db (default: $SUP_DATA_DIR,",
-  "                  else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
-  "  --json          print one JSON document (errors too, on stderr)",
-  "  -h, --help      show this help",
+const GLOBAL_OPTIONS: [string, string][] = [
+  [
+    "--data-dir DIR",
+    "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
+  ],
+  ["--json", "print one JSON document (errors too, on stderr)"],
+  ["-h, --help", "show this help"],
 ];
+
+/** Option lines with the descriptions aligned and wrapped. */
+function optionLines(options: [string, string][]): string[] {
+  const width = Math.max(...options.map(([flags]) => flags.length));
+  return options.flatMap(([flags, help]) =>
+    wrap(help, 76 - width).map((line, i) =>
+      `  ${(i === 0 ? flags : "").padEnd(width)}  ${line}`
+    )
+  );
+}
 
 /** The overview `sup-cache --help` prints. */
 export function mainHelp(commands: Command[]): string {
@@ -29,7 +41,7 @@ export function mainHelp(commands: Command[]): string {
     ),
     "",
     "Options of every command:",
-    ...GLOBAL_HELP,
+    ...optionLines(GLOBAL_OPTIONS),
     "",
     "Run sup-cache <command> --help for a command's arguments and examples.",
   ].join("\n");
@@ -45,8 +57,13 @@ export function commandHelp(command: Command): string {
     ...wrap(command.description, 78).map((l) => `  ${l}`),
     "",
     "Options:",
-    ...command.options.map(([, help]) => `  ${help}`),
-    ...GLOBAL_HELP,
+    ...optionLines([
+      ...command.options.map(([, flags, help]): [string, string] => [
+        flags,
+        help,
+      ]),
+      ...GLOBAL_OPTIONS,
+    ]),
   ];
   if (command.aliases) {
     lines.push("", `Also called: ${command.aliases.join(", ")}`);

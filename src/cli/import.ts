@@ -57,12 +57,16 @@ function fail(file: string, line: number, message: string): never {
  *
  * @example
  * ```ts
- * import { parseEntryLine } from "./src/cli/import.ts";
+ * import { parseEntryLine } from "./import.ts";
  * const entry = parseEntryLine('{"kind":"cache","namespace":"n","key":"k","value":"aGk=","expiresAt":null}', "backup.jsonl", 2);
  * console.log(new TextDecoder().decode(entry.value)); // "hi"
  * ```
  */
-export function parseEntryLine(text: string, file: string, line: number): Entry {
+export function parseEntryLine(
+  text: string,
+  file: string,
+  line: number,
+): Entry {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -143,32 +147,26 @@ async function* numbered(
 }
 
 /**
- * Import an export into `cache`. `lines` is called twice: once to check
- * every line, then to write, so nothing is written from a malformed file.
+ * Check every line of an export without writing anything; resolves to the
+ * number of entries. Throws {@link InputFormatError} at the first bad line.
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
- * import { importExport } from "./src/cli/import.ts";
- * await using cache = await createSupCache({ path: ":memory:" });
- * const text = [
- *   '{"format":"sup-cache-export","version":1,"exportedAt":0}',
- *   '{"kind":"store","namespace":"settings","key":"lang","value":"ZW4=","expiresAt":null}',
- * ];
- * const lines = async function* () { yield* text; };
- * const report = await importExport(cache, "backup.jsonl", lines);
- * console.log(report.imported, report.skipped.length); // 1 0
+ * import { checkExport } from "./import.ts";
+ * const lines = async function* () {
+ *   yield '{"format":"sup-cache-export","version":1,"exportedAt":0}';
+ *   yield '{"kind":"cache","namespace":"n","key":"k","value":"","expiresAt":null}';
+ * };
+ * console.log(await checkExport("backup.jsonl", lines())); // 1
  * ```
  */
-export async function importExport(
-  cache: SupCache,
+export async function checkExport(
   file: string,
-  lines: () => AsyncIterable<string>,
-  options: ImportOptions = {},
-): Promise<ImportReport> {
+  lines: AsyncIterable<string>,
+): Promise<number> {
   let total = 0;
   let first = true;
-  for await (const [n, text] of numbered(lines())) {
+  for await (const [n, text] of numbered(lines)) {
     if (first) checkHeader(text, file);
     else {
       parseEntryLine(text, file, n);
@@ -177,10 +175,25 @@ export async function importExport(
     first = false;
   }
   if (first) checkHeader(undefined, file);
+  return total;
+}
+
+/**
+ * Write the entries of an export that {@link checkExport} accepted (pass its
+ * `total` for progress). Expired entries and existing keys are skipped and
+ * reported.
+ */
+export async function writeExport(
+  cache: SupCache,
+  file: string,
+  lines: AsyncIterable<string>,
+  total: number,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, skipped: [] };
   let done = 0;
   let header = true;
-  for await (const [n, text] of numbered(lines())) {
+  for await (const [n, text] of numbered(lines)) {
     if (header) {
       header = false;
       continue;
@@ -200,6 +213,35 @@ export async function importExport(
     options.onProgress?.(++done, total);
   }
   return report;
+}
+
+/**
+ * Import an export into `cache`: {@link checkExport}, then
+ * {@link writeExport}. `lines` is called once for each, so nothing is
+ * written from a malformed file.
+ *
+ * @example
+ * ```ts
+ * import { createSupCache } from "../../mod.ts";
+ * import { importExport } from "./import.ts";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * const text = [
+ *   '{"format":"sup-cache-export","version":1,"exportedAt":0}',
+ *   '{"kind":"store","namespace":"settings","key":"lang","value":"ZW4=","expiresAt":null}',
+ * ];
+ * const lines = async function* () { yield* text; };
+ * const report = await importExport(cache, "backup.jsonl", lines);
+ * console.log(report.imported, report.skipped.length); // 1 0
+ * ```
+ */
+export async function importExport(
+  cache: SupCache,
+  file: string,
+  lines: () => AsyncIterable<string>,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
+  const total = await checkExport(file, lines());
+  return await writeExport(cache, file, lines(), total, options);
 }
 
 /**

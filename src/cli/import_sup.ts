@@ -95,14 +95,16 @@ function utc(
  *
  * @example
  * ```ts
- * import { parseSupTime } from "./src/cli/import_sup.ts";
+ * import { parseSupTime } from "./import_sup.ts";
  * const at = parseSupTime("2025-11-25 16:44:05.123456789 +0100 CET m=+3600.000000001");
  * console.log(new Date(at!).toISOString()); // "2025-11-25T15:44:05.123Z"
  * ```
  */
 export function parseSupTime(text: string): number | null {
   let m = GO_TIME.exec(text);
-  if (m) return utc(m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10]);
+  if (m) {
+    return utc(m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10]);
+  }
   m = SQL_TIME.exec(text);
   if (m) {
     return utc(m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[9], m[10], m[11]);
@@ -117,7 +119,7 @@ export function parseSupTime(text: string): number | null {
  *
  * @example
  * ```ts
- * import { splitSupKey } from "./src/cli/import_sup.ts";
+ * import { splitSupKey } from "./import_sup.ts";
  * console.log(splitSupKey("counter:user:123")); // { namespace: "counter", key: "user:123" }
  * ```
  */
@@ -127,6 +129,19 @@ export function splitSupKey(
   const at = key.indexOf(":");
   if (at <= 0) return null;
   return { namespace: key.slice(0, at), key: key.slice(at + 1) };
+}
+
+/**
+ * Check that `path` is a readable sup database and which keyspace it feeds,
+ * before anything else is created, so a wrong path changes nothing.
+ */
+export function checkSupDatabase(
+  path: string,
+  kind?: "cache" | "store",
+): "cache" | "store" {
+  const resolved = kindOf(path, kind);
+  openSup(path).close();
+  return resolved;
 }
 
 /** The keyspace a sup file feeds, from its name, unless given. */
@@ -147,6 +162,8 @@ function openSup(path: string): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
     // Read-only: a migration must never change the installation it reads.
+    // (On a WAL-mode file SQLite may still create its -wal and -shm side
+    // files, which hold no changes and which sup reuses.)
     db = new DatabaseSync(path, { readOnly: true });
     const table = db.prepare(
       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'key_values'",
@@ -179,8 +196,8 @@ function openSup(path: string): DatabaseSync {
  * @example
  * ```ts
  * import { DatabaseSync } from "node:sqlite";
- * import { createSupCache } from "./mod.ts";
- * import { importSup } from "./src/cli/import_sup.ts";
+ * import { createSupCache } from "../../mod.ts";
+ * import { importSup } from "./import_sup.ts";
  * const dir = await Deno.makeTempDir();
  * const sup = new DatabaseSync(`${dir}/store.db`);
  * sup.exec("CREATE TABLE key_values('key' varchar(255) NOT NULL, 'value' blob NOT NULL, 'created_at' datetime NOT NULL, 'updated_at' datetime NOT NULL, 'expires_at' datetime DEFAULT NULL, PRIMARY KEY ('key'))");
@@ -189,6 +206,7 @@ function openSup(path: string): DatabaseSync {
  * await using cache = await createSupCache({ path: ":memory:" });
  * const report = await importSup(cache, `${dir}/store.db`);
  * console.log(report.kind, report.moved); // "store" 1
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function importSup(

@@ -20,7 +20,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { Output } from "./src/cli/output.ts";
+ * import { Output } from "./output.ts";
  * const out = new Output();
  * await out.json({ ok: true }); // prints {"ok":true}
  * ```
@@ -31,6 +31,7 @@ export class Output {
   /** Errors, notes, progress. */
   readonly stderr: Sink;
 
+  /** Write to `stdout` and `stderr` (the process's own by default). */
   constructor(stdout: Sink = Deno.stdout, stderr: Sink = Deno.stderr) {
     this.stdout = stdout;
     this.stderr = stderr;

@@ -24,7 +24,7 @@ const REPAINT_MS = 100;
  *
  * @example
  * ```ts
- * import { createProgress } from "./src/cli/progress.ts";
+ * import { createProgress } from "./progress.ts";
  * const progress = createProgress("exporting", { enabled: false });
  * progress.update(10, 100);
  * progress.end();
@@ -49,7 +49,9 @@ export function createProgress(
       const now = Date.now();
       if (now - last < REPAINT_MS && done !== total) return;
       last = now;
-      const of = total === undefined ? "" : ` of ${total.toLocaleString("en-US")}`;
+      const of = total === undefined
+        ? ""
+        : ` of ${total.toLocaleString("en-US")}`;
       // \r returns to the line start and \x1b[K clears what a longer
       // previous line left behind.
       write(`\r${label}: ${done.toLocaleString("en-US")}${of}\x1b[K`);

@@ -45,8 +45,8 @@ export type PutResult = null | string;
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
- * import { putEntry } from "./src/cli/put_entry.ts";
+ * import { createSupCache } from "../../mod.ts";
+ * import { putEntry } from "./put_entry.ts";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const entry = { kind: "cache" as const, namespace: "counter", key: "visits", value: new TextEncoder().encode("1"), expiresAt: Date.now() + 60_000 };
  * console.log(await putEntry(cache, entry)); // null

@@ -35,7 +35,7 @@ export function printable(s: string): string {
  *
  * @example
  * ```ts
- * import { renderTable } from "./src/cli/table.ts";
+ * import { renderTable } from "./table.ts";
  * console.log(renderTable(
  *   [{ header: "NAME" }, { header: "KEYS", right: true }],
  *   [["counter", "12"], ["weather", "3"]],
