@@ -29,14 +29,17 @@ export type {
   CacheEntry,
   CacheValue,
   CommitResult,
+  KeyedCacheEntry,
   ListOptions,
   ListPage,
   NamespaceStats,
+  ScanPage,
   SetOptions,
   SyncNamespace,
 } from "./src/cache/types.ts";
 export type {
   Backend,
+  KeyedEntry,
   NamespaceUsage,
   Quota,
   Space,

@@ -56,7 +56,9 @@ for (const n of sizes) {
     "DELETE FROM entries WHERE space = 0 AND ns = ? AND key = ?",
   );
   raw.exec("BEGIN");
-  for (let i = 0; i < n; i++) rawSet.run(0, "bench", keyOf(i), value, null, 40);
+  for (let i = 0; i < n; i++) {
+    rawSet.run(0, "bench", keyOf(i), value, null, 40, Date.now());
+  }
   raw.exec("COMMIT");
   const rawIncrement = (key: string) => {
     raw.exec("BEGIN IMMEDIATE");
@@ -70,6 +72,7 @@ for (const n of sizes) {
       new TextEncoder().encode(String(next)),
       null,
       key.length + 8,
+      Date.now(),
     );
     raw.exec("COMMIT");
   };
@@ -116,7 +119,7 @@ for (const n of sizes) {
   bench(
     "set raw node:sqlite",
     true,
-    () => rawSet.run(0, "bench", next(), value, null, 48),
+    () => rawSet.run(0, "bench", next(), value, null, 48, Date.now()),
   );
   bench("set sup-cache", false, () => ns.sync.set(next(), value));
   bench("set sup-cache(async)", false, () => ns.set(next(), value));
@@ -124,7 +127,7 @@ for (const n of sizes) {
 
   bench("set+delete raw node:sqlite", true, () => {
     const k = next();
-    rawSet.run(0, "bench", k, value, null, 48);
+    rawSet.run(0, "bench", k, value, null, 48, Date.now());
     rawDelete.run("bench", k);
   });
   bench("set+delete sup-cache", false, () => {

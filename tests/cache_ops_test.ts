@@ -293,3 +293,95 @@ testEachDriver(
     assert.equal(sns.stats().keys, 0);
   },
 );
+
+testEachDriver(
+  "peek and scan inspect entries without counting hits or misses",
+  async (open) => {
+    const ns = (await open()).namespace("inspect");
+    const before = Date.now();
+    await ns.set("a", "1", { ttl: null });
+    await ns.set("b", new Uint8Array([0, 255]), { ttl: 60_000 });
+    await ns.set("gone", "x", { ttl: 1 });
+    await sleep(10);
+    const a = (await ns.peek("a"))!;
+    assert.equal(text(a.value), "1");
+    assert.ok(
+      a.writtenAt >= before && a.writtenAt <= Date.now(),
+      `writtenAt ${a.writtenAt}`,
+    );
+    assert.equal(await ns.peek("gone"), null);
+    const first = await ns.scan({ limit: 1 });
+    assert.deepEqual(first.entries.map((e) => e.key), ["a"]);
+    const second = await ns.scan({ limit: 1, cursor: first.cursor! });
+    assert.deepEqual(second.entries.map((e) => [e.key, [...e.value]]), [["b", [
+      0,
+      255,
+    ]]]);
+    assert.equal(
+      (await ns.scan({ limit: 1, cursor: second.cursor! })).entries.length,
+      0,
+      "expired entries are not scanned",
+    );
+    assert.deepEqual({ hits: ns.stats().hits, misses: ns.stats().misses }, {
+      hits: 0,
+      misses: 0,
+    });
+    await ns.get("a");
+    assert.equal(ns.stats().hits, 1);
+  },
+);
+
+testEachDriver(
+  "expiresAt sets an absolute expiry, exclusive with ttl",
+  async (open) => {
+    const cache = await open();
+    const ns = cache.namespace("abs");
+    const at = Date.now() + 120_000;
+    await ns.set("k", "v", { expiresAt: at });
+    assert.equal((await ns.getEntry("k"))!.expiresAt, at);
+    await ns.set("forever", "v", { expiresAt: null });
+    assert.equal((await ns.getEntry("forever"))!.expiresAt, null);
+    await ns.set("past", "v", { expiresAt: Date.now() - 1 });
+    assert.equal(
+      await ns.get("past"),
+      null,
+      "an expiry already past stores an expired entry",
+    );
+    await assert.rejects(
+      () => ns.set("k", "x", { expiresAt: at, ttl: 5 }),
+      /ttl \(relative\) or expiresAt \(absolute\), not both/,
+    );
+    await assert.rejects(
+      () => ns.set("k", "x", { expiresAt: 1.5 }),
+      InvalidInputError,
+    );
+    assert.equal(text(await ns.get("k")), "v");
+    assert.ok((await ns.atomic().set("m", "v", { expiresAt: at }).commit()).ok);
+    assert.equal((await ns.getEntry("m"))!.expiresAt, at);
+  },
+);
+
+testEachDriver(
+  "namespaces() reports the oldest write and the next expiry",
+  async (open) => {
+    const cache = await open();
+    const t0 = Date.now();
+    await cache.namespace("n").set("old", "v", { ttl: 90_000 });
+    await sleep(5);
+    await cache.namespace("n").set("new", "v", { ttl: 30_000 });
+    await cache.store("n").set("s", "v");
+    const infos = await cache.namespaces();
+    const c = infos.find((i) => i.kind === "cache")!;
+    const s = infos.find((i) => i.kind === "store")!;
+    assert.ok(
+      c.oldest! >= t0 &&
+        c.oldest! < (await cache.namespace("n").peek("new"))!.writtenAt,
+    );
+    assert.equal(
+      c.nextExpiry,
+      (await cache.namespace("n").peek("new"))!.expiresAt,
+    );
+    assert.equal(s.nextExpiry, null);
+    assert.equal(s.keys, 1);
+  },
+);

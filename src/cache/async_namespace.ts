@@ -12,6 +12,7 @@ import type {
   ListOptions,
   ListPage,
   NamespaceStats,
+  ScanPage,
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
@@ -60,6 +61,11 @@ export class Namespace {
     return settle(() => this.#impl.getEntry(key));
   }
 
+  /** Like `getEntry`, without counting a hit or miss (for inspection tools). */
+  peek(key: string): Promise<CacheEntry | null> {
+    return settle(() => this.#impl.peek(key));
+  }
+
   /** Store `value` under `key`, with an optional per-item `ttl` in ms (`null` = never). */
   set(
     key: string,
@@ -82,6 +88,14 @@ export class Namespace {
   /** One page of live keys in UTF-8 byte order; `prefix` is literal. */
   list(options?: ListOptions): Promise<ListPage> {
     return settle(() => this.#impl.list(options));
+  }
+
+  /**
+   * One page of live entries (key, value, version, times) in key order, for
+   * export and inspection; not counted as hits. Same options as `list`.
+   */
+  scan(options?: ListOptions): Promise<ScanPage> {
+    return settle(() => this.#impl.scan(options));
   }
 
   /**

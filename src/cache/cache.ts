@@ -48,6 +48,8 @@ export interface NamespaceInfo {
   misses: number;
   /** The earliest expiry among stored entries (ms since epoch), or `null`. */
   nextExpiry: number | null;
+  /** When the oldest stored entry was written (ms since epoch), or `null`. */
+  oldest: number | null;
 }
 
 const KINDS = ["cache", "store"] as const;
@@ -176,6 +178,7 @@ export class SupCache implements AsyncDisposable {
       hits: u.hits,
       misses: u.misses,
       nextExpiry: u.nextExpiry,
+      oldest: u.oldest,
     }));
   }
 

@@ -19,6 +19,7 @@ import type {
   ListOptions,
   ListPage,
   NamespaceStats,
+  ScanPage,
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
@@ -68,17 +69,17 @@ export class SyncNamespaceImpl implements SyncNamespace {
   }
 
   getEntry(key: string): CacheEntry | null {
-    this.#ctx.assertOpen();
-    checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const entry = this.#ctx.backend.get(
-      this.#space,
-      this.name,
-      key,
-      Date.now(),
-    );
+    const entry = this.peek(key);
     if (entry) this.#hits++;
     else this.#misses++;
-    return entry ?? null;
+    return entry;
+  }
+
+  peek(key: string): CacheEntry | null {
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    const now = Date.now();
+    return this.#ctx.backend.get(this.#space, this.name, key, now) ?? null;
   }
 
   set(key: string, value: CacheValue, options?: SetOptions): void {
@@ -97,17 +98,20 @@ export class SyncNamespaceImpl implements SyncNamespace {
     size: number,
   ) {
     const { backend, quota } = this.#ctx;
-    if (
-      backend.set(this.#space, this.name, key, bytes, expiresAt, size, quota)
-    ) {
-      return;
-    }
+    const write = () =>
+      backend.set(
+        this.#space,
+        this.name,
+        key,
+        bytes,
+        expiresAt,
+        size,
+        Date.now(),
+        quota,
+      );
+    if (write()) return;
     if (backend.purgeExpiredIn(this.#space, this.name, Date.now()) > 0) {
-      if (
-        backend.set(this.#space, this.name, key, bytes, expiresAt, size, quota)
-      ) {
-        return;
-      }
+      if (write()) return;
     }
     const used = backend.usage(this.#space, this.name);
     throw new QuotaExceededError(
@@ -132,6 +136,25 @@ export class SyncNamespaceImpl implements SyncNamespace {
         "options must be an object like { ttl: 60_000 }",
       );
     }
+    if (options?.expiresAt !== undefined) {
+      if (options.ttl !== undefined) {
+        throw new InvalidInputError(
+          "give ttl (relative) or expiresAt (absolute), not both",
+        );
+      }
+      const at = options.expiresAt;
+      if (
+        at !== null &&
+        (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0)
+      ) {
+        throw new InvalidInputError(
+          `expiresAt must be milliseconds since the epoch (a whole number) or null (never expires), got ${
+            String(at)
+          }`,
+        );
+      }
+      return at;
+    }
     const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
     return ttl === null ? null : Date.now() + ttl;
   }
@@ -149,8 +172,14 @@ export class SyncNamespaceImpl implements SyncNamespace {
       undefined;
   }
 
-  list(options: ListOptions = {}): ListPage {
+  /** Validate list options and turn them into a key range. */
+  #range(options: ListOptions): Range {
     this.#ctx.assertOpen();
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidInputError(
+        'options must be an object like { prefix: "user:", limit: 100 }',
+      );
+    }
     const prefix = options.prefix ?? "";
     if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
     const limit = options.limit ?? 100;
@@ -162,19 +191,29 @@ export class SyncNamespaceImpl implements SyncNamespace {
     const after = options.cursor === undefined
       ? null
       : decodeCursor(options.cursor);
-    const keys = this.#ctx.backend.list(
+    // A cursor before the prefix (from another listing) starts at the prefix.
+    const resume = after !== null && compareKeys(after, prefix) >= 0;
+    return [
       this.#space,
       this.name,
-      after !== null && compareKeys(after, prefix) > 0 ? after : prefix,
-      after !== null && compareKeys(after, prefix) >= 0,
-      prefixEnd(prefix) ?? null,
+      resume ? after : prefix,
+      resume,
+      prefixEnd(prefix),
       limit,
       Date.now(),
-    );
-    const cursor = keys.length === limit
-      ? encodeCursor(keys[keys.length - 1])
-      : null;
-    return { keys, cursor };
+    ];
+  }
+
+  list(options: ListOptions = {}): ListPage {
+    const range = this.#range(options);
+    const keys = this.#ctx.backend.list(...range);
+    return { keys, cursor: nextCursor(keys, range[5], (k) => k) };
+  }
+
+  scan(options: ListOptions = {}): ScanPage {
+    const range = this.#range(options);
+    const entries = this.#ctx.backend.scan(...range);
+    return { entries, cursor: nextCursor(entries, range[5], (e) => e.key) };
   }
 
   increment(key: string, by = 1): number {
@@ -307,6 +346,20 @@ export interface AtomicCheck {
 export type AtomicMutation =
   | { type: "set"; key: string; value: CacheValue; options?: SetOptions }
   | { type: "delete"; key: string };
+
+/** Arguments of `Backend.list`/`scan`: space, ns, from, exclusive, before, limit, now. */
+type Range = [Space, string, string, boolean, string | null, number, number];
+
+/** A full page may have more after it; a short one is the last. */
+function nextCursor<T>(
+  items: T[],
+  limit: number,
+  keyOf: (item: T) => string,
+): string | null {
+  return items.length === limit
+    ? encodeCursor(keyOf(items[items.length - 1]))
+    : null;
+}
 
 /** Order keys as SQLite does (UTF-8 bytes, i.e. code points), not as UTF-16. */
 function compareKeys(a: string, b: string): number {

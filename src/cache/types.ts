@@ -18,6 +18,14 @@ export interface CacheEntry {
   version: number;
   /** Expiry as milliseconds since the epoch, or `null` for never. */
   expiresAt: number | null;
+  /** When the entry was last written, in milliseconds since the epoch. */
+  writtenAt: number;
+}
+
+/** An entry with its key, as `scan` returns it. */
+export interface KeyedCacheEntry extends CacheEntry {
+  /** The key. */
+  key: string;
 }
 
 /** Options of a single write. */
@@ -28,6 +36,13 @@ export interface SetOptions {
    * cache namespaces, never for store namespaces).
    */
   ttl?: number | null;
+  /**
+   * Absolute expiry in milliseconds since the epoch, or `null` for never;
+   * for copying entries between caches with their expiry intact. Give
+   * `ttl` or `expiresAt`, not both. A time already past stores an entry
+   * that is expired at once (never returned, swept later).
+   */
+  expiresAt?: number | null;
 }
 
 /** Options of `list`. */
@@ -45,6 +60,14 @@ export interface ListPage {
   /** Keys in UTF-8 byte order. */
   keys: string[];
   /** Pass to the next `list` call; `null` when this is the last page. */
+  cursor: string | null;
+}
+
+/** One page of `scan`. */
+export interface ScanPage {
+  /** Live entries in key order. */
+  entries: KeyedCacheEntry[];
+  /** Pass to the next `scan` call; `null` when this is the last page. */
   cursor: string | null;
 }
 
@@ -79,6 +102,8 @@ export interface SyncNamespace {
   get(key: string): Uint8Array | null;
   /** The live entry with its version and expiry, or `null`. */
   getEntry(key: string): CacheEntry | null;
+  /** Like `getEntry`, without counting a hit or miss (for inspection tools). */
+  peek(key: string): CacheEntry | null;
   /** Store `value` under `key`. */
   set(key: string, value: CacheValue, options?: SetOptions): void;
   /** Remove `key`; `true` when a live entry was removed. */
@@ -87,6 +112,8 @@ export interface SyncNamespace {
   has(key: string): boolean;
   /** One page of live keys. */
   list(options?: ListOptions): ListPage;
+  /** One page of live entries with their values; not counted as hits. */
+  scan(options?: ListOptions): ScanPage;
   /** Add `by` (an integer, default 1) to a decimal value and return the sum. */
   increment(key: string, by?: number): number;
   /** Remove every entry of this namespace; returns how many were removed. */

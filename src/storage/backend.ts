@@ -20,6 +20,14 @@ export interface StoredEntry {
   version: number;
   /** Milliseconds since the epoch, or `null` for never. */
   expiresAt: number | null;
+  /** When the entry was last written, ms since the epoch. */
+  writtenAt: number;
+}
+
+/** A stored row with its key, as `scan` returns it. */
+export interface KeyedEntry extends StoredEntry {
+  /** The key. */
+  key: string;
 }
 
 /** Per-namespace quota checked inside the write statement itself. */
@@ -46,6 +54,8 @@ export interface NamespaceUsage {
   misses: number;
   /** Earliest expiry among stored entries, or `null`. */
   nextExpiry: number | null;
+  /** Earliest write time among stored entries, or `null` when empty. */
+  oldest: number | null;
 }
 
 /** The operations the cache layer builds on. All synchronous. */
@@ -60,8 +70,8 @@ export interface Backend {
     now: number,
   ): StoredEntry | undefined;
   /**
-   * Insert or replace; `size` is key bytes + value bytes. Returns `false`
-   * (and writes nothing) when `quota` would be exceeded.
+   * Insert or replace; `size` is key bytes + value bytes, `now` the write
+   * time. Returns `false` (and writes nothing) when `quota` would be exceeded.
    */
   set(
     space: Space,
@@ -70,6 +80,7 @@ export interface Backend {
     value: Uint8Array,
     expiresAt: number | null,
     size: number,
+    now: number,
     quota: Quota | null,
   ): boolean;
   /** Delete the row; returns whether a live row was deleted. */
@@ -87,6 +98,16 @@ export interface Backend {
     limit: number,
     now: number,
   ): string[];
+  /** Like {@link Backend.list}, with each entry's value, version and times. */
+  scan(
+    space: Space,
+    ns: string,
+    from: string,
+    exclusive: boolean,
+    before: string | null,
+    limit: number,
+    now: number,
+  ): KeyedEntry[];
   /** Delete every row of a namespace; returns the count. */
   clear(space: Space, ns: string): number;
   /** Usage of one namespace (zeros when it never existed). */

@@ -11,7 +11,8 @@ import type { SqlDatabase } from "./driver.ts";
 /** The schema version this build writes and understands. */
 export const SCHEMA_VERSION = 1;
 
-// `size` (key bytes + value bytes) is stored so quota checks and usage
+// `written_at` (ms since the epoch) lets operators see how old a
+// namespace's data is. `size` (key bytes + value bytes) is stored so quota checks and usage
 // triggers never read a value just to measure it. `version` comes from the
 // namespace's `seq`, which survives deletes, so a re-created key never gets
 // an old version back (no ABA for atomic checks). Usage is kept by triggers
@@ -25,6 +26,7 @@ CREATE TABLE entries (
   version INTEGER NOT NULL,
   expires_at INTEGER,
   size INTEGER NOT NULL,
+  written_at INTEGER NOT NULL,
   PRIMARY KEY (space, ns, key)
 ) WITHOUT ROWID;
 CREATE INDEX entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;

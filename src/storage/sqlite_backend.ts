@@ -8,6 +8,7 @@
 import { StorageError } from "../errors.ts";
 import type {
   Backend,
+  KeyedEntry,
   NamespaceUsage,
   Quota,
   Space,
@@ -51,26 +52,28 @@ export function storageError(path: string, err: unknown): StorageError {
 
 /** The upsert without a quota; exported so the benchmark's raw baseline runs the same SQL. */
 export const SET_UNLIMITED = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6
+INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
+SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
 WHERE true
 ON CONFLICT (space, ns, key) DO UPDATE SET
   value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size`;
+  expires_at = excluded.expires_at, size = excluded.size,
+  written_at = excluded.written_at`;
 
 // The quota is checked inside the insert, so no other process can slip a
 // write between the check and the write.
 const SET_WITH_QUOTA = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6
+INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
+SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
 LEFT JOIN entries AS old ON old.space = ?1 AND old.ns = ?2 AND old.key = ?3
-WHERE coalesce(n.bytes, 0) - coalesce(old.size, 0) + ?6 <= ?7
-  AND coalesce(n.keys, 0) + (old.key IS NULL) <= ?8
+WHERE coalesce(n.bytes, 0) - coalesce(old.size, 0) + ?6 <= ?8
+  AND coalesce(n.keys, 0) + (old.key IS NULL) <= ?9
 ON CONFLICT (space, ns, key) DO UPDATE SET
   value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size`;
+  expires_at = excluded.expires_at, size = excluded.size,
+  written_at = excluded.written_at`;
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?4)";
 
@@ -87,6 +90,16 @@ function usageOf(
     hits: Number(row?.hits ?? 0),
     misses: Number(row?.misses ?? 0),
     nextExpiry: row?.next_expiry == null ? null : Number(row.next_expiry),
+    oldest: row?.oldest == null ? null : Number(row.oldest),
+  };
+}
+
+function entryOf(row: SqlRow): StoredEntry {
+  return {
+    value: row.value as Uint8Array,
+    version: Number(row.version),
+    expiresAt: row.expires_at == null ? null : Number(row.expires_at),
+    writtenAt: Number(row.written_at),
   };
 }
 
@@ -138,16 +151,11 @@ export class SqliteBackend implements Backend {
   ): StoredEntry | undefined {
     const row = this.#run(() =>
       this.#stmt(
-        `SELECT value, version, expires_at FROM entries
+        `SELECT value, version, expires_at, written_at FROM entries
          WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
       ).get(space, ns, key, now)
     );
-    if (!row) return undefined;
-    return {
-      value: row.value as Uint8Array,
-      version: Number(row.version),
-      expiresAt: row.expires_at == null ? null : Number(row.expires_at),
-    };
+    return row ? entryOf(row) : undefined;
   }
 
   set(
@@ -157,11 +165,20 @@ export class SqliteBackend implements Backend {
     value: Uint8Array,
     expiresAt: number | null,
     size: number,
+    now: number,
     quota: Quota | null,
   ): boolean {
     return this.#run(() => {
       if (!quota) {
-        this.#stmt(SET_UNLIMITED).run(space, ns, key, value, expiresAt, size);
+        this.#stmt(SET_UNLIMITED).run(
+          space,
+          ns,
+          key,
+          value,
+          expiresAt,
+          size,
+          now,
+        );
         return true;
       }
       return this.#stmt(SET_WITH_QUOTA).run(
@@ -171,6 +188,7 @@ export class SqliteBackend implements Backend {
         value,
         expiresAt,
         size,
+        now,
         quota.maxBytes,
         quota.maxKeys,
       ) > 0;
@@ -187,6 +205,25 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  #range(
+    columns: string,
+    space: Space,
+    ns: string,
+    from: string,
+    exclusive: boolean,
+    before: string | null,
+    limit: number,
+    now: number,
+  ): SqlRow[] {
+    const sql = `SELECT ${columns} FROM entries
+      WHERE space = ?1 AND ns = ?2 AND key ${exclusive ? ">" : ">="} ?3
+      AND ${LIVE}${before === null ? "" : " AND key < ?6"}
+      ORDER BY key LIMIT ?5`;
+    const params: SqlValue[] = [space, ns, from, now, limit];
+    if (before !== null) params.push(before);
+    return this.#run(() => this.#stmt(sql).all(...params));
+  }
+
   list(
     space: Space,
     ns: string,
@@ -196,15 +233,29 @@ export class SqliteBackend implements Backend {
     limit: number,
     now: number,
   ): string[] {
-    const sql = `SELECT key FROM entries
-      WHERE space = ?1 AND ns = ?2 AND key ${exclusive ? ">" : ">="} ?3
-      AND ${LIVE}${before === null ? "" : " AND key < ?6"}
-      ORDER BY key LIMIT ?5`;
-    const params: SqlValue[] = [space, ns, from, now, limit];
-    if (before !== null) params.push(before);
-    return this.#run(() =>
-      this.#stmt(sql).all(...params).map((row) => row.key as string)
-    );
+    return this.#range("key", space, ns, from, exclusive, before, limit, now)
+      .map((row) => row.key as string);
+  }
+
+  scan(
+    space: Space,
+    ns: string,
+    from: string,
+    exclusive: boolean,
+    before: string | null,
+    limit: number,
+    now: number,
+  ): KeyedEntry[] {
+    return this.#range(
+      "key, value, version, expires_at, written_at",
+      space,
+      ns,
+      from,
+      exclusive,
+      before,
+      limit,
+      now,
+    ).map((row) => ({ key: row.key as string, ...entryOf(row) }));
   }
 
   clear(space: Space, ns: string): number {
@@ -220,7 +271,8 @@ export class SqliteBackend implements Backend {
     const row = this.#run(() =>
       this.#stmt(
         `SELECT keys, bytes, hits, misses,
-          (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry
+          (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
+          (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
       ).get(space, ns)
     );
@@ -232,7 +284,9 @@ export class SqliteBackend implements Backend {
       this.#stmt(
         `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses,
           (SELECT min(e.expires_at) FROM entries AS e
-           WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry
+           WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
+          (SELECT min(e.written_at) FROM entries AS e
+           WHERE e.space = n.space AND e.ns = n.ns) AS oldest
          FROM namespaces AS n ORDER BY n.ns, n.space`,
       ).all()
     );
