@@ -300,40 +300,54 @@ Deno.test("namespaces (and its alias plugins) reports each namespace's usage", (
     await ok(["set", "counter", "visits", "41", ...d]);
     await ok(["set", "counter", "user:1", "hello", "--ttl", "5m", ...d]);
     await ok(["set", "settings", "lang", "en", "--store", ...d]);
+    // An operator's get, keys and export inspect: they must not count as
+    // the plugin's hits or misses.
     await ok(["get", "counter", "visits", ...d]);
     await cli(["get", "counter", "missing", ...d]);
+    await ok(["keys", "counter", ...d]);
     const list = await okJson<Record<string, unknown>[]>(["namespaces", ...d]);
-    assert.deepEqual(list.map(({ nextExpiry: _, ...rest }) => rest), [
-      {
-        kind: "cache",
-        name: "counter",
-        keys: 2,
-        bytes: 19,
-        hits: 1,
-        misses: 1,
-      },
-      {
-        kind: "store",
-        name: "settings",
-        keys: 1,
-        bytes: 6,
-        hits: 0,
-        misses: 0,
-      },
-    ]);
+    assert.deepEqual(
+      list.map(({ nextExpiry: _, oldest: __, ...rest }) => rest),
+      [
+        {
+          kind: "cache",
+          name: "counter",
+          keys: 2,
+          bytes: 19,
+          hits: 0,
+          misses: 0,
+        },
+        {
+          kind: "store",
+          name: "settings",
+          keys: 1,
+          bytes: 6,
+          hits: 0,
+          misses: 0,
+        },
+      ],
+    );
     assert.equal(typeof list[0].nextExpiry, "number");
     assert.equal(list[1].nextExpiry, null);
+    assert.equal(typeof list[0].oldest, "number");
+    assert.ok((list[0].oldest as number) <= Date.now());
     assert.deepEqual(await okJson(["plugins", ...d]), list);
     const table = (await ok(["namespaces", ...d])).stdout.trimEnd().split("\n");
     assert.match(
       table[0],
-      /^KIND +NAMESPACE +KEYS +BYTES +HITS +MISSES +NEXT EXPIRY$/,
+      /^KIND +NAMESPACE +KEYS +BYTES +HITS +MISSES +OLDEST +NEXT EXPIRY$/,
     );
+    const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ`;
     assert.match(
       table[1],
-      /^cache +counter +2 +19 +1 +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in [45]m/,
+      new RegExp(
+        `^cache +counter +2 +19 +0 +0 +${time} \\(.* ago\\) +${time} \\(in [45]m`,
+      ),
     );
-    assert.match(table[2], /^store +settings +1 +6 +0 +0 +never$/);
+    assert.match(
+      table[2],
+      new RegExp(`^store +settings +1 +6 +0 +0 +${time} \\(.* ago\\) +never$`),
+    );
   }));
 
 Deno.test("rm deletes keys, exits 1 naming a key that was not there, and --all empties a namespace", () =>

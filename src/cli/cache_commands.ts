@@ -10,7 +10,13 @@ import { checkArgs, parseLimit } from "./args.ts";
 import { type Command, printValue, utf8 } from "./command.ts";
 import { kindOf, openCache } from "./context.ts";
 import { KeyNotFoundError, UsageError } from "./errors.ts";
-import { formatCount, formatExpiry, parseTtl, plural } from "./format.ts";
+import {
+  formatAge,
+  formatCount,
+  formatExpiry,
+  parseTtl,
+  plural,
+} from "./format.ts";
 import { readStdin } from "./output.ts";
 import { createProgress } from "./progress.ts";
 import { renderTable } from "./table.ts";
@@ -24,7 +30,7 @@ const namespaces: Command = {
   summary: "list namespaces (one per plugin) with their usage",
   usage: "",
   description:
-    "Every namespace that ever held an entry, in both keyspaces (cache: expiring; store: never-expiring), with its keys, bytes, hit and miss counts and the next expiry. Key and byte counts include expired entries not yet purged.",
+    "Every namespace that ever held an entry, in both keyspaces (cache: expiring; store: never-expiring), with its keys, bytes, hit and miss counts, when its oldest entry was written and the next expiry. Key and byte counts include expired entries not yet purged.",
   options: [],
   examples: ["sup-cache namespaces", "sup-cache plugins --json"],
   async run(ctx) {
@@ -45,6 +51,7 @@ const namespaces: Command = {
         { header: "BYTES", right: true },
         { header: "HITS", right: true },
         { header: "MISSES", right: true },
+        { header: "OLDEST" },
         { header: "NEXT EXPIRY" },
       ],
       list.map((ns) => [
@@ -54,6 +61,7 @@ const namespaces: Command = {
         formatCount(ns.bytes),
         formatCount(ns.hits),
         formatCount(ns.misses),
+        ns.oldest === null ? "-" : formatAge(ns.oldest, now),
         ns.keys === 0 ? "-" : formatExpiry(ns.nextExpiry, now),
       ]),
     ));
@@ -66,7 +74,7 @@ const keys: Command = {
   summary: "list the live keys of a namespace",
   usage: "<namespace>",
   description:
-    "The live (unexpired) keys of one namespace in byte order, with each value's size and expiry. Reading sizes and expiries counts as reads in the namespace's hit counter.",
+    "The live (unexpired) keys of one namespace in byte order, with each value's size and expiry.",
   options: [
     ["prefix", "--prefix P", "only keys starting with P (matched literally)"],
     ["limit", "--limit N", "at most N keys"],
@@ -91,20 +99,18 @@ const keys: Command = {
       const want = limit === null
         ? 1_000
         : Math.min(1_000, limit - rows.length);
-      const page = await ns.list({
+      // scan, not get: an operator looking must not skew the plugin's hits.
+      const page = await ns.scan({
         prefix: ctx.values.prefix,
         limit: want,
         cursor,
       });
-      for (const key of page.keys) {
-        const entry = await ns.getEntry(key);
-        if (entry) {
-          rows.push({
-            key,
-            bytes: entry.value.length,
-            expiresAt: entry.expiresAt,
-          });
-        }
+      for (const entry of page.entries) {
+        rows.push({
+          key: entry.key,
+          bytes: entry.value.length,
+          expiresAt: entry.expiresAt,
+        });
       }
       cursor = page.cursor ?? undefined;
       more = cursor !== undefined && limit !== null && rows.length >= limit;
@@ -163,7 +169,7 @@ const get: Command = {
     await using cache = await openCache(ctx, { create: false });
     const [name, key] = ctx.args;
     const ns = kind === "store" ? cache.store(name) : cache.namespace(name);
-    const entry = await ns.getEntry(key);
+    const entry = await ns.peek(key);
     if (!entry) throw new KeyNotFoundError(kind, name, key);
     if (ctx.values.json) {
       await ctx.out.json({

@@ -110,14 +110,13 @@ export async function exportCache(
     let wrote = false;
     let cursor: string | undefined;
     do {
-      const page = await ns.list({ limit: PAGE, cursor });
-      for (const key of page.keys) {
-        const entry = await ns.getEntry(key);
-        if (!entry) continue; // expired since the page was listed
+      // scan reads values with the keys and counts no hits.
+      const page = await ns.scan({ limit: PAGE, cursor });
+      for (const entry of page.entries) {
         const line: ExportLine = {
           kind: space.kind,
           namespace: space.name,
-          key,
+          key: entry.key,
           value: entry.value.toBase64(),
           expiresAt: entry.expiresAt,
         };

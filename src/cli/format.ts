@@ -71,6 +71,25 @@ export function formatDuration(ms: number): string {
     .map(([n, u]) => `${n}${u}`).join(" ");
 }
 
+/** A UTC time as tables show it, to the second. */
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/**
+ * A write time for a table: the UTC time and how long ago, e.g.
+ * `2025-11-25 16:44:05Z (3m 2s ago)`.
+ *
+ * @example
+ * ```ts
+ * import { formatAge } from "./format.ts";
+ * console.log(formatAge(0, 90_000)); // "1970-01-01 00:00:00Z (1m 30s ago)"
+ * ```
+ */
+export function formatAge(writtenAt: number, now: number): string {
+  return `${formatTime(writtenAt)} (${formatDuration(now - writtenAt)} ago)`;
+}
+
 /**
  * An expiry for a table: `never`, `expired`, or the UTC time with how long
  * is left, e.g. `2025-11-25 16:44:05Z (in 59m 12s)`.
@@ -84,10 +103,7 @@ export function formatDuration(ms: number): string {
  */
 export function formatExpiry(expiresAt: number | null, now: number): string {
   if (expiresAt === null) return "never";
-  const at = new Date(expiresAt).toISOString().replace("T", " ").replace(
-    /\.\d+Z$/,
-    "Z",
-  );
+  const at = formatTime(expiresAt);
   return expiresAt <= now
     ? `${at} (expired)`
     : `${at} (in ${formatDuration(expiresAt - now)})`;

@@ -1,6 +1,6 @@
 /**
  * Writing one imported entry, shared by `import` and `import-sup`: keep the
- * remaining TTL, leave existing keys alone unless asked, and turn the
+ * exact expiry, leave existing keys alone unless asked, and turn the
  * library's refusals of one entry into a skip with its reason so one bad
  * entry does not stop a migration.
  *
@@ -31,7 +31,7 @@ export interface Entry {
 export interface PutOptions {
   /** Replace a live entry with the same key; by default it is kept and the import skipped. */
   overwrite?: boolean;
-  /** The time the remaining TTL is measured from; default `Date.now()`. */
+  /** The time that decides whether an entry has already expired; default `Date.now()`. */
   now?: number;
 }
 
@@ -66,13 +66,16 @@ export async function putEntry(
     const ns = entry.kind === "store"
       ? cache.store(entry.namespace)
       : cache.namespace(entry.namespace);
-    if (!options.overwrite && await ns.has(entry.key)) {
-      return "exists (pass --overwrite to replace it)";
+    const write = { expiresAt: entry.expiresAt };
+    if (options.overwrite) {
+      await ns.set(entry.key, entry.value, write);
+      return null;
     }
-    // Measured from the same `now` as the check above, so a TTL is never 0.
-    const ttl = entry.expiresAt === null ? null : entry.expiresAt - now;
-    await ns.set(entry.key, entry.value, { ttl });
-    return null;
+    // check(key, null) makes "only if absent" one transaction, so a plugin
+    // writing the same key meanwhile is never overwritten.
+    const { ok } = await ns.atomic().check(entry.key, null)
+      .set(entry.key, entry.value, write).commit();
+    return ok ? null : "exists (pass --overwrite to replace it)";
   } catch (err) {
     if (
       err instanceof InvalidInputError || err instanceof LimitExceededError ||
