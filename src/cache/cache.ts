@@ -240,6 +240,15 @@ export class SupCache implements AsyncDisposable {
   }
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
 /**
  * Open (or create) a sup-cache. With no options it uses `cache.db` in the
  * default data directory (`$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup`, else
@@ -285,7 +294,11 @@ export async function createSupCache(
       );
     }
     try {
-      await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+      // Only create what is missing: an existing directory needs no write
+      // permission on its parent, and a later failure should name the file.
+      if (!(await isDirectory(dataDir))) {
+        await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+      }
     } catch (cause) {
       throw new StorageError(
         dataDir,

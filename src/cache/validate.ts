@@ -34,6 +34,11 @@ export function checkKey(key: unknown, maxBytes: number, what = "key"): number {
       `${what} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the string (String.prototype.toWellFormed)`,
     );
   }
+  if (key.includes("\0")) {
+    throw new InvalidInputError(
+      `${what} contains a NUL character (\\0), which SQLite text cannot carry through every driver; use another separator`,
+    );
+  }
   const size = utf8Length(key);
   if (size > maxBytes) throw new LimitExceededError(what, size, maxBytes);
   return size;

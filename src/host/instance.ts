@@ -5,7 +5,11 @@
  *
  * @module
  */
-import createPlugin, { type Plugin } from "@extism/extism";
+// Extism is imported on the first plugin load, not with mod.ts: its npm
+// build reads environment variables at import, and cache-only scripts
+// should need no --allow-env for that.
+import type createPluginType from "@extism/extism";
+import type { Plugin } from "@extism/extism";
 import { binaryHostFunctions } from "./binary_abi.ts";
 import {
   charge,
@@ -36,7 +40,7 @@ export interface Clock {
 }
 
 type ExtismLogger = NonNullable<
-  NonNullable<Parameters<typeof createPlugin>[1]>["logger"]
+  NonNullable<Parameters<typeof createPluginType>[1]>["logger"]
 >;
 
 /** Extism also calls `trace`, which {@link Logger} leaves out. */
@@ -54,12 +58,13 @@ function extismLogger(logger: Logger): ExtismLogger {
  * Instantiate `module` with sup's host functions, the binary ABI, the
  * caller's extra functions (which win on a name clash) and the sandbox hooks.
  */
-export function instantiate(
+export async function instantiate(
   module: WebAssembly.Module,
   state: HostState,
   clock: Clock,
   settings: InstanceSettings,
 ): Promise<Plugin> {
+  const { default: createPlugin } = await import("@extism/extism");
   const sandbox: Record<string, HostFunction> = {
     tick: () => {
       if (performance.now() > clock.deadline) {
@@ -71,7 +76,7 @@ export function instantiate(
       return cx.alloc(size);
     },
   };
-  return createPlugin({ wasm: [{ module }] }, {
+  return await createPlugin({ wasm: [{ module }] }, {
     useWasi: settings.wasi,
     runInWorker: false,
     functions: {

@@ -128,7 +128,7 @@ export async function loadPlugin(
   const compile = async (env: [string, string][]) => {
     try {
       return await WebAssembly.compile(
-        instrument(resolved.bytes, { maxPages, env }) as Uint8Array<
+        await instrument(resolved.bytes, { maxPages, env }) as Uint8Array<
           ArrayBuffer
         >,
       );

@@ -171,7 +171,7 @@ export class SupPlugin implements AsyncDisposable {
       const out = await instance.call(fn, bytes);
       return new PluginResult(out ? out.bytes().slice() : new Uint8Array(0));
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = describeThrown(err);
       const reported = message.match(/^Plugin-originated error: ([\s\S]*)$/);
       if (reported) {
         throw new PluginError(
@@ -191,7 +191,7 @@ export class SupPlugin implements AsyncDisposable {
       throw new PluginError(
         this.namespace,
         fn,
-        `the plugin trapped: ${message}`,
+        err instanceof Error ? `the plugin trapped: ${message}` : message,
         {
           cause: err,
         },
@@ -348,4 +348,19 @@ export class SupPlugin implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Words for whatever a call threw. WASI's `proc_exit` throws a plain object
+ * with the exit code, not an Error; say that instead of "[object Object]".
+ */
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const kind = err.constructor?.name === "WASIProcExit"
+      ? "called WASI proc_exit"
+      : `threw ${err.constructor?.name ?? "an object"} with code`;
+    return `the plugin ${kind}(${String(err.code)}), ending the call`;
+  }
+  return `the plugin threw ${String(err)}`;
 }

@@ -17,8 +17,11 @@
  * @module
  */
 // Pinned in deno.json to the exact build assemblyscript already depends on,
-// so nothing extra downloads.
-import binaryen from "binaryen";
+// so nothing extra downloads. Loaded on the first plugin load, not at import:
+// it takes a few hundred ms, which cache-only users should not pay.
+import type Binaryen from "binaryen";
+
+let binaryen: typeof Binaryen;
 
 /** Import module of the functions the rewritten plugin calls. */
 export const SANDBOX_MODULE = "sup:host/sandbox";
@@ -50,16 +53,17 @@ export class InstrumentError extends Error {}
  * ```ts
  * import { instrument } from "./sandbox.ts";
  * const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
- * const safe = instrument(empty, { maxPages: 16, env: [] });
+ * const safe = await instrument(empty, { maxPages: 16, env: [] });
  * console.log(WebAssembly.validate(safe)); // true
  * ```
  */
-export function instrument(
+export async function instrument(
   wasm: Uint8Array,
   options: InstrumentOptions,
-): Uint8Array<ArrayBuffer> {
+): Promise<Uint8Array<ArrayBuffer>> {
+  binaryen ??= (await import("binaryen")).default;
   const b = binaryen;
-  let mod: binaryen.Module;
+  let mod: Binaryen.Module;
   try {
     mod = b.readBinary(wasm);
   } catch (cause) {
@@ -111,7 +115,7 @@ export function instrument(
   }
 }
 
-function functionNames(mod: binaryen.Module): string[] {
+function functionNames(mod: Binaryen.Module): string[] {
   const names: string[] = [];
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     names.push(binaryen.getFunctionInfo(mod.getFunctionByIndex(i)).name);
@@ -120,7 +124,7 @@ function functionNames(mod: binaryen.Module): string[] {
 }
 
 function rewriteImports(
-  mod: binaryen.Module,
+  mod: Binaryen.Module,
   env: ReadonlyArray<readonly [string, string]>,
 ): void {
   const b = binaryen;
@@ -164,7 +168,7 @@ function environBytes(env: ReadonlyArray<readonly [string, string]>) {
 }
 
 function addEnvironSizesGet(
-  mod: binaryen.Module,
+  mod: Binaryen.Module,
   name: string,
   env: ReadonlyArray<readonly [string, string]>,
 ): void {
@@ -189,7 +193,7 @@ function addEnvironSizesGet(
 }
 
 function addEnvironGet(
-  mod: binaryen.Module,
+  mod: Binaryen.Module,
   name: string,
   env: ReadonlyArray<readonly [string, string]>,
 ): void {

@@ -1,0 +1,182 @@
+/**
+ * WebAssembly text of the hostile plugins, compiled with the suite's shared
+ * helper (tests/fixtures/wat.ts). Each export does one bad thing; the
+ * hostile test drives them and checks the host's answer.
+ *
+ * @module
+ */
+
+const ENV = `
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "error_set" (func $error_set (param i64)))
+  (import "extism:host/user" "get_cache" (func $get_cache (param i64) (result i64)))
+  (import "extism:host/user" "set_cache" (func $set_cache (param i64) (result i32)))
+  (import "extism:host/user" "sup_cache_set" (func $sup_cache_set (param i64 i64 i64) (result i64)))`;
+
+/** Copy `len` bytes of linear memory at `ptr` into a new Extism block. */
+const BLOCK = `
+  (func $block (param $ptr i32) (param $len i32) (result i64) (local $h i64) (local $k i32)
+    (local.set $h (call $alloc (i64.extend_i32_u (local.get $len))))
+    (block $done (loop $copy
+      (br_if $done (i32.ge_u (local.get $k) (local.get $len)))
+      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $k)))
+        (i32.load8_u (i32.add (local.get $ptr) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $copy)))
+    (local.get $h))
+  (func $out (param $h i64) (call $output_set (local.get $h) (call $length (local.get $h))))`;
+
+const SET_REQ = '{"key":"rec","value":"v"}';
+
+/** The hostile plugin's module text. */
+export function hostileWat(): string {
+  return `(module ${ENV}
+  (memory (export "memory") 1)
+  (data (i32.const 0) "big")
+  (data (i32.const 16) "x")
+  (data (i32.const 32) "rec")
+  (data (i32.const 64) "${SET_REQ.replace(/"/g, '\\"')}")
+  (global $key (mut i64) (i64.const 0))
+  ${BLOCK}
+  (func (export "ok") (result i32) (call $out (call $block (i32.const 16) (i32.const 1))) (i32.const 0))
+  ;; an output length far beyond any memory
+  (func (export "output_beyond") (result i32)
+    (call $output_set (call $alloc (i64.const 8)) (i64.const 0x7FFFFFFFFFFF)) (i32.const 0))
+  ;; a load from an offset far beyond Extism memory
+  (func (export "load_beyond") (result i32)
+    (drop (call $load_u8 (i64.const 0x7FFF00000000))) (i32.const 0))
+  ;; a 100 MiB value through the binary ABI, then through sup's JSON ABI
+  (func (export "big_value") (result i32) (local $v i64) (local $r i64)
+    (local.set $v (call $alloc (i64.const 104857600)))
+    (local.set $r (call $sup_cache_set (call $block (i32.const 0) (i32.const 3)) (local.get $v) (i64.const 0)))
+    (call $out (local.get $r))
+    (i32.const 0))
+  (func (export "big_json") (result i32) (local $h i64)
+    (local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h) (call $set_cache (call $alloc (i64.const 104857600))))
+    (call $out (local.get $h))
+    (i32.const 0))
+  ;; set keys "f" + 3 letters until 4,000 tries; output ok and error counts
+  (func (export "flood") (result i32) (local $i i32) (local $k i64) (local $r i64) (local $ok i64) (local $err i64) (local $h i64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (i32.const 4000)))
+      (local.set $k (call $alloc (i64.const 4)))
+      (call $store_u8 (local.get $k) (i32.const 102))
+      (call $store_u8 (i64.add (local.get $k) (i64.const 1)) (i32.add (i32.const 97) (i32.rem_u (local.get $i) (i32.const 26))))
+      (call $store_u8 (i64.add (local.get $k) (i64.const 2)) (i32.add (i32.const 97) (i32.rem_u (i32.div_u (local.get $i) (i32.const 26)) (i32.const 26))))
+      (call $store_u8 (i64.add (local.get $k) (i64.const 3)) (i32.add (i32.const 97) (i32.div_u (local.get $i) (i32.const 676))))
+      (local.set $r (call $sup_cache_set (local.get $k) (call $block (i32.const 16) (i32.const 1)) (i64.const -1)))
+      (if (i32.eq (call $load_u8 (local.get $r)) (i32.const 1))
+        (then (local.set $ok (i64.add (local.get $ok) (i64.const 1))))
+        (else (local.set $err (i64.add (local.get $err) (i64.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.set $h (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $h) (i64.or (local.get $ok) (i64.shl (local.get $err) (i64.const 32))))
+    (call $out (local.get $h))
+    (i32.const 0))
+  ;; unbounded recursion through host calls: reads, then writes
+  (func $deep_get (drop (call $get_cache (global.get $key))) (call $deep_get))
+  (func (export "recurse_get") (result i32)
+    (global.set $key (call $block (i32.const 32) (i32.const 3))) (call $deep_get) (i32.const 0))
+  (func $deep_set (drop (call $set_cache (global.get $key))) (call $deep_set))
+  (func (export "recurse_set") (result i32)
+    (global.set $key (call $block (i32.const 64) (i32.const ${SET_REQ.length}))) (call $deep_set) (i32.const 0))
+  ;; reports an error through a handle that is no block
+  (func (export "bad_error") (result i32) (call $error_set (i64.const 0x7FFF000000000001)) (i32.const 1))
+)`;
+}
+
+/** A WASI plugin that pokes at what WASI must not give it. */
+export function wasiAbuseWat(): string {
+  return `(module
+  (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/etc/passwd")
+  (data (i32.const 32) "../../../../etc/passwd")
+  ;; output one byte per attempt: the WASI errno (0 would mean success)
+  (func (export "probe") (result i32) (local $h i64)
+    (local.set $h (call $alloc (i64.const 5)))
+    ;; open through fds 3 and 4, which would be the first preopens
+    (call $store_u8 (local.get $h) (call $path_open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 11) (i32.const 0) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 200)))
+    (call $store_u8 (i64.add (local.get $h) (i64.const 1)) (call $path_open (i32.const 4) (i32.const 0) (i32.const 32) (i32.const 22) (i32.const 0) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 200)))
+    ;; is anything preopened at all?
+    (call $store_u8 (i64.add (local.get $h) (i64.const 2)) (call $prestat (i32.const 3) (i32.const 300)))
+    ;; write through descriptors the plugin was never given
+    (i32.store (i32.const 400) (i32.const 0)) (i32.store (i32.const 404) (i32.const 11))
+    (call $store_u8 (i64.add (local.get $h) (i64.const 3)) (call $fd_write (i32.const 77) (i32.const 400) (i32.const 1) (i32.const 408)))
+    (call $store_u8 (i64.add (local.get $h) (i64.const 4)) (call $fd_write (i32.const 3) (i32.const 400) (i32.const 1) (i32.const 408)))
+    (call $output_set (local.get $h) (i64.const 5))
+    (i32.const 0))
+  ;; asks the runtime to end the process
+  (func (export "exit") (result i32) (call $proc_exit (i32.const 7)) (i32.const 0))
+)`;
+}
+
+/** Plugins whose get_required_env_vars is hostile: garbage, or a loop. */
+export function envAbuseWat(kind: "garbage" | "loop"): string {
+  return `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (func (export "get_required_env_vars") (result i32) (local $h i64)
+    ${
+    kind === "loop"
+      ? "(loop $forever (br $forever))"
+      : `(local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h) (i32.const 123))
+    (call $output_set (local.get $h) (i64.const 1))`
+  }
+    (i32.const 0))
+)`;
+}
+
+/**
+ * A plugin that passes its input (an Extism HTTP request JSON) to
+ * http_request and outputs the response body, or "refused" for handle 0.
+ */
+export function fetchWat(): string {
+  return `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "refused")
+  (func (export "fetch") (result i32) (local $req i64) (local $n i64) (local $k i64) (local $res i64)
+    (local.set $n (call $input_length))
+    (local.set $req (call $alloc (local.get $n)))
+    (block $done (loop $copy
+      (br_if $done (i64.ge_u (local.get $k) (local.get $n)))
+      (call $store_u8 (i64.add (local.get $req) (local.get $k)) (call $input_load_u8 (local.get $k)))
+      (local.set $k (i64.add (local.get $k) (i64.const 1)))
+      (br $copy)))
+    (local.set $res (call $http_request (local.get $req) (i64.const 0)))
+    (if (i64.eqz (local.get $res))
+      (then
+        (local.set $res (call $alloc (i64.const 7)))
+        (local.set $k (i64.const 0))
+        (block $d2 (loop $c2
+          (br_if $d2 (i64.ge_u (local.get $k) (i64.const 7)))
+          (call $store_u8 (i64.add (local.get $res) (local.get $k)) (i32.load8_u (i32.wrap_i64 (local.get $k))))
+          (local.set $k (i64.add (local.get $k) (i64.const 1)))
+          (br $c2)))))
+    (call $output_set (local.get $res) (call $length (local.get $res)))
+    (i32.const 0))
+)`;
+}
