@@ -40,6 +40,7 @@ export type {
 export type {
   Backend,
   KeyedEntry,
+  KeyRange,
   NamespaceUsage,
   Quota,
   Space,

@@ -10,7 +10,7 @@ import {
   NotAnIntegerError,
   QuotaExceededError,
 } from "../errors.ts";
-import type { Backend, Quota, Space } from "../storage/backend.ts";
+import type { Backend, KeyRange, Quota, Space } from "../storage/backend.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -173,7 +173,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   }
 
   /** Validate list options and turn them into a key range. */
-  #range(options: ListOptions): Range {
+  #range(options: ListOptions): KeyRange {
     this.#ctx.assertOpen();
     if (typeof options !== "object" || options === null) {
       throw new InvalidInputError(
@@ -193,27 +193,27 @@ export class SyncNamespaceImpl implements SyncNamespace {
       : decodeCursor(options.cursor);
     // A cursor before the prefix (from another listing) starts at the prefix.
     const resume = after !== null && compareKeys(after, prefix) >= 0;
-    return [
-      this.#space,
-      this.name,
-      resume ? after : prefix,
-      resume,
-      prefixEnd(prefix),
+    return {
+      space: this.#space,
+      ns: this.name,
+      from: resume ? after : prefix,
+      exclusive: resume,
+      before: prefixEnd(prefix),
       limit,
-      Date.now(),
-    ];
+      now: Date.now(),
+    };
   }
 
   list(options: ListOptions = {}): ListPage {
     const range = this.#range(options);
-    const keys = this.#ctx.backend.list(...range);
-    return { keys, cursor: nextCursor(keys, range[5], (k) => k) };
+    const keys = this.#ctx.backend.list(range);
+    return { keys, cursor: nextCursor(keys, range.limit, (k) => k) };
   }
 
   scan(options: ListOptions = {}): ScanPage {
     const range = this.#range(options);
-    const entries = this.#ctx.backend.scan(...range);
-    return { entries, cursor: nextCursor(entries, range[5], (e) => e.key) };
+    const entries = this.#ctx.backend.scan(range);
+    return { entries, cursor: nextCursor(entries, range.limit, (e) => e.key) };
   }
 
   increment(key: string, by = 1): number {
@@ -346,9 +346,6 @@ export interface AtomicCheck {
 export type AtomicMutation =
   | { type: "set"; key: string; value: CacheValue; options?: SetOptions }
   | { type: "delete"; key: string };
-
-/** Arguments of `Backend.list`/`scan`: space, ns, from, exclusive, before, limit, now. */
-type Range = [Space, string, string, boolean, string | null, number, number];
 
 /** A full page may have more after it; a short one is the last. */
 function nextCursor<T>(

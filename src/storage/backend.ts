@@ -30,6 +30,24 @@ export interface KeyedEntry extends StoredEntry {
   key: string;
 }
 
+/** A page of live keys of one namespace, in byte order. */
+export interface KeyRange {
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** Lower bound of the keys. */
+  from: string;
+  /** `true`: keys `> from` (a cursor); `false`: keys `>= from` (a prefix). */
+  exclusive: boolean;
+  /** Keys `< before`, or no upper bound when `null`. */
+  before: string | null;
+  /** Most keys to return. */
+  limit: number;
+  /** The time that decides what is expired, ms since the epoch. */
+  now: number;
+}
+
 /** Per-namespace quota checked inside the write statement itself. */
 export interface Quota {
   /** Most bytes (keys + values) the namespace may hold. */
@@ -85,29 +103,10 @@ export interface Backend {
   ): boolean;
   /** Delete the row; returns whether a live row was deleted. */
   delete(space: Space, ns: string, key: string, now: number): boolean;
-  /**
-   * Live keys in byte order with `key >= from` (or `> from` when
-   * `exclusive`), `key < before` when `before` is not null.
-   */
-  list(
-    space: Space,
-    ns: string,
-    from: string,
-    exclusive: boolean,
-    before: string | null,
-    limit: number,
-    now: number,
-  ): string[];
+  /** Live keys of `range`, in byte order. */
+  list(range: KeyRange): string[];
   /** Like {@link Backend.list}, with each entry's value, version and times. */
-  scan(
-    space: Space,
-    ns: string,
-    from: string,
-    exclusive: boolean,
-    before: string | null,
-    limit: number,
-    now: number,
-  ): KeyedEntry[];
+  scan(range: KeyRange): KeyedEntry[];
   /** Delete every row of a namespace; returns the count. */
   clear(space: Space, ns: string): number;
   /** Usage of one namespace (zeros when it never existed). */

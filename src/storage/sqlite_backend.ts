@@ -9,6 +9,7 @@ import { StorageError } from "../errors.ts";
 import type {
   Backend,
   KeyedEntry,
+  KeyRange,
   NamespaceUsage,
   Quota,
   Space,
@@ -168,30 +169,14 @@ export class SqliteBackend implements Backend {
     now: number,
     quota: Quota | null,
   ): boolean {
+    const params: SqlValue[] = [space, ns, key, value, expiresAt, size, now];
     return this.#run(() => {
       if (!quota) {
-        this.#stmt(SET_UNLIMITED).run(
-          space,
-          ns,
-          key,
-          value,
-          expiresAt,
-          size,
-          now,
-        );
+        this.#stmt(SET_UNLIMITED).run(...params);
         return true;
       }
-      return this.#stmt(SET_WITH_QUOTA).run(
-        space,
-        ns,
-        key,
-        value,
-        expiresAt,
-        size,
-        now,
-        quota.maxBytes,
-        quota.maxKeys,
-      ) > 0;
+      const { maxBytes, maxKeys } = quota;
+      return this.#stmt(SET_WITH_QUOTA).run(...params, maxBytes, maxKeys) > 0;
     });
   }
 
@@ -205,57 +190,23 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  #range(
-    columns: string,
-    space: Space,
-    ns: string,
-    from: string,
-    exclusive: boolean,
-    before: string | null,
-    limit: number,
-    now: number,
-  ): SqlRow[] {
+  #range(columns: string, r: KeyRange): SqlRow[] {
     const sql = `SELECT ${columns} FROM entries
-      WHERE space = ?1 AND ns = ?2 AND key ${exclusive ? ">" : ">="} ?3
-      AND ${LIVE}${before === null ? "" : " AND key < ?6"}
+      WHERE space = ?1 AND ns = ?2 AND key ${r.exclusive ? ">" : ">="} ?3
+      AND ${LIVE}${r.before === null ? "" : " AND key < ?6"}
       ORDER BY key LIMIT ?5`;
-    const params: SqlValue[] = [space, ns, from, now, limit];
-    if (before !== null) params.push(before);
+    const params: SqlValue[] = [r.space, r.ns, r.from, r.now, r.limit];
+    if (r.before !== null) params.push(r.before);
     return this.#run(() => this.#stmt(sql).all(...params));
   }
 
-  list(
-    space: Space,
-    ns: string,
-    from: string,
-    exclusive: boolean,
-    before: string | null,
-    limit: number,
-    now: number,
-  ): string[] {
-    return this.#range("key", space, ns, from, exclusive, before, limit, now)
-      .map((row) => row.key as string);
+  list(range: KeyRange): string[] {
+    return this.#range("key", range).map((row) => row.key as string);
   }
 
-  scan(
-    space: Space,
-    ns: string,
-    from: string,
-    exclusive: boolean,
-    before: string | null,
-    limit: number,
-    now: number,
-  ): KeyedEntry[] {
-    return this.#range(
-      "key, value, version, expires_at, written_at",
-      space,
-      ns,
-      from,
-      exclusive,
-      before,
-      limit,
-      now,
-    ).map((row) => ({ key: row.key as string, ...entryOf(row) }));
+  scan(range: KeyRange): KeyedEntry[] {
+    return this.#range("key, value, version, expires_at, written_at", range)
+      .map((row) => ({ key: row.key as string, ...entryOf(row) }));
   }
 
   clear(space: Space, ns: string): number {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { WAT_BLOCK } from "../../fixtures/wat.ts";
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -19,16 +20,7 @@ const ENV = `
   (import "extism:host/user" "sup_cache_set" (func $sup_cache_set (param i64 i64 i64) (result i64)))`;
 
 /** Copy `len` bytes of linear memory at `ptr` into a new Extism block. */
-const BLOCK = `
-  (func $block (param $ptr i32) (param $len i32) (result i64) (local $h i64) (local $k i32)
-    (local.set $h (call $alloc (i64.extend_i32_u (local.get $len))))
-    (block $done (loop $copy
-      (br_if $done (i32.ge_u (local.get $k) (local.get $len)))
-      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $k)))
-        (i32.load8_u (i32.add (local.get $ptr) (local.get $k))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $copy)))
-    (local.get $h))
+const BLOCK = `${WAT_BLOCK}
   (func $out (param $h i64) (call $output_set (local.get $h) (call $length (local.get $h))))`;
 
 const SET_REQ = '{"key":"rec","value":"v"}';
