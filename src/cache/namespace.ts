@@ -36,6 +36,7 @@ export interface CacheContext {
   assertOpen(): void;
 }
 
+const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const MAX_NAME_BYTES = 256;
@@ -245,7 +246,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
           `incrementing "${key}" by ${by} gives ${next}, past the largest exact integer (${Number.MAX_SAFE_INTEGER}); the value was left unchanged`,
         );
       }
-      const bytes = new TextEncoder().encode(String(next));
+      const bytes = encoder.encode(String(next));
       // An existing entry keeps its expiry: a counter with a TTL counts
       // within its window (a rate limiter) instead of living forever.
       const expiresAt = entry ? entry.expiresAt : this.#expiry(undefined);

@@ -128,6 +128,7 @@ function rewriteImports(
   env: ReadonlyArray<readonly [string, string]>,
 ): void {
   const b = binaryen;
+  const environ = environBytes(env);
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     const info = b.getFunctionInfo(mod.getFunctionByIndex(i));
     if (info.module === EXTISM_ENV && info.base === "alloc") {
@@ -142,17 +143,23 @@ function rewriteImports(
       i--;
     } else if (info.module === WASI && info.base === "environ_sizes_get") {
       mod.removeFunction(info.name);
-      addEnvironSizesGet(mod, info.name, env);
+      addEnvironSizesGet(mod, info.name, environ);
       i--;
     } else if (info.module === WASI && info.base === "environ_get") {
       mod.removeFunction(info.name);
-      addEnvironGet(mod, info.name, env);
+      addEnvironGet(mod, info.name, environ);
       i--;
     }
   }
 }
 
-function environBytes(env: ReadonlyArray<readonly [string, string]>) {
+/** The WASI environment block: `NAME=value\0` entries and where each starts. */
+interface Environ {
+  bytes: Uint8Array;
+  offsets: number[];
+}
+
+function environBytes(env: ReadonlyArray<readonly [string, string]>): Environ {
   const encoder = new TextEncoder();
   const entries = env.map(([k, v]) => encoder.encode(`${k}=${v}\0`));
   const total = entries.reduce((n, e) => n + e.length, 0);
@@ -170,10 +177,9 @@ function environBytes(env: ReadonlyArray<readonly [string, string]>) {
 function addEnvironSizesGet(
   mod: Binaryen.Module,
   name: string,
-  env: ReadonlyArray<readonly [string, string]>,
+  { bytes, offsets }: Environ,
 ): void {
   const b = binaryen;
-  const { bytes, offsets } = environBytes(env);
   mod.addFunction(
     name,
     b.createType([b.i32, b.i32]),
@@ -195,10 +201,9 @@ function addEnvironSizesGet(
 function addEnvironGet(
   mod: Binaryen.Module,
   name: string,
-  env: ReadonlyArray<readonly [string, string]>,
+  { bytes, offsets }: Environ,
 ): void {
   const b = binaryen;
-  const { bytes, offsets } = environBytes(env);
   const body: number[] = [];
   offsets.forEach((offset, i) => {
     body.push(
