@@ -1,0 +1,401 @@
+/**
+ * The Redis backend: the {@link AsyncBackend} operations on one Redis
+ * server or a Redis Cluster. Reads are one command; every write is one Lua
+ * script on the namespace's hash slot, so it is atomic even in a cluster.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { InvalidInputError } from "../../errors.ts";
+import type {
+  AsyncBackend,
+  CommitOutcome,
+  CommitRequest,
+  IncrementRequest,
+  IncrementResult,
+  KeyedEntry,
+  KeyRange,
+  NamespaceUsage,
+  Quota,
+  Space,
+  StoredEntry,
+} from "../async_backend.ts";
+import { type RedisArg, RedisLink } from "./connection.ts";
+import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
+import { type RedisOptions, resolveRedisOptions } from "./options.ts";
+import {
+  CLEAR,
+  COMMIT,
+  COUNTERS,
+  DELETE,
+  INCREMENT,
+  LIST,
+  PURGE,
+  SCAN,
+  SET,
+  USAGE,
+} from "./scripts.ts";
+
+const PURGE_BATCH = 1_000;
+
+function quotaArgs(quota: Quota | null): [string, string] {
+  return quota === null
+    ? ["", ""]
+    : [String(quota.maxBytes), String(quota.maxKeys)];
+}
+
+function expiryArg(expiresAt: number | null): string {
+  return expiresAt === null ? "" : String(expiresAt);
+}
+
+/** Keys are sent as UTF-8; a lone surrogate has no UTF-8 form and would collide. */
+function checkWellFormed(key: string): void {
+  if (!key.isWellFormed()) {
+    throw new InvalidInputError(
+      "key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the string (String.prototype.toWellFormed)",
+    );
+  }
+}
+
+function bytes(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value)
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function num(text: Buffer | string | null | undefined): number {
+  return Number(typeof text === "string" ? text : text?.toString("latin1"));
+}
+
+function expiryOf(x: Buffer | string | null | undefined): number | null {
+  if (x === null || x === undefined || x.length === 0) return null;
+  return num(x);
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * {@link AsyncBackend} on Redis or Redis Cluster. Open one with
+ * {@link RedisBackend.open}.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisBackend } from "./backend.ts";
+ * const b = await RedisBackend.open({ url: "redis://127.0.0.1:6379" });
+ * await b.set(0, "demo", "k", new TextEncoder().encode("v"), null, 2, Date.now(), null);
+ * console.log((await b.get(0, "demo", "k", Date.now()))?.version); // 1
+ * await b.close();
+ * ```
+ */
+export class RedisBackend implements AsyncBackend {
+  readonly path: string;
+  readonly #link: RedisLink;
+  readonly #prefix: string;
+  readonly #registry: string;
+  readonly #keys = new Map<string, NamespaceKeys>();
+  /** Namespaces this process has already put in the registry. */
+  readonly #registered = new Set<string>();
+  #purgeStart = 0;
+
+  private constructor(link: RedisLink, prefix: string) {
+    this.#link = link;
+    this.path = link.path;
+    this.#prefix = prefix;
+    this.#registry = prefix + "namespaces";
+  }
+
+  /**
+   * Check `options`, connect, and return the backend. Fails with
+   * `InvalidInputError` for bad options and `RedisUnavailableError` when
+   * the server cannot be reached within `connectTimeoutMs`.
+   */
+  static async open(options: RedisOptions): Promise<RedisBackend> {
+    const resolved = resolveRedisOptions(options);
+    const link = await RedisLink.open(resolved);
+    return new RedisBackend(link, resolved.keyPrefix);
+  }
+
+  #ns(space: Space, ns: string): NamespaceKeys {
+    const id = registryMember(space, ns);
+    let keys = this.#keys.get(id);
+    if (!keys) {
+      checkWellFormed(ns);
+      keys = new NamespaceKeys(this.#prefix, space, ns);
+      this.#keys.set(id, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * Put the namespace in the registry before its first write from this
+   * process. The registry is in another slot, so this cannot be part of the
+   * write's script; doing it first means a namespace holding data is always
+   * listed.
+   */
+  async #register(space: Space, ns: string): Promise<void> {
+    const member = registryMember(space, ns);
+    if (this.#registered.has(member)) return;
+    await this.#link.command("register", this.#registry, false, [
+      "SADD",
+      this.#registry,
+      member,
+    ]);
+    this.#registered.add(member);
+  }
+
+  async get(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<StoredEntry | undefined> {
+    checkWellFormed(key);
+    const entry = this.#ns(space, ns).entry(key);
+    const [v, n, w, x] = await this.#link.command<(Buffer | null)[]>(
+      "get",
+      entry,
+      true,
+      ["HMGET", entry, "v", "n", "w", "x"],
+      true,
+    );
+    if (v === null) return undefined;
+    const expiresAt = expiryOf(x);
+    // Redis expires by its own clock; the caller's clock also decides, so a
+    // value is never returned past the expiry either clock sees.
+    if (expiresAt !== null && expiresAt <= now) return undefined;
+    return { value: v, version: num(n), expiresAt, writtenAt: num(w) };
+  }
+
+  async set(
+    space: Space,
+    ns: string,
+    key: string,
+    value: Uint8Array,
+    expiresAt: number | null,
+    size: number,
+    now: number,
+    quota: Quota | null,
+  ): Promise<boolean> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    await this.#register(space, ns);
+    const written = await this.#link.run<number>(SET, [
+      ...k.fixed,
+      k.entry(key),
+    ], [
+      key,
+      bytes(value),
+      expiryArg(expiresAt),
+      String(size),
+      String(now),
+      ...quotaArgs(quota),
+    ]);
+    return written === 1;
+  }
+
+  async delete(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<boolean> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    const live = await this.#link.run<number>(DELETE, [
+      ...k.fixed,
+      k.entry(key),
+    ], [key, String(now)]);
+    return live === 1;
+  }
+
+  #rangeArgs(r: KeyRange): string[] {
+    const lo = r.exclusive ? "(" + r.from : r.from === "" ? "-" : "[" + r.from;
+    const hi = r.before === null ? "+" : "(" + r.before;
+    return [lo, hi, String(r.limit), String(r.now)];
+  }
+
+  list(range: KeyRange): Promise<string[]> {
+    const k = this.#ns(range.space, range.ns);
+    return this.#link.run<string[]>(LIST, [...k.fixed], this.#rangeArgs(range));
+  }
+
+  async scan(range: KeyRange): Promise<KeyedEntry[]> {
+    const k = this.#ns(range.space, range.ns);
+    const flat = await this.#link.run<Buffer[]>(SCAN, [...k.fixed], [
+      ...this.#rangeArgs(range),
+      k.entryPrefix,
+    ], true);
+    const out: KeyedEntry[] = [];
+    for (let i = 0; i < flat.length; i += 5) {
+      out.push({
+        key: flat[i].toString("utf8"),
+        value: flat[i + 1],
+        version: num(flat[i + 2]),
+        writtenAt: num(flat[i + 3]),
+        expiresAt: expiryOf(flat[i + 4]),
+      });
+    }
+    return out;
+  }
+
+  clear(space: Space, ns: string): Promise<number> {
+    const k = this.#ns(space, ns);
+    return this.#link.run<number>(CLEAR, [...k.fixed], [k.entryPrefix]);
+  }
+
+  async usage(space: Space, ns: string): Promise<NamespaceUsage> {
+    const k = this.#ns(space, ns);
+    const u = await this.#link.run<string[]>(USAGE, [...k.fixed], []);
+    return {
+      space,
+      ns,
+      keys: num(u[0]),
+      bytes: num(u[1]),
+      hits: num(u[2]),
+      misses: num(u[3]),
+      nextExpiry: u[4] === "" ? null : num(u[4]),
+      oldest: u[5] === "" ? null : num(u[5]),
+    };
+  }
+
+  async #registeredNamespaces(): Promise<{ space: Space; ns: string }[]> {
+    const members = await this.#link.command<string[]>(
+      "namespaces",
+      this.#registry,
+      true,
+      ["SMEMBERS", this.#registry],
+    );
+    return members.map(parseRegistryMember).filter((m) => m !== null);
+  }
+
+  async namespaces(): Promise<NamespaceUsage[]> {
+    const found = await this.#registeredNamespaces();
+    found.sort((a, b) => byteOrder(a.ns, b.ns) || a.space - b.space);
+    return await Promise.all(found.map((m) => this.usage(m.space, m.ns)));
+  }
+
+  async addCounters(
+    space: Space,
+    ns: string,
+    hits: number,
+    misses: number,
+  ): Promise<void> {
+    if (hits === 0 && misses === 0) return;
+    const k = this.#ns(space, ns);
+    await this.#register(space, ns);
+    await this.#link.run(COUNTERS, [k.meta], [String(hits), String(misses)]);
+  }
+
+  /**
+   * Forget up to `limit` expired entries, namespace by namespace. Redis has
+   * already deleted the entries themselves; this keeps the index, sizes
+   * and counts in step. Each call starts one namespace further on, so a
+   * busy namespace does not starve the others.
+   */
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const found = await this.#registeredNamespaces();
+    let total = 0;
+    for (let i = 0; i < found.length && total < limit; i++) {
+      const m = found[(this.#purgeStart + i) % found.length];
+      const k = this.#ns(m.space, m.ns);
+      total += await this.#link.run<number>(PURGE, [...k.fixed], [
+        String(now),
+        String(limit - total),
+      ]);
+    }
+    this.#purgeStart = found.length === 0
+      ? 0
+      : (this.#purgeStart + 1) % found.length;
+    return total;
+  }
+
+  async purgeExpiredIn(space: Space, ns: string, now: number): Promise<number> {
+    const k = this.#ns(space, ns);
+    let total = 0;
+    for (;;) {
+      const n = await this.#link.run<number>(PURGE, [...k.fixed], [
+        String(now),
+        String(PURGE_BATCH),
+      ]);
+      total += n;
+      if (n < PURGE_BATCH) return total;
+    }
+  }
+
+  async increment(req: IncrementRequest): Promise<IncrementResult> {
+    checkWellFormed(req.key);
+    const k = this.#ns(req.space, req.ns);
+    await this.#register(req.space, req.ns);
+    const reply = await this.#link.run<Buffer[]>(INCREMENT, [
+      ...k.fixed,
+      k.entry(req.key),
+    ], [
+      req.key,
+      String(req.by),
+      expiryArg(req.expiresAt),
+      String(req.keySize),
+      String(req.now),
+      ...quotaArgs(req.quota),
+    ], true);
+    const kind = reply[0].toString("latin1");
+    if (kind === "ok") return { kind, value: num(reply[1]) };
+    if (kind === "not-integer") {
+      return { kind, text: reply[1].toString("utf8") };
+    }
+    return { kind: kind as "overflow" | "quota" };
+  }
+
+  async commit(req: CommitRequest): Promise<CommitOutcome> {
+    const k = this.#ns(req.space, req.ns);
+    const index = new Map<string, number>();
+    const names: string[] = [];
+    const slot = (key: string) => {
+      let j = index.get(key);
+      if (j === undefined) {
+        checkWellFormed(key);
+        names.push(key);
+        j = names.length;
+        index.set(key, j);
+      }
+      return String(j);
+    };
+    const checks: RedisArg[] = [];
+    for (const c of req.checks) {
+      checks.push(slot(c.key), c.version === null ? "" : String(c.version));
+    }
+    const writes: RedisArg[] = [];
+    for (const m of req.mutations) {
+      if (m.type === "delete") writes.push("d", slot(m.key), "", "", "0");
+      else {
+        writes.push(
+          "s",
+          slot(m.key),
+          bytes(m.value),
+          expiryArg(m.expiresAt),
+          String(m.size),
+        );
+      }
+    }
+    if (req.mutations.length > 0) await this.#register(req.space, req.ns);
+    const outcome = await this.#link.run<string>(COMMIT, [
+      ...k.fixed,
+      ...names.map((name) => k.entry(name)),
+    ], [
+      String(req.now),
+      ...quotaArgs(req.quota),
+      String(names.length),
+      ...names,
+      String(req.checks.length),
+      ...checks,
+      String(req.mutations.length),
+      ...writes,
+    ]);
+    return outcome as CommitOutcome;
+  }
+
+  close(): Promise<void> {
+    return this.#link.close();
+  }
+}

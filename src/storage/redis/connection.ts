@@ -1,0 +1,290 @@
+/**
+ * One connection to Redis (a single server or a cluster) through node-redis,
+ * with the deadlines the cache promises: opening fails within
+ * `connectTimeoutMs`, every request within `commandTimeoutMs`, each with a
+ * typed error. The client reconnects in the background with a capped
+ * backoff and never gives up, so the cache recovers by itself once the
+ * server is back; requests made meanwhile wait (up to their deadline) for
+ * the reconnect instead of failing at once.
+ *
+ * Why node-redis (`@redis/client`, the core of the `redis` package) and not
+ * iovalkey: see docs/scale-out.md.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+// A full specifier (not the import map) so the module works when imported
+// by path from another project.
+// deno-lint-ignore no-import-prefix
+import * as redis from "npm:@redis/client@6.3.1";
+
+const { createClient, createCluster, ErrorReply, RESP_TYPES } = redis;
+import { ClosedError } from "../../errors.ts";
+import { RedisReplyError, RedisUnavailableError } from "./errors.ts";
+import type { ResolvedRedisOptions } from "./options.ts";
+import type { LuaScript } from "./scripts.ts";
+
+/** A command argument: text is sent as UTF-8, a Buffer as it is. */
+export type RedisArg = string | Buffer;
+
+const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+interface CommandOptions {
+  timeout: number;
+  typeMapping?: typeof BINARY;
+}
+
+/** What the single-server and cluster clients have in common, for us. */
+interface Transport {
+  send(
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    options: CommandOptions,
+  ): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+// Reconnect after 50 ms, doubling up to 1 s, with jitter so a fleet of bot
+// instances does not knock on a restarted server all at once.
+function backoff(retries: number): number {
+  const base = Math.min(50 * 2 ** Math.min(retries, 5), 1_000);
+  return base / 2 + Math.random() * base / 2;
+}
+
+function socketOptions(o: ResolvedRedisOptions) {
+  return {
+    connectTimeout: o.connectTimeoutMs,
+    reconnectStrategy: backoff,
+  };
+}
+
+function singleTransport(
+  o: ResolvedRedisOptions,
+  onError: (err: Error) => void,
+): { transport: Transport; connect: () => Promise<unknown> } {
+  const client = createClient({
+    url: o.url!,
+    RESP: 3,
+    socket: socketOptions(o),
+  });
+  client.on("error", onError);
+  return {
+    connect: () => client.connect(),
+    transport: {
+      send: (_key, _readonly, args, options) =>
+        client.sendCommand(args, options),
+      close: () => client.close(),
+      destroy: () => client.destroy(),
+    },
+  };
+}
+
+function clusterTransport(
+  o: ResolvedRedisOptions,
+  onError: (err: Error) => void,
+): { transport: Transport; connect: () => Promise<unknown> } {
+  // Nodes found through discovery get the first URL's credentials and TLS.
+  const first = new URL(o.cluster![0]);
+  const cluster = createCluster({
+    rootNodes: o.cluster!.map((url) => ({ url })),
+    defaults: {
+      username: decodeURIComponent(first.username) || undefined,
+      password: decodeURIComponent(first.password) || undefined,
+      socket: first.protocol === "rediss:"
+        ? { ...socketOptions(o), tls: true as const }
+        : socketOptions(o),
+    },
+    RESP: 3,
+  });
+  cluster.on("error", onError);
+  return {
+    connect: () => cluster.connect(),
+    transport: {
+      send: (key, readonly, args, options) =>
+        cluster.sendCommand(key, readonly, args, options),
+      close: () => cluster.close(),
+      destroy: () => cluster.destroy(),
+    },
+  };
+}
+
+/**
+ * An open connection to Redis. Made by {@link RedisLink.open}; every
+ * failure it reports is a `StorageError` subclass naming the server.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisLink } from "./connection.ts";
+ * import { resolveRedisOptions } from "./options.ts";
+ * const link = await RedisLink.open(resolveRedisOptions({ url: "redis://127.0.0.1:6379" }));
+ * console.log(await link.command("ping", undefined, true, ["PING"])); // "PONG"
+ * await link.close();
+ * ```
+ */
+export class RedisLink {
+  /** The server or cluster, without passwords. */
+  readonly path: string;
+  readonly #transport: Transport;
+  readonly #timeout: number;
+  #closed = false;
+  #lastError: Error | null = null;
+
+  private constructor(
+    path: string,
+    transport: Transport,
+    timeout: number,
+    state: { lastError: Error | null },
+  ) {
+    this.path = path;
+    this.#transport = transport;
+    this.#timeout = timeout;
+    this.#lastError = state.lastError;
+  }
+
+  /**
+   * Connect, or fail with {@link RedisUnavailableError} once
+   * `connectTimeoutMs` has passed (the last connection error is its cause).
+   */
+  static async open(o: ResolvedRedisOptions): Promise<RedisLink> {
+    const state: { lastError: Error | null; link?: RedisLink } = {
+      lastError: null,
+    };
+    // node-redis reports every failed (re)connect as an "error" event; an
+    // EventEmitter without a listener would throw it and end the process.
+    const onError = (err: Error) => {
+      state.lastError = err;
+      if (state.link) state.link.#lastError = err;
+    };
+    const { transport, connect } = o.url !== null
+      ? singleTransport(o, onError)
+      : clusterTransport(o, onError);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new RedisUnavailableError(o.path, "connect", o.connectTimeoutMs, {
+            cause: state.lastError ?? undefined,
+          }),
+        );
+      }, o.connectTimeoutMs);
+    });
+    const connecting = connect();
+    try {
+      await Promise.race([connecting, deadline]);
+    } catch (err) {
+      connecting.catch(() => {});
+      transport.destroy();
+      if (err instanceof RedisUnavailableError) throw err;
+      throw wrap(o.path, "connect", o.connectTimeoutMs, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    const link = new RedisLink(o.path, transport, o.commandTimeoutMs, state);
+    state.link = link;
+    return link;
+  }
+
+  /** The most recent connection error node-redis reported, if any. */
+  get lastError(): Error | null {
+    return this.#lastError;
+  }
+
+  /**
+   * Send one command. `key` routes it in a cluster; `binary` answers bulk
+   * strings as Buffers instead of UTF-8 text.
+   */
+  async command<T>(
+    op: string,
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    binary = false,
+  ): Promise<T> {
+    if (this.#closed) {
+      throw new ClosedError(`the Redis connection ${this.path}`);
+    }
+    const options: CommandOptions = binary
+      ? { timeout: this.#timeout, typeMapping: BINARY }
+      : { timeout: this.#timeout };
+    try {
+      return await this.#transport.send(key, readonly, args, options) as T;
+    } catch (err) {
+      throw wrap(this.path, op, this.#timeout, err);
+    }
+  }
+
+  /**
+   * Run a Lua script by its SHA1, loading it with `EVAL` only when the
+   * server does not have it yet. `keys[0]` routes it in a cluster.
+   */
+  async run<T>(
+    script: LuaScript,
+    keys: RedisArg[],
+    args: RedisArg[],
+    binary = false,
+  ): Promise<T> {
+    if (this.#closed) {
+      throw new ClosedError(`the Redis connection ${this.path}`);
+    }
+    const readonly = script.source.startsWith("#!lua flags=no-writes");
+    const argv: RedisArg[] = [
+      "EVALSHA",
+      script.sha,
+      String(keys.length),
+      ...keys,
+      ...args,
+    ];
+    const options: CommandOptions = binary
+      ? { timeout: this.#timeout, typeMapping: BINARY }
+      : { timeout: this.#timeout };
+    try {
+      try {
+        return await this.#transport.send(
+          keys[0],
+          readonly,
+          argv,
+          options,
+        ) as T;
+      } catch (err) {
+        if (
+          !(err instanceof ErrorReply) || !err.message.startsWith("NOSCRIPT")
+        ) {
+          throw err;
+        }
+        argv[0] = "EVAL";
+        argv[1] = script.source;
+        return await this.#transport.send(
+          keys[0],
+          readonly,
+          argv,
+          options,
+        ) as T;
+      }
+    } catch (err) {
+      throw wrap(this.path, script.name, this.#timeout, err);
+    }
+  }
+
+  /** Close the connection after pending requests; closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#transport.close();
+    } catch {
+      // A server that is down cannot be told goodbye; drop the sockets.
+      this.#transport.destroy();
+    }
+  }
+}
+
+function wrap(path: string, op: string, timeout: number, err: unknown) {
+  if (err instanceof ErrorReply) {
+    return new RedisReplyError(path, op, err.message, { cause: err });
+  }
+  return new RedisUnavailableError(path, op, timeout, {
+    cause: err instanceof Error ? err : new Error(String(err)),
+  });
+}
