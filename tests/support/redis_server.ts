@@ -87,6 +87,9 @@ export interface ServerOptions {
   cluster?: boolean;
 }
 
+/** Every server process still running, for the unload handler. */
+const live = new Set<RedisServer>();
+
 /** One `redis-server` process owned by a test. */
 export class RedisServer {
   readonly port: number;
@@ -158,6 +161,7 @@ export class RedisServer {
       stdout: "null",
       stderr: "null",
     }).spawn();
+    live.add(this);
     await waitUntil(
       `redis-server on port ${this.port}`,
       async () => {
@@ -175,12 +179,29 @@ export class RedisServer {
     const child = this.#child;
     if (!child) return;
     this.#child = null;
+    live.delete(this);
     try {
       child.kill(signal);
     } catch {
       // already gone
     }
     await child.status;
+  }
+
+  /** Kill the process and remove the directory without awaiting anything. */
+  killSync(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    this.#child = null;
+    live.delete(this);
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // already removed
+    }
   }
 
   /** Pause the process (it keeps its socket but answers nothing). */
@@ -347,4 +368,84 @@ export class RedisCluster {
   async dispose(): Promise<void> {
     for (const n of this.nodes) await n.dispose();
   }
+}
+
+// One single server and one cluster per test file, started on first use
+// and stopped by the file's last test (or, if a filter skipped that, when
+// the process unloads).
+let shared: {
+  single?: Promise<RedisServer>;
+  cluster?: Promise<RedisCluster>;
+} = {};
+let prefixCounter = 0;
+
+function sharedServer(kind: "redis" | "redis-cluster"): Promise<string[]> {
+  if (kind === "redis") {
+    shared.single ??= RedisServer.start({ aof: true });
+    return shared.single.then((s) => [s.url]);
+  }
+  shared.cluster ??= RedisCluster.start();
+  return shared.cluster.then((c) => c.urls);
+}
+
+globalThis.addEventListener("unload", () => {
+  // Last resort, synchronous: kill whatever a filtered or failed run left.
+  for (const server of live) server.killSync();
+});
+
+/** Where a test's backend connects: one of these is passed to the test. */
+export interface RedisTarget {
+  /** `"redis"` (one server) or `"redis-cluster"` (three masters). */
+  kind: "redis" | "redis-cluster";
+  /** `{ url }` or `{ cluster }`, plus a key prefix unique to the test. */
+  options: { url?: string; cluster?: string[]; keyPrefix: string };
+}
+
+/**
+ * Register `fn` once against a real single server and once against a real
+ * 3-master cluster. Each test gets its own key prefix on the shared
+ * servers, so tests never see each other's data. Without redis-server the
+ * tests register as ignored, with the reason in their name.
+ */
+export function testEachRedis(
+  name: string,
+  fn: (target: RedisTarget) => Promise<void>,
+  kinds: ("redis" | "redis-cluster")[] = ["redis", "redis-cluster"],
+): void {
+  for (const kind of kinds) {
+    Deno.test({
+      name: `[${kind}] ${name}${redisSkip ? ` (skipped: ${redisSkip})` : ""}`,
+      ignore: redisSkip !== null,
+      // node-redis keeps per-command timeout timers and socket reads that
+      // outlive a test by design; the last test of the file stops the servers.
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        const urls = await sharedServer(kind);
+        const keyPrefix = `t${++prefixCounter}-${crypto.randomUUID()}:`;
+        await fn({
+          kind,
+          options: kind === "redis"
+            ? { url: urls[0], keyPrefix }
+            : { cluster: urls, keyPrefix },
+        });
+      },
+    });
+  }
+}
+
+/** Register the test that stops the shared servers; call it last in a file. */
+export function stopSharedRedis(): void {
+  Deno.test({
+    name: "stop the shared Redis test servers",
+    ignore: redisSkip !== null,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const { single, cluster } = shared;
+      shared = {};
+      await (await single)?.dispose();
+      await (await cluster)?.dispose();
+    },
+  });
 }
