@@ -192,6 +192,41 @@ export class RedisLink {
   }
 
   /**
+   * Send, retrying while a cluster slot is half-migrated. Redis answers
+   * `TRYAGAIN` to a multi-key request whose keys are split between the two
+   * nodes of a migrating slot; it ran nothing, so sending it again once the
+   * keys have moved is safe. Retries stop at the request's deadline.
+   */
+  async #send(
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    binary: boolean,
+    deadline: number,
+  ): Promise<unknown> {
+    for (let attempt = 0;; attempt++) {
+      const left = Math.max(1, Math.ceil(deadline - performance.now()));
+      const options: CommandOptions = binary
+        ? { timeout: left, typeMapping: BINARY }
+        : { timeout: left };
+      try {
+        return await withDeadline(
+          this.#transport.send(key, readonly, args, options),
+          left,
+        );
+      } catch (err) {
+        const retry = err instanceof ErrorReply &&
+          err.message.startsWith("TRYAGAIN") &&
+          performance.now() + 10 < deadline;
+        if (!retry) throw err;
+        await new Promise((r) =>
+          setTimeout(r, Math.min(5 * 2 ** attempt, 100))
+        );
+      }
+    }
+  }
+
+  /**
    * Send one command. `key` routes it in a cluster; `binary` answers bulk
    * strings as Buffers instead of UTF-8 text.
    */
@@ -205,11 +240,9 @@ export class RedisLink {
     if (this.#closed) {
       throw new ClosedError(`the Redis connection ${this.path}`);
     }
-    const options: CommandOptions = binary
-      ? { timeout: this.#timeout, typeMapping: BINARY }
-      : { timeout: this.#timeout };
+    const deadline = performance.now() + this.#timeout;
     try {
-      return await this.#transport.send(key, readonly, args, options) as T;
+      return await this.#send(key, readonly, args, binary, deadline) as T;
     } catch (err) {
       throw wrap(this.path, op, this.#timeout, err);
     }
@@ -236,17 +269,10 @@ export class RedisLink {
       ...keys,
       ...args,
     ];
-    const options: CommandOptions = binary
-      ? { timeout: this.#timeout, typeMapping: BINARY }
-      : { timeout: this.#timeout };
+    const deadline = performance.now() + this.#timeout;
     try {
       try {
-        return await this.#transport.send(
-          keys[0],
-          readonly,
-          argv,
-          options,
-        ) as T;
+        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
       } catch (err) {
         if (
           !(err instanceof ErrorReply) || !err.message.startsWith("NOSCRIPT")
@@ -255,12 +281,7 @@ export class RedisLink {
         }
         argv[0] = "EVAL";
         argv[1] = script.source;
-        return await this.#transport.send(
-          keys[0],
-          readonly,
-          argv,
-          options,
-        ) as T;
+        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
       }
     } catch (err) {
       throw wrap(this.path, script.name, this.#timeout, err);
@@ -278,6 +299,27 @@ export class RedisLink {
       this.#transport.destroy();
     }
   }
+}
+
+/** Thrown when our own deadline passes; {@link wrap} makes it typed. */
+class DeadlineError extends Error {}
+
+/**
+ * node-redis's `timeout` option only covers a request still waiting to be
+ * written; once written, a frozen server would keep it pending forever. So
+ * the deadline is also enforced here. The request itself stays matched to
+ * its reply (node-redis keeps the queue in order), only our wait ends.
+ */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DeadlineError(`no answer after ${ms} ms`)),
+      ms,
+    );
+  });
+  work.catch(() => {}); // a late failure after the deadline is not news
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 function wrap(path: string, op: string, timeout: number, err: unknown) {

@@ -41,7 +41,9 @@ export class RedisUnavailableError extends StorageError {
       `Redis at ${path} did not answer ${operation} within ${
         timeoutMs.toLocaleString("en-US")
       } ms${why}; check that the server runs and is reachable, or raise redis.commandTimeoutMs${
-        operation === "connect" ? "" : ". A write may or may not have landed"
+        operation === "connect"
+          ? ""
+          : " (a write that timed out may or may not have landed)"
       }`,
       options,
     );
