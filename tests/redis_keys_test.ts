@@ -97,7 +97,10 @@ Deno.test("every key of a namespace hashes the namespace's tag, whatever the key
       const k = new NamespaceKeys("sc:", s, ns);
       const tag = Buffer.from(`${s}${escapeTagPart(ns)}`);
       for (
-        const redisKey of [...k.fixed.map((x) => Buffer.from(x)), k.entry(key)]
+        const redisKey of [
+          ...k.fixed.map((x) => Buffer.from(x)),
+          Buffer.from(k.entry(key)),
+        ]
       ) {
         assert.deepEqual(hashedPart(redisKey), tag);
       }
@@ -123,7 +126,7 @@ Deno.test("distinct (space, namespace, key) give distinct Redis keys", () => {
         const all = (
           k: NamespaceKeys,
           key: string,
-        ) => [...k.fixed.map((x) => Buffer.from(x)), k.entry(key)];
+        ) => [...k.fixed.map((x) => Buffer.from(x)), Buffer.from(k.entry(key))];
         const left = all(a, k1).map((x) => x.toString("hex"));
         const right = all(b, k2).map((x) => x.toString("hex"));
         if (s1 === s2 && n1 === n2) {

@@ -18,7 +18,13 @@ import { Buffer } from "node:buffer";
 // deno-lint-ignore no-import-prefix
 import * as redis from "npm:@redis/client@6.3.1";
 
-const { createClient, createCluster, ErrorReply, RESP_TYPES } = redis;
+const {
+  ClientOfflineError,
+  createClient,
+  createCluster,
+  ErrorReply,
+  RESP_TYPES,
+} = redis;
 import { ClosedError } from "../../errors.ts";
 import { RedisReplyError, RedisUnavailableError } from "./errors.ts";
 import type { ResolvedRedisOptions } from "./options.ts";
@@ -30,9 +36,11 @@ export type RedisArg = string | Buffer;
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 interface CommandOptions {
-  timeout: number;
   typeMapping?: typeof BINARY;
 }
+
+const TEXT_OPTIONS: CommandOptions = {};
+const BINARY_OPTIONS: CommandOptions = { typeMapping: BINARY };
 
 /** What the single-server and cluster clients have in common, for us. */
 interface Transport {
@@ -68,6 +76,7 @@ function singleTransport(
     url: o.url!,
     RESP: 3,
     socket: socketOptions(o),
+    disableOfflineQueue: true,
   });
   client.on("error", onError);
   return {
@@ -95,6 +104,7 @@ function clusterTransport(
       socket: first.protocol === "rediss:"
         ? { ...socketOptions(o), tls: true as const }
         : socketOptions(o),
+      disableOfflineQueue: true,
     },
     RESP: 3,
   });
@@ -128,6 +138,12 @@ export class RedisLink {
   readonly path: string;
   readonly #transport: Transport;
   readonly #timeout: number;
+  readonly #pending = new Map<
+    number,
+    { deadline: number; reject: (err: Error) => void }
+  >();
+  readonly #watchdog: number;
+  #nextId = 0;
   #closed = false;
   #lastError: Error | null = null;
 
@@ -141,6 +157,14 @@ export class RedisLink {
     this.#transport = transport;
     this.#timeout = timeout;
     this.#lastError = state.lastError;
+    // Checks deadlines a few times per timeout; unref'd, so an idle
+    // connection never keeps the process alive.
+    this.#watchdog = setInterval(
+      () => this.#tick(),
+      Math.min(250, Math.max(10, timeout / 4)),
+    ) as unknown as number; // Deno's timers are numbers; @types/node says otherwise
+
+    Deno.unrefTimer(this.#watchdog);
   }
 
   /**
@@ -192,10 +216,13 @@ export class RedisLink {
   }
 
   /**
-   * Send, retrying while a cluster slot is half-migrated. Redis answers
-   * `TRYAGAIN` to a multi-key request whose keys are split between the two
-   * nodes of a migrating slot; it ran nothing, so sending it again once the
-   * keys have moved is safe. Retries stop at the request's deadline.
+   * Send, and keep trying only where that is safe: while the client is
+   * reconnecting (node-redis refuses the request without sending it, since
+   * the offline queue is off: a queued write must never land minutes later,
+   * after the caller was told it failed), and while a cluster slot is
+   * half-migrated (Redis answers `TRYAGAIN` to a multi-key request whose
+   * keys are split between two nodes, having run nothing). Every retry
+   * stops at the request's deadline.
    */
   async #send(
     key: RedisArg | undefined,
@@ -204,24 +231,52 @@ export class RedisLink {
     binary: boolean,
     deadline: number,
   ): Promise<unknown> {
+    const options = binary ? BINARY_OPTIONS : TEXT_OPTIONS;
     for (let attempt = 0;; attempt++) {
-      const left = Math.max(1, Math.ceil(deadline - performance.now()));
-      const options: CommandOptions = binary
-        ? { timeout: left, typeMapping: BINARY }
-        : { timeout: left };
       try {
-        return await withDeadline(
+        return await this.#watch(
           this.#transport.send(key, readonly, args, options),
-          left,
+          deadline,
         );
       } catch (err) {
-        const retry = err instanceof ErrorReply &&
-          err.message.startsWith("TRYAGAIN") &&
-          performance.now() + 10 < deadline;
-        if (!retry) throw err;
-        await new Promise((r) =>
-          setTimeout(r, Math.min(5 * 2 ** attempt, 100))
-        );
+        const unsent = err instanceof ErrorReply
+          ? err.message.startsWith("TRYAGAIN")
+          : err instanceof ClientOfflineError;
+        const pause = Math.min(5 * 2 ** attempt, 100);
+        if (!unsent || performance.now() + pause >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /**
+   * Wait for `work` until `deadline`. node-redis's own `timeout` option
+   * only covers a request not yet written; once written, a frozen server
+   * would keep it pending forever. One shared watchdog timer enforces every
+   * deadline, instead of a timer per request on the hot path. The request
+   * stays matched to its reply (node-redis keeps the queue in order); only
+   * our wait ends.
+   */
+  #watch<T>(work: Promise<T>, deadline: number): Promise<T> {
+    const id = ++this.#nextId;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { deadline, reject });
+      work.then((value) => {
+        this.#pending.delete(id);
+        resolve(value);
+      }, (err) => {
+        this.#pending.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(id);
+        p.reject(new DeadlineError("no answer in time"));
       }
     }
   }
@@ -292,6 +347,7 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watchdog);
     try {
       await this.#transport.close();
     } catch {
@@ -301,26 +357,8 @@ export class RedisLink {
   }
 }
 
-/** Thrown when our own deadline passes; {@link wrap} makes it typed. */
+/** Our own deadline passed; {@link wrap} makes it typed. */
 class DeadlineError extends Error {}
-
-/**
- * node-redis's `timeout` option only covers a request still waiting to be
- * written; once written, a frozen server would keep it pending forever. So
- * the deadline is also enforced here. The request itself stays matched to
- * its reply (node-redis keeps the queue in order), only our wait ends.
- */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new DeadlineError(`no answer after ${ms} ms`)),
-      ms,
-    );
-  });
-  work.catch(() => {}); // a late failure after the deadline is not news
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 function wrap(path: string, op: string, timeout: number, err: unknown) {
   if (err instanceof ErrorReply) {

@@ -36,11 +36,15 @@ function script(name: string, source: string): LuaScript {
   };
 }
 
-// Shared by every script that writes entries. `forget` drops a key's
-// bookkeeping (used for deletes, expired keys and clears); `fits` is the
-// quota check; `put` writes one entry with the next version.
-const PRELUDE = `
+// Pieces shared by the scripts that write entries; each script includes
+// only the ones it calls (defining a Lua closure is not free on every run).
+// `forget` drops a key's bookkeeping (deletes, expired keys); `fits` is the
+// quota check; `put` writes one entry with the next version, skipping the
+// bookkeeping writes an overwrite does not change.
+const HEAD = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+`;
+const FORGET = `
 local function forget(key)
   local size = redis.call('HGET', S, key)
   if not size then return 0 end
@@ -52,6 +56,8 @@ local function forget(key)
   redis.call('HINCRBY', M, 'bytes', -tonumber(size))
   return 1
 end
+`;
+const FITS = `
 local function fits(old, size, maxBytes, maxKeys)
   if not maxBytes then return true end
   local u = redis.call('HMGET', M, 'keys', 'bytes')
@@ -59,6 +65,8 @@ local function fits(old, size, maxBytes, maxKeys)
   local oldSize = old and tonumber(old) or 0
   return bytes - oldSize + size <= maxBytes and keys + (old and 0 or 1) <= maxKeys
 end
+`;
+const PUT = `
 local function put(e, key, value, xat, size, now, old)
   local seq = redis.call('HINCRBY', M, 'seq', 1)
   redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat)
@@ -69,19 +77,23 @@ local function put(e, key, value, xat, size, now, old)
     redis.call('ZADD', X, xat, key)
     redis.call('PEXPIREAT', e, xat)
   end
-  redis.call('ZADD', I, 0, key)
   redis.call('ZADD', W, now, key)
-  redis.call('HSET', S, key, size)
   if old then
     local delta = size - tonumber(old)
-    if delta ~= 0 then redis.call('HINCRBY', M, 'bytes', delta) end
+    if delta ~= 0 then
+      redis.call('HSET', S, key, size)
+      redis.call('HINCRBY', M, 'bytes', delta)
+    end
   else
+    redis.call('ZADD', I, 0, key)
+    redis.call('HSET', S, key, size)
     redis.call('HINCRBY', M, 'keys', 1)
     redis.call('HINCRBY', M, 'bytes', size)
   end
   return seq
 end
 `;
+const PRELUDE = HEAD + FORGET + FITS + PUT;
 
 /**
  * KEYS: 5 fixed, entry. ARGV: key, value, expiresAt or "", size, now,
@@ -90,7 +102,7 @@ end
 export const SET: LuaScript = script(
   "set",
   `#!lua
-${PRELUDE}
+${HEAD + FITS + PUT}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
 if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return 0 end
@@ -103,7 +115,7 @@ return 1
 export const DELETE: LuaScript = script(
   "delete",
   `#!lua
-${PRELUDE}
+${HEAD + FORGET}
 local e, key, now = KEYS[6], ARGV[1], tonumber(ARGV[2])
 local x = redis.call('HGET', e, 'x')
 local live = x and (x == '' or tonumber(x) > now)
@@ -122,6 +134,11 @@ const WALK = `
 local lo, hi, limit, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local budget = 1000
 local found = {}
+-- Nothing in the namespace is expired: the index range is the answer.
+if redis.call('ZCOUNT', X, '-inf', now) == 0 then
+  found = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, limit)
+  limit = 0
+end
 while #found < limit do
   local want = limit - #found
   local batch = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, want)
@@ -148,7 +165,7 @@ end
 export const LIST: LuaScript = script(
   "list",
   `#!lua
-${PRELUDE}
+${HEAD + FORGET}
 ${WALK}
 return found
 `,
@@ -163,7 +180,7 @@ return found
 export const SCAN: LuaScript = script(
   "scan",
   `#!lua
-${PRELUDE}
+${HEAD + FORGET}
 ${WALK}
 local out = {}
 for _, k in ipairs(found) do
@@ -188,7 +205,7 @@ return out
 export const INCREMENT: LuaScript = script(
   "increment",
   `#!lua
-${PRELUDE}
+${HEAD + FITS + PUT}
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x')
 local v, x = cur[1], cur[2]
@@ -294,7 +311,7 @@ return 'ok'
 export const CLEAR: LuaScript = script(
   "clear",
   `#!lua
-${PRELUDE}
+${HEAD}
 local n = redis.call('ZCARD', I)
 local start = 0
 while true do
@@ -317,7 +334,7 @@ return n
 export const PURGE: LuaScript = script(
   "purge",
   `#!lua
-${PRELUDE}
+${HEAD + FORGET}
 local ks = redis.call('ZRANGEBYSCORE', X, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, k in ipairs(ks) do forget(k) end
 return #ks
