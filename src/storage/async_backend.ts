@@ -134,8 +134,8 @@ export interface CommitRequest {
  * @example
  * ```ts
  * import type { CommitOutcome } from "./async_backend.ts";
- * const outcome: CommitOutcome = "check";
- * console.log(outcome === "ok"); // false
+ * const describe = (o: CommitOutcome) => o === "ok" ? "written" : `nothing written (${o})`;
+ * console.log(describe("check")); // "nothing written (check)"
  * ```
  */
 export type CommitOutcome = "ok" | "check" | "quota";
