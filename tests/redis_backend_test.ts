@@ -276,7 +276,10 @@ testEachRedis(
       );
       // Expired entries count until swept, as on SQLite; the sweep fixes usage.
       assert.equal((await b.usage(0, "exp")).keys, 3);
-      assert.equal(await b.purgeExpiredIn(0, "exp", Date.now()), 1);
+      assert.deepEqual(
+        await b.purgeExpiredIn(0, "exp", Date.now(), 100, null),
+        { deleted: 1, next: null },
+      );
       const used = await b.usage(0, "exp");
       assert.equal(used.keys, 2);
       assert.equal(used.bytes, 2 * 1 + "long".length + "never".length);
@@ -441,16 +444,7 @@ testEachRedis(
   async (t) => {
     await withBackend(t, async (b) => {
       const inc = (key: string, by: number, expiresAt: number | null = null) =>
-        b.increment({
-          space: 0,
-          ns: "c",
-          key,
-          by,
-          keySize: key.length,
-          expiresAt,
-          now: Date.now(),
-          quota: null,
-        });
+        b.increment(0, "c", key, by, expiresAt, key.length, Date.now(), null);
       assert.deepEqual(await inc("n", 1), { kind: "ok", value: 1 });
       assert.deepEqual(await inc("n", 41), { kind: "ok", value: 42 });
       assert.equal(
@@ -511,16 +505,7 @@ testEachRedis(
     try {
       await Promise.all(clients.map(async (c) => {
         for (let i = 0; i < 100; i++) {
-          await c.increment({
-            space: 1,
-            ns: "ctr",
-            key: "hits",
-            by: 1,
-            keySize: 4,
-            expiresAt: null,
-            now: Date.now(),
-            quota: null,
-          });
+          await c.increment(1, "ctr", "hits", 1, null, 4, Date.now(), null);
         }
       }));
       const e = await clients[0].get(1, "ctr", "hits", Date.now());
@@ -539,34 +524,18 @@ testEachRedis("atomic commit: version checks, all or nothing", async (t) => {
       checks: { key: string; version: number | null }[],
       quota: Quota | null = null,
     ) =>
-      b.commit({
-        space: 0,
-        ns: "bank",
-        now: Date.now(),
-        quota,
+      b.commit(
+        0,
+        "bank",
         checks,
-        mutations: [
-          {
-            type: "set",
-            key: "alice",
-            value: enc.encode("5"),
-            expiresAt: null,
-            size: 6,
-          },
-          {
-            type: "set",
-            key: "bob",
-            value: enc.encode("5"),
-            expiresAt: null,
-            size: 4,
-          },
-          { type: "delete", key: "carol" },
+        [
+          { key: "alice", value: enc.encode("5"), expiresAt: null, size: 6 },
+          { key: "bob", value: enc.encode("5"), expiresAt: null, size: 4 },
+          { key: "carol", value: null, expiresAt: null, size: 0 },
         ],
-      });
-    assert.equal(
-      await commit([{ key: "alice", version: alice!.version + 1 }]),
-      "check",
-    );
+        Date.now(),
+        quota,
+      );
     assert.equal(await commit([{ key: "bob", version: 1 }]), "check");
     assert.equal(await b.get(0, "bank", "bob", Date.now()), undefined);
     assert.equal(
@@ -601,14 +570,14 @@ testEachRedis("atomic commit: version checks, all or nothing", async (t) => {
     // An expired entry does not satisfy a version check; null does.
     await put(b, "bank", "gone", "x", Date.now() - 1);
     assert.equal(
-      await b.commit({
-        space: 0,
-        ns: "bank",
-        now: Date.now(),
-        quota: null,
-        checks: [{ key: "gone", version: null }],
-        mutations: [],
-      }),
+      await b.commit(
+        0,
+        "bank",
+        [{ key: "gone", version: null }],
+        [],
+        Date.now(),
+        null,
+      ),
       "ok",
     );
   });
@@ -688,7 +657,10 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
       0,
     ]]);
     await sleep(150);
-    assert.equal(await b.purgeExpired(Date.now(), 100), 1);
+    assert.deepEqual(await b.purgeExpired(Date.now(), 100, null), {
+      deleted: 1,
+      next: null,
+    });
     assert.equal((await b.usage(0, "u")).keys, 1);
     assert.equal(await b.clear(0, "u"), 1);
     // A cleared namespace stays listed (with zeros), as on SQLite.
@@ -696,6 +668,103 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
       (await b.namespaces()).find((n) => n.ns === "u" && n.space === 0)?.keys,
       0,
     );
+  });
+});
+
+testEachRedis("getValue, writeMany, recount, and purge steps", async (t) => {
+  await withBackend(t, async (b) => {
+    assert.equal(await b.getValue(0, "wm", "a", Date.now()), undefined);
+    const w = (
+      key: string,
+      value: string | null,
+      expiresAt: number | null = null,
+    ) => ({
+      key,
+      value: value === null ? null : enc.encode(value),
+      expiresAt,
+      size: key.length + (value?.length ?? 0),
+    });
+    assert.equal(
+      await b.writeMany(
+        0,
+        "wm",
+        [w("a", "1"), w("b", "22"), w("a", "333")],
+        Date.now(),
+        null,
+      ),
+      true,
+    );
+    assert.equal(
+      dec.decode((await b.getValue(0, "wm", "a", Date.now()))!),
+      "333",
+    );
+    assert.deepEqual(await b.usage(0, "wm").then((u) => [u.keys, u.bytes]), [
+      2,
+      4 + 3,
+    ]);
+    // All or nothing against the quota: the third write does not fit.
+    const quota = { maxBytes: 1000, maxKeys: 3 };
+    assert.equal(
+      await b.writeMany(
+        0,
+        "wm",
+        [w("c", "x"), w("b", null), w("d", "y"), w("e", "z")],
+        Date.now(),
+        quota,
+      ),
+      false,
+    );
+    assert.equal(await b.getValue(0, "wm", "c", Date.now()), undefined);
+    assert.ok(await b.getValue(0, "wm", "b", Date.now()));
+    // The same batch with the delete first fits (deletes free room in order).
+    assert.equal(
+      await b.writeMany(
+        0,
+        "wm",
+        [w("b", null), w("c", "x"), w("d", "y")],
+        Date.now(),
+        quota,
+      ),
+      true,
+    );
+    assert.deepEqual(await b.list(range("wm")), ["a", "c", "d"]);
+
+    // Usage counters edited by hand are repaired by a recount.
+    assert.equal(await b.recount(0, "wm"), false);
+    const k = new NamespaceKeys(t.options.keyPrefix, 0, "wm");
+    await rawCommandFor(t, k.meta, ["DEL"]);
+    assert.equal(await b.recount(0, "wm"), true);
+    assert.deepEqual(await b.usage(0, "wm").then((u) => [u.keys, u.bytes]), [
+      3,
+      4 + 2 + 2,
+    ]);
+
+    // Purge steps walk the namespaces and stop at the limit.
+    const past = Date.now() - 1;
+    for (const ns of ["p1", "p2", "p3"]) {
+      await b.writeMany(
+        0,
+        ns,
+        [w("x", "1", past), w("y", "1", past), w("z", "1")],
+        Date.now(),
+        null,
+      );
+    }
+    let after = null;
+    let total = 0;
+    let steps = 0;
+    do {
+      const step: Awaited<ReturnType<typeof b.purgeExpired>> = await b
+        .purgeExpired(Date.now(), 3, after);
+      total += step.deleted;
+      after = step.next;
+      steps++;
+    } while (after !== null && steps < 20);
+    assert.equal(total, 6);
+    assert.ok(steps >= 2, "a limit of 3 needs more than one step for 6");
+    for (const ns of ["p1", "p2", "p3"]) {
+      assert.equal((await b.usage(0, ns)).keys, 1);
+    }
   });
 });
 

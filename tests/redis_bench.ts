@@ -91,16 +91,16 @@ if (redisSkip) {
     },
     "increment": {
       ours: () =>
-        ours.increment({
-          space: 0,
-          ns: "bench",
-          key: `n:${pick()}`,
-          by: 1,
-          keySize: 13,
-          expiresAt: null,
-          now: Date.now(),
+        ours.increment(
+          0,
+          "bench",
+          `n:${pick()}`,
+          1,
+          null,
+          13,
+          Date.now(),
           quota,
-        }),
+        ),
       raw: () => raw.incrBy(`r:n:${pick()}`, 1),
     },
     "list 100 keys": {
@@ -114,20 +114,16 @@ if (redisSkip) {
       ours: async () => {
         const key = pick();
         const e = await ours.get(0, "bench", key, Date.now());
-        return ours.commit({
-          space: 0,
-          ns: "bench",
-          now: Date.now(),
+        return ours.commit(
+          0,
+          "bench",
+          [{ key, version: e?.version ?? null }],
+          [
+            { key, value, expiresAt: null, size },
+          ],
+          Date.now(),
           quota,
-          checks: [{ key, version: e?.version ?? null }],
-          mutations: [{
-            type: "set",
-            key,
-            value,
-            expiresAt: null,
-            size,
-          }],
-        });
+        );
       },
       raw: async () => {
         const key = `r:${pick()}`;

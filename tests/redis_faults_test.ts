@@ -46,16 +46,7 @@ async function set(b: RedisBackend, ns: string, key: string, value: string) {
 }
 
 function increment(b: RedisBackend, ns: string, key: string) {
-  return b.increment({
-    space: 1,
-    ns,
-    key,
-    by: 1,
-    keySize: key.length,
-    expiresAt: null,
-    now: Date.now(),
-    quota: null,
-  });
+  return b.increment(1, ns, key, 1, null, key.length, Date.now(), null);
 }
 
 /** Retry `fn` until it succeeds or `ms` pass; the last error is rethrown. */

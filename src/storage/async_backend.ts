@@ -5,10 +5,11 @@
  * {@link Space}), so one cache layer can drive either.
  *
  * What it cannot mirror is `Backend.transaction(fn)`: a network store has no
- * interactive transaction that holds a lock while JavaScript runs. The two
- * read-modify-write operations the cache builds on it, `increment` and an
- * atomic commit, are therefore single requests here, and the backend makes
- * each one atomic on the server (a Lua script on Redis).
+ * interactive transaction that holds a lock while JavaScript runs. The
+ * read-modify-write operations the cache builds on it (`increment`, an
+ * atomic commit with version checks, batches) are therefore single
+ * requests here, and the backend makes each one atomic on the server (a Lua
+ * script on Redis).
  *
  * @module
  */
@@ -24,41 +25,68 @@ import type {
 export type { KeyedEntry, KeyRange, NamespaceUsage, Quota, Space, StoredEntry };
 
 /**
- * One `increment`: add `by` to the decimal integer stored under `key`
- * (missing or expired counts as 0). An existing live entry keeps its expiry;
- * a new one gets `expiresAt`.
+ * One write of a batch (`writeMany`, `commit`): a set, or a delete when
+ * `value` is `null`. The same shape as the SQLite backend's batch writes.
  *
  * @example
  * ```ts
- * import type { IncrementRequest } from "./async_backend.ts";
- * const req: IncrementRequest = {
- *   space: 0, ns: "counter", key: "visits", by: 1, keySize: 6,
- *   expiresAt: null, now: Date.now(), quota: null,
- * };
- * console.log(req.by); // 1
+ * import type { BatchWrite } from "./async_backend.ts";
+ * const w: BatchWrite = { key: "a", value: new Uint8Array([1]), expiresAt: null, size: 2 };
+ * console.log(w.size); // 2
  * ```
  */
-export interface IncrementRequest {
+export interface BatchWrite {
+  /** The key. */
+  key: string;
+  /** The value, or `null` to delete the key. */
+  value: Uint8Array | null;
+  /** Expiry (ms since the epoch) or `null`; ignored for deletes. */
+  expiresAt: number | null;
+  /** Key bytes + value bytes (UTF-8); ignored for deletes. */
+  size: number;
+}
+
+/**
+ * Where a purge over every namespace stopped: the namespace it was in.
+ *
+ * @example
+ * ```ts
+ * import type { SweepCursor } from "./async_backend.ts";
+ * const at: SweepCursor = { space: 0, ns: "weather", key: "" };
+ * console.log(at.ns); // "weather"
+ * ```
+ */
+export interface SweepCursor {
   /** 0 = cache, 1 = store. */
   space: Space;
   /** The namespace. */
   ns: string;
-  /** The counter's key. */
+  /** The key (unused by the Redis backend, which purges by expiry time). */
   key: string;
-  /** A safe integer to add. */
-  by: number;
-  /** UTF-8 bytes of `key`, measured once by the caller. */
-  keySize: number;
-  /** Expiry of a counter that does not exist yet (ms since the epoch), or `null`. */
-  expiresAt: number | null;
-  /** The time that decides what is expired, ms since the epoch. */
-  now: number;
-  /** The namespace quota, or `null` for none. */
-  quota: Quota | null;
+}
+
+/**
+ * One bounded step of an expiry purge.
+ *
+ * @example
+ * ```ts
+ * import type { PurgeStep } from "./async_backend.ts";
+ * const step: PurgeStep<string> = { deleted: 3, next: null };
+ * console.log(step.next === null ? "done" : "more"); // "done"
+ * ```
+ */
+export interface PurgeStep<C> {
+  /** Expired entries removed by this step. */
+  deleted: number;
+  /** Where the next step starts, or `null` when this one reached the end. */
+  next: C | null;
 }
 
 /**
  * How an increment ended. Nothing was written unless `kind` is `"ok"`.
+ * Richer than the SQLite backend's `string | undefined`: a network store
+ * says why in the same round trip, so the cache needs no second request to
+ * find out.
  *
  * @example
  * ```ts
@@ -76,54 +104,21 @@ export type IncrementResult =
   | { kind: "quota" };
 
 /**
- * One write of an atomic commit. `size` is key bytes + value bytes.
+ * A version check of an atomic commit: the key must be live at `version`,
+ * or absent when `version` is `null`.
  *
  * @example
  * ```ts
- * import type { CommitMutation } from "./async_backend.ts";
- * const m: CommitMutation = {
- *   type: "set", key: "a", value: new Uint8Array([1]), expiresAt: null, size: 2,
- * };
- * console.log(m.type); // "set"
+ * import type { VersionCheck } from "./async_backend.ts";
+ * const c: VersionCheck = { key: "alice", version: null };
+ * console.log(c.version); // null
  * ```
  */
-export type CommitMutation =
-  | {
-    type: "set";
-    key: string;
-    value: Uint8Array;
-    expiresAt: number | null;
-    size: number;
-  }
-  | { type: "delete"; key: string };
-
-/**
- * Checks and writes on one namespace, applied all or nothing.
- *
- * @example
- * ```ts
- * import type { CommitRequest } from "./async_backend.ts";
- * const req: CommitRequest = {
- *   space: 0, ns: "bank", now: Date.now(), quota: null,
- *   checks: [{ key: "alice", version: null }],
- *   mutations: [{ type: "delete", key: "bob" }],
- * };
- * console.log(req.checks.length); // 1
- * ```
- */
-export interface CommitRequest {
-  /** 0 = cache, 1 = store. */
-  space: Space;
-  /** The namespace. */
-  ns: string;
-  /** Each key must be live at `version`, or absent when `version` is `null`. */
-  checks: { key: string; version: number | null }[];
-  /** Applied in order when every check holds. */
-  mutations: CommitMutation[];
-  /** The time that decides what is expired, and the write time. */
-  now: number;
-  /** The namespace quota, checked after each write in order, or `null`. */
-  quota: Quota | null;
+export interface VersionCheck {
+  /** The key. */
+  key: string;
+  /** The version from `get`, or `null` for "must not exist". */
+  version: number | null;
 }
 
 /**
@@ -164,6 +159,13 @@ export interface AsyncBackend {
     key: string,
     now: number,
   ): Promise<StoredEntry | undefined>;
+  /** The live value only, or `undefined` (the hot read path). */
+  getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<Uint8Array | undefined>;
   /**
    * Insert or replace; `size` is key bytes + value bytes, `now` the write
    * time. Resolves `false` (and writes nothing) when `quota` would be exceeded.
@@ -178,6 +180,44 @@ export interface AsyncBackend {
     now: number,
     quota: Quota | null,
   ): Promise<boolean>;
+  /**
+   * Apply sets and deletes in order, all or nothing. Resolves `false` (and
+   * writes nothing) when the result would pass `quota`.
+   */
+  writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<boolean>;
+  /**
+   * Check versions, then apply `writes` like {@link AsyncBackend.writeMany},
+   * all in one atomic step.
+   */
+  commit(
+    space: Space,
+    ns: string,
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<CommitOutcome>;
+  /**
+   * Add `by` to a live decimal integer value (a missing or expired one
+   * counts as 0 and gets `expiresAt`; a live one keeps its expiry),
+   * atomically.
+   */
+  increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): Promise<IncrementResult>;
   /** Delete the entry; resolves whether a live entry was deleted. */
   delete(space: Space, ns: string, key: string, now: number): Promise<boolean>;
   /** Live keys of `range`, in byte order. */
@@ -197,14 +237,27 @@ export interface AsyncBackend {
     hits: number,
     misses: number,
   ): Promise<void>;
-  /** Delete up to `limit` expired entries (any namespace); resolves to the count. */
-  purgeExpired(now: number, limit: number): Promise<number>;
-  /** Delete every expired entry of one namespace; resolves to the count. */
-  purgeExpiredIn(space: Space, ns: string, now: number): Promise<number>;
-  /** Atomically add to a decimal counter; see {@link IncrementRequest}. */
-  increment(req: IncrementRequest): Promise<IncrementResult>;
-  /** Atomically check versions and write; see {@link CommitRequest}. */
-  commit(req: CommitRequest): Promise<CommitOutcome>;
+  /** Share usage changes not yet visible to others (nothing to do on Redis). */
+  flush(): Promise<void>;
+  /** One bounded purge step over every namespace, starting after `after`. */
+  purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): Promise<PurgeStep<SweepCursor>>;
+  /** One bounded purge step within one namespace. */
+  purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    after: string | null,
+  ): Promise<PurgeStep<string>>;
+  /**
+   * Count the namespace again and store the exact usage when the stored
+   * one differs; resolves whether it changed anything.
+   */
+  recount(space: Space, ns: string): Promise<boolean>;
   /** Close the connections; later calls reject. Closing twice is harmless. */
   close(): Promise<void>;
 }

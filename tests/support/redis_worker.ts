@@ -6,16 +6,16 @@ const [nodes, times] = Deno.args;
 const b = await RedisBackend.open({ cluster: JSON.parse(nodes) });
 try {
   for (let i = 0; i < Number(times); i++) {
-    const r = await b.increment({
-      space: 1,
-      ns: "bots",
-      key: "messages",
-      by: 1,
-      keySize: 8,
-      expiresAt: null,
-      now: Date.now(),
-      quota: null,
-    });
+    const r = await b.increment(
+      1,
+      "bots",
+      "messages",
+      1,
+      null,
+      8,
+      Date.now(),
+      null,
+    );
     if (r.kind !== "ok") throw new Error(`increment: ${r.kind}`);
   }
 } finally {

@@ -9,16 +9,18 @@ import { Buffer } from "node:buffer";
 import { InvalidInputError } from "../../errors.ts";
 import type {
   AsyncBackend,
+  BatchWrite,
   CommitOutcome,
-  CommitRequest,
-  IncrementRequest,
   IncrementResult,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
+  PurgeStep,
   Quota,
   Space,
   StoredEntry,
+  SweepCursor,
+  VersionCheck,
 } from "../async_backend.ts";
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
@@ -31,12 +33,11 @@ import {
   INCREMENT,
   LIST,
   PURGE,
+  RECOUNT,
   SCAN,
   SET,
   USAGE,
 } from "./scripts.ts";
-
-const PURGE_BATCH = 1_000;
 
 function quotaArgs(quota: Quota | null): [string, string] {
   return quota === null
@@ -168,6 +169,27 @@ export class RedisBackend implements AsyncBackend {
     return { value: v, version: num(n), expiresAt, writtenAt: num(w) };
   }
 
+  async getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<Uint8Array | undefined> {
+    checkWellFormed(key);
+    const entry = this.#ns(space, ns).entry(key);
+    const [v, x] = await this.#link.command<(Buffer | null)[]>(
+      "get",
+      entry,
+      true,
+      ["HMGET", entry, "v", "x"],
+      true,
+    );
+    if (v === null) return undefined;
+    const expiresAt = expiryOf(x);
+    if (expiresAt !== null && expiresAt <= now) return undefined;
+    return v;
+  }
+
   async set(
     space: Space,
     ns: string,
@@ -289,55 +311,96 @@ export class RedisBackend implements AsyncBackend {
   }
 
   /**
-   * Forget up to `limit` expired entries, namespace by namespace. Redis has
-   * already deleted the entries themselves; this keeps the index, sizes
-   * and counts in step. Each call starts one namespace further on, so a
-   * busy namespace does not starve the others.
+   * Forget up to `limit` expired entries, starting at the namespace after
+   * `after` (in registry order). Redis has already deleted the entries
+   * themselves; this keeps the index, sizes and counts in step.
    */
-  async purgeExpired(now: number, limit: number): Promise<number> {
+  async purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): Promise<PurgeStep<SweepCursor>> {
     const found = await this.#registeredNamespaces();
-    let total = 0;
-    for (let i = 0; i < found.length && total < limit; i++) {
-      const m = found[(this.#purgeStart + i) % found.length];
-      const k = this.#ns(m.space, m.ns);
-      total += await this.#link.run<number>(PURGE, [...k.fixed], [
-        String(now),
-        String(limit - total),
-      ]);
+    found.sort((a, b) => a.space - b.space || byteOrder(a.ns, b.ns));
+    let i = after === null ? 0 : found.findIndex((m) =>
+      m.space > after.space ||
+      (m.space === after.space && byteOrder(m.ns, after.ns) >= 0)
+    );
+    if (i === -1) return { deleted: 0, next: null };
+    let deleted = 0;
+    for (; i < found.length; i++) {
+      const m = found[i];
+      const step = await this.purgeExpiredIn(
+        m.space,
+        m.ns,
+        now,
+        limit - deleted,
+        null,
+      );
+      deleted += step.deleted;
+      // This namespace may have more: the next step starts here again.
+      if (step.next !== null) return { deleted, next: { ...m, key: "" } };
+      if (deleted >= limit) break;
     }
-    this.#purgeStart = found.length === 0
-      ? 0
-      : (this.#purgeStart + 1) % found.length;
-    return total;
+    const next = found[i + 1];
+    return {
+      deleted,
+      next: next === undefined ? null : { ...next, key: "" },
+    };
   }
 
-  async purgeExpiredIn(space: Space, ns: string, now: number): Promise<number> {
+  /**
+   * Forget up to `limit` entries of one namespace expired at `now`, oldest
+   * expiry first. `after` is not needed (forgotten entries leave the expiry
+   * set), so the step is the same whatever it says.
+   */
+  async purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    _after: string | null,
+  ): Promise<PurgeStep<string>> {
     const k = this.#ns(space, ns);
-    let total = 0;
-    for (;;) {
-      const n = await this.#link.run<number>(PURGE, [...k.fixed], [
-        String(now),
-        String(PURGE_BATCH),
-      ]);
-      total += n;
-      if (n < PURGE_BATCH) return total;
-    }
+    const deleted = await this.#link.run<number>(PURGE, [...k.fixed], [
+      String(now),
+      String(limit),
+    ]);
+    return { deleted, next: deleted < limit ? null : "" };
   }
 
-  async increment(req: IncrementRequest): Promise<IncrementResult> {
-    checkWellFormed(req.key);
-    const k = this.#ns(req.space, req.ns);
-    await this.#register(req.space, req.ns);
+  async recount(space: Space, ns: string): Promise<boolean> {
+    const k = this.#ns(space, ns);
+    return await this.#link.run<number>(RECOUNT, [...k.fixed], []) === 1;
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): Promise<IncrementResult> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    await this.#register(space, ns);
     const reply = await this.#link.run<Buffer[]>(INCREMENT, [
       ...k.fixed,
-      k.entry(req.key),
+      k.entry(key),
     ], [
-      req.key,
-      String(req.by),
-      expiryArg(req.expiresAt),
-      String(req.keySize),
-      String(req.now),
-      ...quotaArgs(req.quota),
+      key,
+      String(by),
+      expiryArg(expiresAt),
+      String(keySize),
+      String(now),
+      ...quotaArgs(quota),
     ], true);
     const kind = reply[0].toString("latin1");
     if (kind === "ok") return { kind, value: num(reply[1]) };
@@ -347,8 +410,26 @@ export class RedisBackend implements AsyncBackend {
     return { kind: kind as "overflow" | "quota" };
   }
 
-  async commit(req: CommitRequest): Promise<CommitOutcome> {
-    const k = this.#ns(req.space, req.ns);
+  async writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<boolean> {
+    if (writes.length === 0) return true;
+    return await this.commit(space, ns, [], writes, now, quota) === "ok";
+  }
+
+  async commit(
+    space: Space,
+    ns: string,
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<CommitOutcome> {
+    const k = this.#ns(space, ns);
     const index = new Map<string, number>();
     const names: string[] = [];
     const slot = (key: string) => {
@@ -361,36 +442,36 @@ export class RedisBackend implements AsyncBackend {
       }
       return String(j);
     };
-    const checks: RedisArg[] = [];
-    for (const c of req.checks) {
-      checks.push(slot(c.key), c.version === null ? "" : String(c.version));
+    const checkArgs: RedisArg[] = [];
+    for (const c of checks) {
+      checkArgs.push(slot(c.key), c.version === null ? "" : String(c.version));
     }
-    const writes: RedisArg[] = [];
-    for (const m of req.mutations) {
-      if (m.type === "delete") writes.push("d", slot(m.key), "", "", "0");
+    const writeArgs: RedisArg[] = [];
+    for (const w of writes) {
+      if (w.value === null) writeArgs.push("d", slot(w.key), "", "", "0");
       else {
-        writes.push(
+        writeArgs.push(
           "s",
-          slot(m.key),
-          bytes(m.value),
-          expiryArg(m.expiresAt),
-          String(m.size),
+          slot(w.key),
+          bytes(w.value),
+          expiryArg(w.expiresAt),
+          String(w.size),
         );
       }
     }
-    if (req.mutations.length > 0) await this.#register(req.space, req.ns);
+    if (writes.length > 0) await this.#register(space, ns);
     const outcome = await this.#link.run<string>(COMMIT, [
       ...k.fixed,
       ...names.map((name) => k.entry(name)),
     ], [
-      String(req.now),
-      ...quotaArgs(req.quota),
+      String(now),
+      ...quotaArgs(quota),
       String(names.length),
       ...names,
-      String(req.checks.length),
-      ...checks,
-      String(req.mutations.length),
-      ...writes,
+      String(checks.length),
+      ...checkArgs,
+      String(writes.length),
+      ...writeArgs,
     ]);
     return outcome as CommitOutcome;
   }

@@ -342,6 +342,25 @@ return #ks
 );
 
 /**
+ * KEYS: 5 fixed. Sets `keys` and `bytes` from the index and the sizes
+ * (which scripts keep in step with every write, so this only matters
+ * after someone edited the keys by hand). Returns 1 when it changed them.
+ */
+export const RECOUNT: LuaScript = script(
+  "recount",
+  `#!lua
+${HEAD}
+local keys = redis.call('ZCARD', I)
+local bytes = 0
+for _, size in ipairs(redis.call('HVALS', S)) do bytes = bytes + tonumber(size) end
+local u = redis.call('HMGET', M, 'keys', 'bytes')
+if tonumber(u[1] or 0) == keys and tonumber(u[2] or 0) == bytes then return 0 end
+redis.call('HSET', M, 'keys', keys, 'bytes', bytes)
+return 1
+`,
+);
+
+/**
  * KEYS: 5 fixed. Returns keys, bytes, hits, misses, earliest expiry ("" =
  * none), earliest write ("" = none), all as text.
  */
