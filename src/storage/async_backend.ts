@@ -150,6 +150,8 @@ export type CommitOutcome = "ok" | "check" | "quota";
  * ```
  */
 export interface AsyncBackend {
+  /** Marks the asynchronous kind, so the cache picks its async path once, at open. */
+  readonly async: true;
   /** Where the data lives, without credentials (e.g. `redis://127.0.0.1:6379/0`). */
   readonly path: string;
   /** The live entry (expiresAt > now or null), or `undefined`. */
@@ -228,6 +230,15 @@ export interface AsyncBackend {
   clear(space: Space, ns: string): Promise<number>;
   /** Usage of one namespace (zeros when it never existed). */
   usage(space: Space, ns: string): Promise<NamespaceUsage>;
+  /**
+   * Keys and bytes of a namespace as the server last reported them to this
+   * process (every write answers with them), without a request; `undefined`
+   * before the first report. Lets `stats()` stay synchronous.
+   */
+  knownUsage(
+    space: Space,
+    ns: string,
+  ): { keys: number; bytes: number } | undefined;
   /** Usage of every namespace that ever held an entry, ordered by name, then space. */
   namespaces(): Promise<NamespaceUsage[]>;
   /** Add to the persisted hit and miss counters. */

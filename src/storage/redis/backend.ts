@@ -24,7 +24,11 @@ import type {
 } from "../async_backend.ts";
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
-import { type RedisOptions, resolveRedisOptions } from "./options.ts";
+import {
+  type RedisOptions,
+  type ResolvedRedisOptions,
+  resolveRedisOptions,
+} from "./options.ts";
 import {
   CLEAR,
   COMMIT,
@@ -58,7 +62,7 @@ function checkWellFormed(key: string): void {
   }
 }
 
-function bytes(value: Uint8Array): Buffer {
+function asBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value)
     ? value
     : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -91,11 +95,14 @@ function byteOrder(a: string, b: string): number {
  * ```
  */
 export class RedisBackend implements AsyncBackend {
+  readonly async = true as const;
   readonly path: string;
   readonly #link: RedisLink;
   readonly #prefix: string;
   readonly #registry: string;
   readonly #keys = new Map<string, NamespaceKeys>();
+  /** keys and bytes per namespace, as the last write script reported them. */
+  readonly #known = new Map<string, { keys: number; bytes: number }>();
   /** Namespaces this process has already put in the registry. */
   readonly #registered = new Set<string>();
   #purgeStart = 0;
@@ -112,10 +119,30 @@ export class RedisBackend implements AsyncBackend {
    * `InvalidInputError` for bad options and `RedisUnavailableError` when
    * the server cannot be reached within `connectTimeoutMs`.
    */
-  static async open(options: RedisOptions): Promise<RedisBackend> {
-    const resolved = resolveRedisOptions(options);
+  static open(options: RedisOptions): Promise<RedisBackend> {
+    return RedisBackend.openResolved(resolveRedisOptions(options));
+  }
+
+  /** Like {@link RedisBackend.open}, with options already checked. */
+  static async openResolved(
+    resolved: ResolvedRedisOptions,
+  ): Promise<RedisBackend> {
     const link = await RedisLink.open(resolved);
     return new RedisBackend(link, resolved.keyPrefix);
+  }
+
+  #note(space: Space, ns: string, keys: unknown, bytes: unknown): void {
+    this.#known.set(registryMember(space, ns), {
+      keys: Number(keys),
+      bytes: Number(bytes),
+    });
+  }
+
+  knownUsage(
+    space: Space,
+    ns: string,
+  ): { keys: number; bytes: number } | undefined {
+    return this.#known.get(registryMember(space, ns));
   }
 
   #ns(space: Space, ns: string): NamespaceKeys {
@@ -203,17 +230,18 @@ export class RedisBackend implements AsyncBackend {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
     await this.#register(space, ns);
-    const written = await this.#link.run<number>(SET, [
+    const [written, keys, bytes] = await this.#link.run<number[]>(SET, [
       ...k.fixed,
       k.entry(key),
     ], [
       key,
-      bytes(value),
+      asBuffer(value),
       expiryArg(expiresAt),
       String(size),
       String(now),
       ...quotaArgs(quota),
     ]);
+    this.#note(space, ns, keys, bytes);
     return written === 1;
   }
 
@@ -225,10 +253,11 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    const live = await this.#link.run<number>(DELETE, [
+    const [live, keys, bytes] = await this.#link.run<number[]>(DELETE, [
       ...k.fixed,
       k.entry(key),
     ], [key, String(now)]);
+    this.#note(space, ns, keys, bytes);
     return live === 1;
   }
 
@@ -262,14 +291,19 @@ export class RedisBackend implements AsyncBackend {
     return out;
   }
 
-  clear(space: Space, ns: string): Promise<number> {
+  async clear(space: Space, ns: string): Promise<number> {
     const k = this.#ns(space, ns);
-    return this.#link.run<number>(CLEAR, [...k.fixed], [k.entryPrefix]);
+    const [n] = await this.#link.run<number[]>(CLEAR, [...k.fixed], [
+      k.entryPrefix,
+    ]);
+    this.#note(space, ns, 0, 0);
+    return n;
   }
 
   async usage(space: Space, ns: string): Promise<NamespaceUsage> {
     const k = this.#ns(space, ns);
     const u = await this.#link.run<string[]>(USAGE, [...k.fixed], []);
+    this.#note(space, ns, u[0], u[1]);
     return {
       space,
       ns,
@@ -362,10 +396,12 @@ export class RedisBackend implements AsyncBackend {
     _after: string | null,
   ): Promise<PurgeStep<string>> {
     const k = this.#ns(space, ns);
-    const deleted = await this.#link.run<number>(PURGE, [...k.fixed], [
-      String(now),
-      String(limit),
-    ]);
+    const [deleted, keys, bytes] = await this.#link.run<number[]>(
+      PURGE,
+      [...k.fixed],
+      [String(now), String(limit)],
+    );
+    this.#note(space, ns, keys, bytes);
     return { deleted, next: deleted < limit ? null : "" };
   }
 
@@ -403,6 +439,7 @@ export class RedisBackend implements AsyncBackend {
       ...quotaArgs(quota),
     ], true);
     const kind = reply[0].toString("latin1");
+    this.#note(space, ns, reply[2], reply[3]);
     if (kind === "ok") return { kind, value: num(reply[1]) };
     if (kind === "not-integer") {
       return { kind, text: reply[1].toString("utf8") };
@@ -453,14 +490,16 @@ export class RedisBackend implements AsyncBackend {
         writeArgs.push(
           "s",
           slot(w.key),
-          bytes(w.value),
+          asBuffer(w.value),
           expiryArg(w.expiresAt),
           String(w.size),
         );
       }
     }
     if (writes.length > 0) await this.#register(space, ns);
-    const outcome = await this.#link.run<string>(COMMIT, [
+    const [outcome, keys, bytes] = await this.#link.run<
+      [string, number, number]
+    >(COMMIT, [
       ...k.fixed,
       ...names.map((name) => k.entry(name)),
     ], [
@@ -473,6 +512,7 @@ export class RedisBackend implements AsyncBackend {
       String(writes.length),
       ...writeArgs,
     ]);
+    this.#note(space, ns, keys, bytes);
     return outcome as CommitOutcome;
   }
 

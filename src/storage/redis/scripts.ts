@@ -43,6 +43,10 @@ function script(name: string, source: string): LuaScript {
 // bookkeeping writes an overwrite does not change.
 const HEAD = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local function usage()
+  local u = redis.call('HMGET', M, 'keys', 'bytes')
+  return tonumber(u[1] or 0), tonumber(u[2] or 0)
+end
 `;
 const FORGET = `
 local function forget(key)
@@ -97,7 +101,9 @@ const PRELUDE = HEAD + FORGET + FITS + PUT;
 
 /**
  * KEYS: 5 fixed, entry. ARGV: key, value, expiresAt or "", size, now,
- * maxBytes or "", maxKeys or "". Returns 1 written, 0 over quota.
+ * maxBytes or "", maxKeys or "". Returns {1 written or 0 over quota, keys,
+ * bytes}: every write script ends with the namespace's usage, so the
+ * client knows it without another request.
  */
 export const SET: LuaScript = script(
   "set",
@@ -105,13 +111,13 @@ export const SET: LuaScript = script(
 ${HEAD + FITS + PUT}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
-if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return 0 end
+if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {0, usage()} end
 put(e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
-return 1
+return {1, usage()}
 `,
 );
 
-/** KEYS: 5 fixed, entry. ARGV: key, now. Returns 1 when a live entry went. */
+/** KEYS: 5 fixed, entry. ARGV: key, now. Returns {1 when a live entry went, keys, bytes}. */
 export const DELETE: LuaScript = script(
   "delete",
   `#!lua
@@ -121,8 +127,7 @@ local x = redis.call('HGET', e, 'x')
 local live = x and (x == '' or tonumber(x) > now)
 redis.call('DEL', e)
 forget(key)
-if live then return 1 end
-return 0
+return {live and 1 or 0, usage()}
 `,
 );
 
@@ -200,7 +205,8 @@ return out
 /**
  * KEYS: 5 fixed, entry. ARGV: key, by, expiresAt for a new counter or "",
  * key size, now, maxBytes or "", maxKeys or "". Returns {"ok", text},
- * {"not-integer", first 64 bytes}, {"overflow"} or {"quota"}.
+ * {"not-integer", first 64 bytes}, {"overflow", ""} or {"quota", ""},
+ * then keys and bytes.
  */
 export const INCREMENT: LuaScript = script(
   "increment",
@@ -216,19 +222,19 @@ if v and (x == '' or tonumber(x) > now) then
   local digits = string.match(v, '^%-?(%d+)$')
   if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0')
     or #digits > 16 or (#digits == 16 and digits > '9007199254740991') then
-    return {'not-integer', string.sub(v, 1, 64)}
+    return {'not-integer', string.sub(v, 1, 64), usage()}
   end
   n = tonumber(v)
   xat = x
 end
 local sum = n + by
-if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow'} end
+if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow', '', usage()} end
 local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
 local old = redis.call('HGET', S, key)
-if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota'} end
+if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota', '', usage()} end
 put(e, key, text, xat, size, ARGV[5], old)
-return {'ok', text}
+return {'ok', text, usage()}
 `,
 );
 
@@ -236,8 +242,9 @@ return {'ok', text}
  * KEYS: 5 fixed, then one entry key per distinct key. ARGV: now, maxBytes or
  * "", maxKeys or "", k, the k key names, the number of checks, (key index,
  * version or "") per check, the number of writes, (type "s"/"d", key index,
- * value, expiresAt or "", size) per write. Returns "ok", "check" or "quota";
- * it decides before its first write, so anything but "ok" wrote nothing.
+ * value, expiresAt or "", size) per write. Returns {"ok" | "check" |
+ * "quota", keys, bytes}; it decides before its first write, so anything
+ * but "ok" wrote nothing.
  */
 export const COMMIT: LuaScript = script(
   "commit",
@@ -256,7 +263,7 @@ for c = 1, nc do
   local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x')
   local have = ''
   if cur[1] and (cur[2] == '' or tonumber(cur[2]) > now) then have = cur[1] end
-  if have ~= want then return 'check' end
+  if have ~= want then return {'check', usage()} end
 end
 local nm = tonumber(ARGV[p])
 p = p + 1
@@ -283,7 +290,7 @@ for q = 1, nm do
   else
     local nb = bytes - (old or 0) + m.size
     local nk = keys + (old and 0 or 1)
-    if maxB and (nb > maxB or nk > maxK) then return 'quota' end
+    if maxB and (nb > maxB or nk > maxK) then return {'quota', usage()} end
     bytes, keys = nb, nk
     sizes[name] = m.size
   end
@@ -298,14 +305,14 @@ for q = 1, nm do
     put(e, name, m.v, m.x, m.size, ARGV[1], redis.call('HGET', S, name))
   end
 end
-return 'ok'
+return {'ok', usage()}
 `,
 );
 
 /**
  * KEYS: 5 fixed. ARGV: entry key prefix. Deletes every entry and the
  * bookkeeping, keeping the version sequence and the counters; returns how
- * many entries there were. One script, so it is atomic like SQLite's
+ * many entries there were (then 0, 0: the usage after). One script, so it is atomic like SQLite's
  * `DELETE`; it blocks the server for as long as the namespace is big.
  */
 export const CLEAR: LuaScript = script(
@@ -322,14 +329,14 @@ while true do
 end
 redis.call('DEL', I, S, X, W)
 redis.call('HSET', M, 'keys', 0, 'bytes', 0)
-return n
+return {n, 0, 0}
 `,
 );
 
 /**
  * KEYS: 5 fixed. ARGV: now, limit. Forgets up to `limit` keys expired at
  * `now`; Redis has already deleted (or deletes at the same instant) the
- * entries themselves. Returns the count.
+ * entries themselves. Returns {count, keys, bytes}.
  */
 export const PURGE: LuaScript = script(
   "purge",
@@ -337,7 +344,7 @@ export const PURGE: LuaScript = script(
 ${HEAD + FORGET}
 local ks = redis.call('ZRANGEBYSCORE', X, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, k in ipairs(ks) do forget(k) end
-return #ks
+return {#ks, usage()}
 `,
 );
 
