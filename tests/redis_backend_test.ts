@@ -643,7 +643,12 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
     await put(b, "u", "c", "1", null, null, 1);
     await put(b, "é", "k", "v");
     // Every write answers with the namespace's usage.
-    assert.deepEqual(b.knownUsage(0, "u"), { keys: 2, bytes: 6 + 2 });
+    assert.deepEqual(b.knownUsage(0, "u"), {
+      keys: 2,
+      bytes: 6 + 2,
+      hits: 0,
+      misses: 0,
+    });
     assert.equal(b.knownUsage(0, "never-written"), undefined);
     await b.addCounters(0, "u", 3, 2);
     await b.addCounters(0, "u", 1, 0);

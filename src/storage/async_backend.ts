@@ -83,6 +83,27 @@ export interface PurgeStep<C> {
 }
 
 /**
+ * A namespace's usage as last reported, for synchronous `stats()`.
+ *
+ * @example
+ * ```ts
+ * import type { KnownUsage } from "./async_backend.ts";
+ * const u: KnownUsage = { keys: 1, bytes: 6, hits: 0, misses: 0 };
+ * console.log(u.keys); // 1
+ * ```
+ */
+export interface KnownUsage {
+  /** Stored entries. */
+  keys: number;
+  /** Bytes of keys plus values. */
+  bytes: number;
+  /** Flushed hits. */
+  hits: number;
+  /** Flushed misses. */
+  misses: number;
+}
+
+/**
  * How an increment ended. Nothing was written unless `kind` is `"ok"`.
  * Richer than the SQLite backend's `string | undefined`: a network store
  * says why in the same round trip, so the cache needs no second request to
@@ -231,14 +252,12 @@ export interface AsyncBackend {
   /** Usage of one namespace (zeros when it never existed). */
   usage(space: Space, ns: string): Promise<NamespaceUsage>;
   /**
-   * Keys and bytes of a namespace as the server last reported them to this
-   * process (every write answers with them), without a request; `undefined`
-   * before the first report. Lets `stats()` stay synchronous.
+   * Usage of a namespace as the server last reported it to this process
+   * (every write answers with keys and bytes; `usage` and `namespaces`
+   * report everything), without a request; `undefined` before the first
+   * report. Lets `stats()` stay synchronous.
    */
-  knownUsage(
-    space: Space,
-    ns: string,
-  ): { keys: number; bytes: number } | undefined;
+  knownUsage(space: Space, ns: string): KnownUsage | undefined;
   /** Usage of every namespace that ever held an entry, ordered by name, then space. */
   namespaces(): Promise<NamespaceUsage[]>;
   /** Add to the persisted hit and miss counters. */

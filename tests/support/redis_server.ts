@@ -379,7 +379,14 @@ let shared: {
 } = {};
 let prefixCounter = 0;
 
-function sharedServer(kind: "redis" | "redis-cluster"): Promise<string[]> {
+/**
+ * URLs of this process's shared single server or cluster, started on first
+ * use; stopped by {@link stopSharedRedis} or, at the latest, when the
+ * process unloads.
+ */
+export function sharedRedis(
+  kind: "redis" | "redis-cluster",
+): Promise<string[]> {
   if (kind === "redis") {
     shared.single ??= RedisServer.start({ aof: true });
     return shared.single.then((s) => [s.url]);
@@ -421,7 +428,7 @@ export function testEachRedis(
       sanitizeOps: false,
       sanitizeResources: false,
       fn: async () => {
-        const urls = await sharedServer(kind);
+        const urls = await sharedRedis(kind);
         const keyPrefix = `t${++prefixCounter}-${crypto.randomUUID()}:`;
         await fn({
           kind,

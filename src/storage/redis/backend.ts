@@ -14,6 +14,7 @@ import type {
   IncrementResult,
   KeyedEntry,
   KeyRange,
+  KnownUsage,
   NamespaceUsage,
   PurgeStep,
   Quota,
@@ -101,8 +102,8 @@ export class RedisBackend implements AsyncBackend {
   readonly #prefix: string;
   readonly #registry: string;
   readonly #keys = new Map<string, NamespaceKeys>();
-  /** keys and bytes per namespace, as the last write script reported them. */
-  readonly #known = new Map<string, { keys: number; bytes: number }>();
+  /** Usage per namespace, as the server last reported it. */
+  readonly #known = new Map<string, KnownUsage>();
   /** Namespaces this process has already put in the registry. */
   readonly #registered = new Set<string>();
   #purgeStart = 0;
@@ -132,17 +133,24 @@ export class RedisBackend implements AsyncBackend {
   }
 
   #note(space: Space, ns: string, keys: unknown, bytes: unknown): void {
-    this.#known.set(registryMember(space, ns), {
-      keys: Number(keys),
-      bytes: Number(bytes),
-    });
+    const id = registryMember(space, ns);
+    const known = this.#known.get(id);
+    if (known) {
+      known.keys = Number(keys);
+      known.bytes = Number(bytes);
+    } else {
+      this.#known.set(id, {
+        keys: Number(keys),
+        bytes: Number(bytes),
+        hits: 0,
+        misses: 0,
+      });
+    }
   }
 
-  knownUsage(
-    space: Space,
-    ns: string,
-  ): { keys: number; bytes: number } | undefined {
-    return this.#known.get(registryMember(space, ns));
+  knownUsage(space: Space, ns: string): KnownUsage | undefined {
+    const known = this.#known.get(registryMember(space, ns));
+    return known && { ...known };
   }
 
   #ns(space: Space, ns: string): NamespaceKeys {
@@ -162,15 +170,32 @@ export class RedisBackend implements AsyncBackend {
    * write's script; doing it first means a namespace holding data is always
    * listed.
    */
-  async #register(space: Space, ns: string): Promise<void> {
+  /**
+   * Put the namespace in the registry, once per process: `undefined` when
+   * it is already there, else the pending `SADD`. Callers issue their write
+   * right after it, without waiting in between, so the write keeps its
+   * place in the order of requests (an un-awaited `set` followed by a `get`
+   * reads the value, as on SQLite) and costs no extra round trip.
+   */
+  #register(space: Space, ns: string): Promise<void> | undefined {
     const member = registryMember(space, ns);
-    if (this.#registered.has(member)) return;
-    await this.#link.command("register", this.#registry, false, [
+    if (this.#registered.has(member)) return undefined;
+    return this.#link.command<unknown>("register", this.#registry, false, [
       "SADD",
       this.#registry,
       member,
-    ]);
-    this.#registered.add(member);
+    ]).then(() => {
+      this.#registered.add(member);
+    });
+  }
+
+  /** Await `work` and the registration issued just before it. */
+  async #withRegistration<T>(
+    registering: Promise<void> | undefined,
+    work: Promise<T>,
+  ): Promise<T> {
+    if (registering === undefined) return await work;
+    return (await Promise.all([registering, work]))[1];
   }
 
   async get(
@@ -193,7 +218,12 @@ export class RedisBackend implements AsyncBackend {
     // Redis expires by its own clock; the caller's clock also decides, so a
     // value is never returned past the expiry either clock sees.
     if (expiresAt !== null && expiresAt <= now) return undefined;
-    return { value: v, version: num(n), expiresAt, writtenAt: num(w) };
+    return {
+      value: new Uint8Array(v),
+      version: num(n),
+      expiresAt,
+      writtenAt: num(w),
+    };
   }
 
   async getValue(
@@ -214,7 +244,7 @@ export class RedisBackend implements AsyncBackend {
     if (v === null) return undefined;
     const expiresAt = expiryOf(x);
     if (expiresAt !== null && expiresAt <= now) return undefined;
-    return v;
+    return new Uint8Array(v);
   }
 
   async set(
@@ -229,18 +259,18 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    await this.#register(space, ns);
-    const [written, keys, bytes] = await this.#link.run<number[]>(SET, [
-      ...k.fixed,
-      k.entry(key),
-    ], [
-      key,
-      asBuffer(value),
-      expiryArg(expiresAt),
-      String(size),
-      String(now),
-      ...quotaArgs(quota),
-    ]);
+    const registering = this.#register(space, ns);
+    const [written, keys, bytes] = await this.#withRegistration(
+      registering,
+      this.#link.run<number[]>(SET, [...k.fixed, k.entry(key)], [
+        key,
+        asBuffer(value),
+        expiryArg(expiresAt),
+        String(size),
+        String(now),
+        ...quotaArgs(quota),
+      ]),
+    );
     this.#note(space, ns, keys, bytes);
     return written === 1;
   }
@@ -282,7 +312,7 @@ export class RedisBackend implements AsyncBackend {
     for (let i = 0; i < flat.length; i += 5) {
       out.push({
         key: flat[i].toString("utf8"),
-        value: flat[i + 1],
+        value: new Uint8Array(flat[i + 1]),
         version: num(flat[i + 2]),
         writtenAt: num(flat[i + 3]),
         expiresAt: expiryOf(flat[i + 4]),
@@ -303,7 +333,12 @@ export class RedisBackend implements AsyncBackend {
   async usage(space: Space, ns: string): Promise<NamespaceUsage> {
     const k = this.#ns(space, ns);
     const u = await this.#link.run<string[]>(USAGE, [...k.fixed], []);
-    this.#note(space, ns, u[0], u[1]);
+    this.#known.set(registryMember(space, ns), {
+      keys: num(u[0]),
+      bytes: num(u[1]),
+      hits: num(u[2]),
+      misses: num(u[3]),
+    });
     return {
       space,
       ns,
@@ -340,8 +375,15 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<void> {
     if (hits === 0 && misses === 0) return;
     const k = this.#ns(space, ns);
-    await this.#register(space, ns);
-    await this.#link.run(COUNTERS, [k.meta], [String(hits), String(misses)]);
+    await this.#withRegistration(
+      this.#register(space, ns),
+      this.#link.run(COUNTERS, [k.meta], [String(hits), String(misses)]),
+    );
+    const known = this.#known.get(registryMember(space, ns));
+    if (known) {
+      known.hits += hits;
+      known.misses += misses;
+    }
   }
 
   /**
@@ -426,18 +468,18 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<IncrementResult> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    await this.#register(space, ns);
-    const reply = await this.#link.run<Buffer[]>(INCREMENT, [
-      ...k.fixed,
-      k.entry(key),
-    ], [
-      key,
-      String(by),
-      expiryArg(expiresAt),
-      String(keySize),
-      String(now),
-      ...quotaArgs(quota),
-    ], true);
+    const registering = this.#register(space, ns);
+    const reply = await this.#withRegistration(
+      registering,
+      this.#link.run<Buffer[]>(INCREMENT, [...k.fixed, k.entry(key)], [
+        key,
+        String(by),
+        expiryArg(expiresAt),
+        String(keySize),
+        String(now),
+        ...quotaArgs(quota),
+      ], true),
+    );
     const kind = reply[0].toString("latin1");
     this.#note(space, ns, reply[2], reply[3]);
     if (kind === "ok") return { kind, value: num(reply[1]) };
@@ -496,22 +538,25 @@ export class RedisBackend implements AsyncBackend {
         );
       }
     }
-    if (writes.length > 0) await this.#register(space, ns);
-    const [outcome, keys, bytes] = await this.#link.run<
-      [string, number, number]
-    >(COMMIT, [
-      ...k.fixed,
-      ...names.map((name) => k.entry(name)),
-    ], [
-      String(now),
-      ...quotaArgs(quota),
-      String(names.length),
-      ...names,
-      String(checks.length),
-      ...checkArgs,
-      String(writes.length),
-      ...writeArgs,
-    ]);
+    const registering = writes.length > 0
+      ? this.#register(space, ns)
+      : undefined;
+    const [outcome, keys, bytes] = await this.#withRegistration(
+      registering,
+      this.#link.run<[string, number, number]>(COMMIT, [
+        ...k.fixed,
+        ...names.map((name) => k.entry(name)),
+      ], [
+        String(now),
+        ...quotaArgs(quota),
+        String(names.length),
+        ...names,
+        String(checks.length),
+        ...checkArgs,
+        String(writes.length),
+        ...writeArgs,
+      ]),
+    );
     this.#note(space, ns, keys, bytes);
     return outcome as CommitOutcome;
   }
