@@ -11,6 +11,7 @@
  * when redis-server is missing). Run with `deno task bench tests/redis_bench.ts`.
  */
 import { Buffer } from "node:buffer";
+import { DatabaseSync } from "node:sqlite";
 // deno-lint-ignore no-import-prefix
 import * as redis from "npm:@redis/client@6.3.1";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
@@ -29,6 +30,12 @@ if (redisSkip) {
   globalThis.addEventListener("unload", () => server.killSync());
 
   const ours = await RedisBackend.open({ url: server.url, keyPrefix: "o:" });
+  // The same data through a second instance with the near cache on.
+  const near = await RedisBackend.open({
+    url: server.url,
+    keyPrefix: "o:",
+    nearCache: { maxEntries: 2 * N },
+  });
   const raw = createRaw(server.url);
   raw.on("error", () => {}); // the server is killed at unload
   await raw.connect();
@@ -54,6 +61,25 @@ if (redisSkip) {
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
   );
 
+  // node:sqlite on a WAL file, the default backend's engine, for the near
+  // cache's target (a hot read at least 0.5x a node:sqlite read).
+  const dir = await Deno.makeTempDir({ prefix: "sup-cache-redis-bench-" });
+  globalThis.addEventListener(
+    "unload",
+    () => Deno.removeSync(dir, { recursive: true }),
+  );
+  const sqlite = new DatabaseSync(`${dir}/bench.db`);
+  sqlite.exec(
+    "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
+  );
+  const insert = sqlite.prepare("INSERT INTO t VALUES (?, ?)");
+  sqlite.exec("BEGIN");
+  for (let i = 0; i < N; i++) insert.run(keyOf(i), value);
+  sqlite.exec("COMMIT");
+  const select = sqlite.prepare("SELECT v FROM t WHERE k = ?");
+  // Warm the near cache: every key read once.
+  for (let i = 0; i < N; i++) await near.get(0, "bench", keyOf(i), Date.now());
+
   const range = (from: string): KeyRange => ({
     space: 0,
     ns: "bench",
@@ -66,8 +92,12 @@ if (redisSkip) {
 
   const variants: Record<
     string,
-    { ours: () => Promise<unknown>; raw: () => Promise<unknown> }
+    { ours: () => Promise<unknown>; raw: () => Promise<unknown> | unknown }
   > = {
+    "near cache hot get vs node:sqlite get": {
+      ours: () => near.get(0, "bench", pick(), Date.now()),
+      raw: () => select.get(pick()),
+    },
     "get (hit)": {
       ours: () => ours.get(0, "bench", pick(), Date.now()),
       raw: () => bin.get(`r:${pick()}`),
@@ -166,6 +196,28 @@ if (redisSkip) {
       } µs | ${(w / o).toFixed(2)}x |`,
     );
   }
+  // How long until a write by one instance shows in another's near cache:
+  // from the write's acknowledgement to the first read that returns it,
+  // reading after every turn of the event loop.
+  const windows: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const key = pick();
+    const next = Buffer.from(`changed ${i}`);
+    await ours.set(0, "bench", key, next, null, size, Date.now(), null);
+    const acked = performance.now();
+    for (;;) {
+      const e = await near.get(0, "bench", key, Date.now());
+      if (e && Buffer.compare(Buffer.from(e.value), next) === 0) break;
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    windows.push(performance.now() - acked);
+  }
+  console.log(
+    `\nnear cache: another instance's write visible after ${
+      (median(windows) * 1000).toFixed(0)
+    } µs (median of 50; max ${(Math.max(...windows) * 1000).toFixed(0)} µs)`,
+  );
+
   console.log(
     [
       `\nRedis backend vs raw node-redis, medians of ${ROUNDS} interleaved rounds of ${BATCH} ops:`,

@@ -25,6 +25,7 @@ import type {
 } from "../async_backend.ts";
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
+import { NearCache } from "./near_cache.ts";
 import {
   type RedisOptions,
   type ResolvedRedisOptions,
@@ -108,8 +109,18 @@ export class RedisBackend implements AsyncBackend {
   readonly #registered = new Set<string>();
   #purgeStart = 0;
 
-  private constructor(link: RedisLink, prefix: string) {
+  /** The near cache and its tracking connection, when asked for. */
+  readonly #near: NearCache | null;
+  readonly #nearLink: RedisLink | null;
+
+  private constructor(
+    link: RedisLink,
+    prefix: string,
+    near: { cache: NearCache; link: RedisLink } | null,
+  ) {
     this.#link = link;
+    this.#near = near?.cache ?? null;
+    this.#nearLink = near?.link ?? null;
     this.path = link.path;
     this.#prefix = prefix;
     this.#registry = prefix + "namespaces";
@@ -120,8 +131,8 @@ export class RedisBackend implements AsyncBackend {
    * `InvalidInputError` for bad options and `RedisUnavailableError` when
    * the server cannot be reached within `connectTimeoutMs`.
    */
-  static open(options: RedisOptions): Promise<RedisBackend> {
-    return RedisBackend.openResolved(resolveRedisOptions(options));
+  static async open(options: RedisOptions): Promise<RedisBackend> {
+    return await RedisBackend.openResolved(resolveRedisOptions(options));
   }
 
   /** Like {@link RedisBackend.open}, with options already checked. */
@@ -129,7 +140,23 @@ export class RedisBackend implements AsyncBackend {
     resolved: ResolvedRedisOptions,
   ): Promise<RedisBackend> {
     const link = await RedisLink.open(resolved);
-    return new RedisBackend(link, resolved.keyPrefix);
+    if (resolved.nearCache === null) {
+      return new RedisBackend(link, resolved.keyPrefix, null);
+    }
+    const cache = new NearCache(resolved.nearCache);
+    try {
+      const nearLink = await RedisLink.open(
+        resolved,
+        (key) => cache.invalidate(key),
+      );
+      return new RedisBackend(link, resolved.keyPrefix, {
+        cache,
+        link: nearLink,
+      });
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
   }
 
   #note(space: Space, ns: string, keys: unknown, bytes: unknown): void {
@@ -206,6 +233,7 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<StoredEntry | undefined> {
     checkWellFormed(key);
     const entry = this.#ns(space, ns).entry(key);
+    if (this.#near !== null) return this.#nearGet(entry, now);
     const [v, n, w, x] = await this.#link.command<(Buffer | null)[]>(
       "get",
       entry,
@@ -226,6 +254,42 @@ export class RedisBackend implements AsyncBackend {
     };
   }
 
+  /**
+   * A read through the near cache: a kept answer costs no request; a miss
+   * reads on the tracking connection (so Redis will tell us when the key
+   * changes) and keeps the answer unless it changed meanwhile.
+   */
+  async #nearGet(entry: string, now: number): Promise<StoredEntry | undefined> {
+    const near = this.#near!;
+    let found = near.lookup(entry);
+    if (found === undefined) {
+      const mark = near.begin(entry);
+      const [v, n, w, x] = await this.#nearLink!.command<(Buffer | null)[]>(
+        "get",
+        entry,
+        true,
+        ["HMGET", entry, "v", "n", "w", "x"],
+        true,
+      );
+      found = v === null ? null : {
+        value: new Uint8Array(v),
+        version: num(n),
+        expiresAt: expiryOf(x),
+        writtenAt: num(w),
+      };
+      near.settle(entry, mark, found);
+    }
+    if (found === null) return undefined;
+    if (found.expiresAt !== null && found.expiresAt <= now) return undefined;
+    // A copy: the caller may change the bytes it gets.
+    return { ...found, value: found.value.slice() };
+  }
+
+  /** Drop keys this process is about to write from the near cache. */
+  #forget(entry: string | null): void {
+    this.#near?.invalidate(entry);
+  }
+
   async getValue(
     space: Space,
     ns: string,
@@ -234,6 +298,7 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<Uint8Array | undefined> {
     checkWellFormed(key);
     const entry = this.#ns(space, ns).entry(key);
+    if (this.#near !== null) return (await this.#nearGet(entry, now))?.value;
     const [v, x] = await this.#link.command<(Buffer | null)[]>(
       "get",
       entry,
@@ -260,6 +325,7 @@ export class RedisBackend implements AsyncBackend {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
     const registering = this.#register(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
     const [written, keys, bytes] = await this.#withRegistration(
       registering,
       this.#link.run<number[]>(SET, [...k.fixed, k.entry(key)], [
@@ -283,6 +349,7 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
     const [live, keys, bytes] = await this.#link.run<number[]>(DELETE, [
       ...k.fixed,
       k.entry(key),
@@ -323,6 +390,7 @@ export class RedisBackend implements AsyncBackend {
 
   async clear(space: Space, ns: string): Promise<number> {
     const k = this.#ns(space, ns);
+    this.#forget(null);
     const [n] = await this.#link.run<number[]>(CLEAR, [...k.fixed], [
       k.entryPrefix,
     ]);
@@ -469,6 +537,7 @@ export class RedisBackend implements AsyncBackend {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
     const registering = this.#register(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
     const reply = await this.#withRegistration(
       registering,
       this.#link.run<Buffer[]>(INCREMENT, [...k.fixed, k.entry(key)], [
@@ -541,6 +610,9 @@ export class RedisBackend implements AsyncBackend {
     const registering = writes.length > 0
       ? this.#register(space, ns)
       : undefined;
+    if (this.#near !== null) {
+      for (const w of writes) this.#forget(k.entry(w.key));
+    }
     const [outcome, keys, bytes] = await this.#withRegistration(
       registering,
       this.#link.run<[string, number, number]>(COMMIT, [
@@ -561,7 +633,8 @@ export class RedisBackend implements AsyncBackend {
     return outcome as CommitOutcome;
   }
 
-  close(): Promise<void> {
-    return this.#link.close();
+  async close(): Promise<void> {
+    this.#forget(null);
+    await Promise.all([this.#link.close(), this.#nearLink?.close()]);
   }
 }

@@ -71,14 +71,29 @@ function socketOptions(o: ResolvedRedisOptions) {
 function singleTransport(
   o: ResolvedRedisOptions,
   onError: (err: Error) => void,
+  onInvalidate?: (key: string | null) => void,
 ): { transport: Transport; connect: () => Promise<unknown> } {
   const client = createClient({
     url: o.url!,
     RESP: 3,
     socket: socketOptions(o),
     disableOfflineQueue: true,
+    emitInvalidate: onInvalidate !== undefined,
   });
   client.on("error", onError);
+  if (onInvalidate) {
+    client.on("invalidate", (key: unknown) => {
+      onInvalidate(key === null ? null : String(key));
+    });
+    // On every (re)connect: what was kept may have changed unseen while
+    // disconnected, and the new connection must ask to be told. The
+    // tracking request goes first, before any read made after this.
+    client.on("ready", () => {
+      onInvalidate(null);
+      client.sendCommand(["CLIENT", "TRACKING", "ON"], { asap: true })
+        .catch(onError);
+    });
+  }
   return {
     connect: () => client.connect(),
     transport: {
@@ -171,7 +186,10 @@ export class RedisLink {
    * Connect, or fail with {@link RedisUnavailableError} once
    * `connectTimeoutMs` has passed (the last connection error is its cause).
    */
-  static async open(o: ResolvedRedisOptions): Promise<RedisLink> {
+  static async open(
+    o: ResolvedRedisOptions,
+    onInvalidate?: (key: string | null) => void,
+  ): Promise<RedisLink> {
     const state: { lastError: Error | null; link?: RedisLink } = {
       lastError: null,
     };
@@ -182,7 +200,7 @@ export class RedisLink {
       if (state.link) state.link.#lastError = err;
     };
     const { transport, connect } = o.url !== null
-      ? singleTransport(o, onError)
+      ? singleTransport(o, onError, onInvalidate)
       : clusterTransport(o, onError);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
