@@ -38,9 +38,14 @@ function script(name: string, source: string): LuaScript {
 
 // Pieces shared by the scripts that write entries; each script includes
 // only the ones it calls (defining a Lua closure is not free on every run).
+// The namespace's counters (`seq`, `keys`, `bytes`) are read once into a
+// table `m`, changed in Lua, and written back with one HSET (`save`), so a
+// write costs two commands on the meta hash instead of one per counter.
 // `forget` drops a key's bookkeeping (deletes, expired keys); `fits` is the
 // quota check; `put` writes one entry with the next version, skipping the
-// bookkeeping writes an overwrite does not change.
+// bookkeeping writes an overwrite does not change. Numbers go to Redis
+// through string.format('%d'): Lua would print 10^14 and up in exponent
+// form.
 const HEAD = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local function usage()
@@ -48,32 +53,44 @@ local function usage()
   return tonumber(u[1] or 0), tonumber(u[2] or 0)
 end
 `;
+const META = `
+local function meta()
+  local u = redis.call('HMGET', M, 'keys', 'bytes', 'seq')
+  return {keys = tonumber(u[1] or 0), bytes = tonumber(u[2] or 0), seq = tonumber(u[3] or 0)}
+end
+local function save(m)
+  redis.call('HSET', M, 'keys', string.format('%d', m.keys), 'bytes', string.format('%d', m.bytes), 'seq', string.format('%d', m.seq))
+end
+`;
 const FORGET = `
-local function forget(key)
+local function forget(key, m)
   local size = redis.call('HGET', S, key)
   if not size then return 0 end
   redis.call('HDEL', S, key)
   redis.call('ZREM', I, key)
   redis.call('ZREM', X, key)
   redis.call('ZREM', W, key)
-  redis.call('HINCRBY', M, 'keys', -1)
-  redis.call('HINCRBY', M, 'bytes', -tonumber(size))
+  if m then
+    m.keys = m.keys - 1
+    m.bytes = m.bytes - tonumber(size)
+  else
+    redis.call('HINCRBY', M, 'keys', -1)
+    redis.call('HINCRBY', M, 'bytes', -tonumber(size))
+  end
   return 1
 end
 `;
 const FITS = `
-local function fits(old, size, maxBytes, maxKeys)
+local function fits(m, old, size, maxBytes, maxKeys)
   if not maxBytes then return true end
-  local u = redis.call('HMGET', M, 'keys', 'bytes')
-  local keys, bytes = tonumber(u[1] or 0), tonumber(u[2] or 0)
   local oldSize = old and tonumber(old) or 0
-  return bytes - oldSize + size <= maxBytes and keys + (old and 0 or 1) <= maxKeys
+  return m.bytes - oldSize + size <= maxBytes and m.keys + (old and 0 or 1) <= maxKeys
 end
 `;
 const PUT = `
-local function put(e, key, value, xat, size, now, old)
-  local seq = redis.call('HINCRBY', M, 'seq', 1)
-  redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat)
+local function put(m, e, key, value, xat, size, now, old)
+  m.seq = m.seq + 1
+  redis.call('HSET', e, 'v', value, 'n', string.format('%d', m.seq), 'w', now, 'x', xat)
   if xat == '' then
     redis.call('PERSIST', e)
     if old then redis.call('ZREM', X, key) end
@@ -83,21 +100,20 @@ local function put(e, key, value, xat, size, now, old)
   end
   redis.call('ZADD', W, now, key)
   if old then
-    local delta = size - tonumber(old)
-    if delta ~= 0 then
-      redis.call('HSET', S, key, size)
-      redis.call('HINCRBY', M, 'bytes', delta)
+    local oldSize = tonumber(old)
+    if oldSize ~= size then
+      redis.call('HSET', S, key, string.format('%d', size))
+      m.bytes = m.bytes - oldSize + size
     end
   else
     redis.call('ZADD', I, 0, key)
-    redis.call('HSET', S, key, size)
-    redis.call('HINCRBY', M, 'keys', 1)
-    redis.call('HINCRBY', M, 'bytes', size)
+    redis.call('HSET', S, key, string.format('%d', size))
+    m.keys = m.keys + 1
+    m.bytes = m.bytes + size
   end
-  return seq
 end
 `;
-const PRELUDE = HEAD + FORGET + FITS + PUT;
+const PRELUDE = HEAD + META + FORGET + FITS + PUT;
 
 /**
  * KEYS: 5 fixed, entry. ARGV: key, value, expiresAt or "", size, now,
@@ -108,12 +124,14 @@ const PRELUDE = HEAD + FORGET + FITS + PUT;
 export const SET: LuaScript = script(
   "set",
   `#!lua
-${HEAD + FITS + PUT}
+${HEAD + META + FITS + PUT}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
-if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {0, usage()} end
-put(e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
-return {1, usage()}
+local m = meta()
+if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {0, m.keys, m.bytes} end
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
+save(m)
+return {1, m.keys, m.bytes}
 `,
 );
 
@@ -211,7 +229,7 @@ return out
 export const INCREMENT: LuaScript = script(
   "increment",
   `#!lua
-${HEAD + FITS + PUT}
+${HEAD + META + FITS + PUT}
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x')
 local v, x = cur[1], cur[2]
@@ -232,9 +250,11 @@ if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow', ''
 local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
 local old = redis.call('HGET', S, key)
-if not fits(old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota', '', usage()} end
-put(e, key, text, xat, size, ARGV[5], old)
-return {'ok', text, usage()}
+local m = meta()
+if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota', '', m.keys, m.bytes} end
+put(m, e, key, text, xat, size, ARGV[5], old)
+save(m)
+return {'ok', text, m.keys, m.bytes}
 `,
 );
 
@@ -295,17 +315,19 @@ for q = 1, nm do
     sizes[name] = m.size
   end
 end
+local state = meta()
 for q = 1, nm do
   local m = muts[q]
   local name, e = names[m.j], KEYS[5 + m.j]
   if m.t == 'd' then
     redis.call('DEL', e)
-    forget(name)
+    forget(name, state)
   else
-    put(e, name, m.v, m.x, m.size, ARGV[1], redis.call('HGET', S, name))
+    put(state, e, name, m.v, m.x, m.size, ARGV[1], redis.call('HGET', S, name))
   end
 end
-return {'ok', usage()}
+if nm > 0 then save(state) end
+return {'ok', state.keys, state.bytes}
 `,
 );
 
