@@ -776,4 +776,31 @@ testEachRedis("getValue, writeMany, recount, and purge steps", async (t) => {
   });
 });
 
+testEachRedis("versions past 10^14 stay exact integers", async (t) => {
+  await withBackend(t, async (b) => {
+    await put(b, "big", "k", "v");
+    const k = new NamespaceKeys(t.options.keyPrefix, 0, "big");
+    const urls = t.options.url ? [t.options.url] : t.options.cluster!;
+    for (const url of urls) {
+      const reply = await rawCommand(Number(new URL(url).port), [
+        "HSET",
+        k.meta,
+        "seq",
+        "123456789012344",
+      ]);
+      if (!reply.startsWith("-MOVED")) break;
+    }
+    await put(b, "big", "k", "w");
+    assert.equal(
+      (await b.get(0, "big", "k", Date.now()))!.version,
+      123456789012345,
+    );
+    await b.increment(0, "big", "n", 1, null, 1, Date.now(), null);
+    assert.equal(
+      (await b.get(0, "big", "n", Date.now()))!.version,
+      123456789012346,
+    );
+  });
+});
+
 stopSharedRedis();

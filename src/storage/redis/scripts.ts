@@ -43,9 +43,8 @@ function script(name: string, source: string): LuaScript {
 // write costs two commands on the meta hash instead of one per counter.
 // `forget` drops a key's bookkeeping (deletes, expired keys); `fits` is the
 // quota check; `put` writes one entry with the next version, skipping the
-// bookkeeping writes an overwrite does not change. Numbers go to Redis
-// through string.format('%d'): Lua would print 10^14 and up in exponent
-// form.
+// bookkeeping writes an overwrite does not change. Counters are written
+// with string.format('%d'), so they always read back as plain decimals.
 const HEAD = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local function usage()
