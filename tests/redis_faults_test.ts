@@ -273,6 +273,53 @@ redisTest(
 );
 
 redisTest(
+  "a cluster node that goes down gives a typed error within the deadline; other slots keep working, and it recovers",
+  async () => {
+    const cluster = await RedisCluster.start();
+    const b = await RedisBackend.open({
+      cluster: cluster.urls,
+      commandTimeoutMs: 500,
+    });
+    try {
+      // Two namespaces on different nodes.
+      const owners = new Map<string, RedisServer>();
+      for (let i = 0; owners.size < 2 && i < 100; i++) {
+        const ns = `ns${i}`;
+        const node = await cluster.ownerOf(
+          await cluster.slotOf(new NamespaceKeys("sc:", 1, ns).meta),
+        );
+        if (![...owners.values()].includes(node)) owners.set(ns, node);
+      }
+      const [[downNs, downNode], [upNs]] = [...owners];
+      await set(b, downNs, "k", "before");
+      await set(b, upNs, "k", "before");
+      await downNode.stop("SIGKILL");
+      const started = performance.now();
+      const err = await b.get(1, downNs, "k", Date.now()).then(
+        () => null,
+        (e) => e,
+      );
+      assert.ok(err instanceof RedisUnavailableError, String(err));
+      assert.ok(performance.now() - started < 500 + 2_000);
+      // The other node's namespace is unaffected.
+      assert.equal(await set(b, upNs, "k2", "during"), true);
+      await downNode.restart();
+      const e = await eventually(
+        15_000,
+        () => b.get(1, downNs, "k", Date.now()),
+      );
+      // No AOF on this node: the restarted node came back empty, but it
+      // answers again.
+      assert.equal(e, undefined);
+      assert.equal(await set(b, downNs, "k", "after"), true);
+    } finally {
+      await b.close();
+      await cluster.dispose();
+    }
+  },
+);
+
+redisTest(
   "four processes incrementing through the cluster get the exact total",
   async () => {
     const cluster = await RedisCluster.start();
