@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { StorageError } from "../mod.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
-import { RedisUnavailableError } from "../src/storage/redis/errors.ts";
+import {
+  RedisReplyError,
+  RedisUnavailableError,
+} from "../src/storage/redis/errors.ts";
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";
 import {
   freePort,
@@ -357,6 +360,40 @@ redisTest(
       }
     } finally {
       await cluster.dispose();
+    }
+  },
+);
+
+redisTest(
+  "a password in the URL works; a wrong or missing one is refused at once with the reason",
+  async () => {
+    const server = await RedisServer.start({
+      args: ["--requirepass", "s3cret"],
+    });
+    try {
+      const url = (auth: string) => `redis://${auth}127.0.0.1:${server.port}`;
+      const b = await RedisBackend.open({ url: url(":s3cret@") });
+      try {
+        assert.equal(await set(b, "auth", "k", "v"), true);
+        assert.ok(!b.path.includes("s3cret"), b.path);
+      } finally {
+        await b.close();
+      }
+      for (const auth of [":wrong@", ""]) {
+        const started = performance.now();
+        const err = await RedisBackend.open({
+          url: url(auth),
+          connectTimeoutMs: 5_000,
+        }).then(() => null, (e) => e);
+        assert.ok(err instanceof RedisReplyError, String(err));
+        assert.match(err.message, /WRONGPASS|NOAUTH/);
+        assert.match(err.message, /user and password in the URL/);
+        assert.ok(!err.message.includes("wrong@"), "password not echoed");
+        // Refused at once, not after the connect deadline.
+        assert.ok(performance.now() - started < 5_000);
+      }
+    } finally {
+      await server.dispose();
     }
   },
 );

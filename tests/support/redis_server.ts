@@ -85,6 +85,8 @@ export interface ServerOptions {
   aof?: boolean;
   /** Start as a cluster node. */
   cluster?: boolean;
+  /** More `redis-server` arguments, e.g. `["--requirepass", "s3cret"]`. */
+  args?: string[];
 }
 
 /** Every server process still running, for the unload handler. */
@@ -143,6 +145,7 @@ export class RedisServer {
       this.options.aof ? "yes" : "no",
     ];
     if (this.options.aof) args.push("--appendfsync", "always");
+    if (this.options.args) args.push(...this.options.args);
     if (this.options.cluster) {
       args.push(
         "--cluster-enabled",
@@ -166,7 +169,8 @@ export class RedisServer {
       `redis-server on port ${this.port}`,
       async () => {
         const reply = await rawCommand(this.port, ["PING"]);
-        return reply.startsWith("+PONG");
+        // A server with a password answers NOAUTH: it is up all the same.
+        return reply.startsWith("+PONG") || reply.startsWith("-NOAUTH");
       },
     );
   }

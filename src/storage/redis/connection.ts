@@ -195,9 +195,17 @@ export class RedisLink {
     };
     // node-redis reports every failed (re)connect as an "error" event; an
     // EventEmitter without a listener would throw it and end the process.
+    // A refusal that retrying cannot fix (a wrong password, a user without
+    // permission) ends the open at once instead of at the deadline.
+    let refuse: (err: Error) => void = () => {};
+    const refused = new Promise<never>((_, reject) => refuse = reject);
     const onError = (err: Error) => {
       state.lastError = err;
       if (state.link) state.link.#lastError = err;
+      else if (
+        err instanceof ErrorReply &&
+        /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)
+      ) refuse(err);
     };
     const { transport, connect } = o.url !== null
       ? singleTransport(o, onError, onInvalidate)
@@ -214,7 +222,7 @@ export class RedisLink {
     });
     const connecting = connect();
     try {
-      await Promise.race([connecting, deadline]);
+      await Promise.race([connecting, deadline, refused]);
     } catch (err) {
       connecting.catch(() => {});
       transport.destroy();

@@ -40,10 +40,10 @@ export class RedisUnavailableError extends StorageError {
       path,
       `Redis at ${path} did not answer ${operation} within ${
         timeoutMs.toLocaleString("en-US")
-      } ms${why}; check that the server runs and is reachable, or raise redis.commandTimeoutMs${
+      } ms${why}; check that the server runs and is reachable, or raise redis.${
         operation === "connect"
-          ? ""
-          : " (a write that timed out may or may not have landed)"
+          ? "connectTimeoutMs"
+          : "commandTimeoutMs (a write that timed out may or may not have landed)"
       }`,
       options,
     );
