@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Plugin } from "@extism/extism";
+import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { ClosedError } from "../errors.ts";
 import type { HostState } from "./context.ts";
 import { PluginError } from "./errors.ts";
