@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const ns = cache.namespace("counter");
  * await ns.set("greeting", "Hello", { ttl: 60_000 });
