@@ -40,10 +40,10 @@ console.log(JSON.stringify({ replies, stored: new TextDecoder().decode(stored!) 
 }
 
 interface Project {
-  /** `deno.json` text, or `null` for none. */
-  config: string | null;
-  /** How `main.ts` names the module, given the project directory. */
-  specifier: (dir: string) => string;
+  /** `deno.json` text (or how to make it from the project directory), or `null` for none. */
+  config: string | null | ((dir: string) => string);
+  /** Scripts by file name, each naming the module its own way. */
+  specifiers: Record<string, (dir: string) => string>;
   /** Extra `deno` flags (the in-repository case points at our config). */
   flags?: string[];
 }
@@ -70,35 +70,45 @@ async function deno(
 async function tryProject(project: Project): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "sup-import-" });
   try {
-    if (project.config !== null) {
-      await Deno.writeTextFile(`${dir}/deno.json`, project.config);
+    const config = typeof project.config === "function"
+      ? project.config(dir)
+      : project.config;
+    if (config !== null) await Deno.writeTextFile(`${dir}/deno.json`, config);
+    const scripts = Object.keys(project.specifiers);
+    for (const [file, specifier] of Object.entries(project.specifiers)) {
+      await Deno.writeTextFile(`${dir}/${file}`, script(specifier(dir)));
     }
-    await Deno.writeTextFile(
-      `${dir}/main.ts`,
-      script(project.specifier(dir)),
-    );
     const flags = project.flags ?? [];
-    const check = await deno(dir, ["check", ...flags, "main.ts"]);
+    // One type check for all of a project's scripts: it is the slow part.
+    const check = await deno(dir, ["check", ...flags, ...scripts]);
     assert.equal(check.code, 0, `deno check failed:\n${check.stderr}`);
-    const data = `${dir}/data`;
-    // No -A: no network, FFI or subprocesses, as a plugin host should run.
-    const run = await deno(dir, [
-      "run",
-      ...flags,
-      `--allow-read=${dir},${WASM},/dev/null`,
-      `--allow-write=${dir},/dev/null`,
-      "--allow-env",
-      "main.ts",
-      data,
-      WASM,
-    ]);
-    assert.equal(run.code, 0, `deno run failed:\n${run.stderr}`);
-    assert.deepEqual(JSON.parse(run.stdout), {
-      replies: ["Counter incremented to 1", "Counter incremented to 2"],
-      stored: "2",
-    });
-    // The cache really is a file in the importer's data directory.
-    assert.ok((await Deno.stat(`${data}/cache.db`)).isFile);
+    for (const file of scripts) {
+      const data = `${dir}/data-${file}`;
+      // No -A: no network, FFI or subprocesses, as a plugin host should run.
+      const run = await deno(dir, [
+        "run",
+        ...flags,
+        `--allow-read=${dir},${WASM},/dev/null`,
+        `--allow-write=${dir},/dev/null`,
+        "--allow-env",
+        file,
+        data,
+        WASM,
+      ]);
+      assert.equal(run.code, 0, `deno run ${file} failed:\n${run.stderr}`);
+      assert.deepEqual(JSON.parse(run.stdout), {
+        replies: ["Counter incremented to 1", "Counter incremented to 2"],
+        stored: "2",
+      });
+      // The cache really is a file in the importer's data directory.
+      assert.ok((await Deno.stat(`${data}/cache.db`)).isFile);
+    }
+    if (config?.includes('"nodeModulesDir"')) {
+      // The npm packages really came from the importer's node_modules.
+      for (const pkg of ["@extism/extism", "binaryen"]) {
+        assert.ok((await Deno.stat(`${dir}/node_modules/${pkg}`)).isDirectory);
+      }
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -113,25 +123,26 @@ const CONFIGS: [string, string | null][] = [
 ];
 
 for (const [label, config] of CONFIGS) {
-  Deno.test(`import by relative path from a project with ${label}`, async () => {
-    await tryProject({ config, specifier: byPath });
-  });
-  Deno.test(`import by file:// URL from a project with ${label}`, async () => {
-    await tryProject({ config, specifier: byUrl });
+  Deno.test(`import by relative path and by file:// URL from a project with ${label}`, async () => {
+    await tryProject({
+      config,
+      specifiers: { "by_path.ts": byPath, "by_url.ts": byUrl },
+    });
   });
 }
 
 Deno.test('import as jsr:@sup/cache through "links"', async () => {
   await tryProject({
-    config: JSON.stringify({ links: [ROOT] }),
-    specifier: () => "jsr:@sup/cache",
+    // Relative, as a project next to a clone would write it.
+    config: (dir) => JSON.stringify({ links: [relative(dir, ROOT)] }),
+    specifiers: { "main.ts": () => "jsr:@sup/cache" },
   });
 });
 
 Deno.test("import with this repository's deno.json", async () => {
   await tryProject({
     config: null,
-    specifier: () => MOD_URL,
+    specifiers: { "main.ts": byUrl },
     flags: [`--config=${ROOT}/deno.json`],
   });
 });
