@@ -24,7 +24,7 @@ import type {
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const ns = cache.namespace("counter");
  * await ns.set("greeting", "Hello", { ttl: 60_000 });
