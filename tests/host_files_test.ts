@@ -1,5 +1,10 @@
 // read_file / list_directory stay inside the plugin's data directory.
+// Subfolders are served only where they can be opened race-free: under
+// --allow-all, through directory handles (files.ts). Every test here runs
+// in this process's mode, and the last one runs this whole file again in a
+// child under --allow-all, so `deno task test` covers both modes.
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import {
   FileAccessError,
   listConfined,
@@ -7,6 +12,18 @@ import {
   readConfined,
 } from "../src/host/files.ts";
 import { openHost, supCall } from "./fixtures/setup.ts";
+
+/** Whether this process may look up names under /proc/self/fd (--allow-all). */
+const HANDLES = (() => {
+  try {
+    Deno.lstatSync("/proc/self/fd/0");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const SUBFOLDER =
+  "only the top level of the plugin folder is served (Deno cannot open deeper paths race-free without --allow-all)";
 
 Deno.test("read_file and list_directory are confined to <dataDir>/plugins/<name>", async () => {
   await using host = await openHost();
@@ -58,13 +75,20 @@ Deno.test("read_file and list_directory are confined to <dataDir>/plugins/<name>
     await supCall(p, "list_directory", "."),
     '{"success":true,"files":["escape","inside-link.txt","note.txt","secret-link.txt","sub"]}',
   );
-  // Subfolders cannot be opened race-free without openat (files.ts).
-  assert.equal(
-    await supCall(p, "list_directory", "/sub"),
-    '{"success":false,"error":"Directory not found: sub: is a subfolder; only the top level of the plugin folder is served (Deno cannot open deeper paths race-free)"}',
-  );
-  assert.equal(await supCall(p, "read_file", "sub/inner.txt"), "");
-  assert.match(warnings.join("\n"), /sub\/inner\.txt: is in a subfolder/);
+  if (HANDLES) {
+    assert.equal(
+      await supCall(p, "list_directory", "/sub"),
+      '{"success":true,"files":["inner.txt"]}',
+    );
+    assert.equal(await supCall(p, "read_file", "sub/inner.txt"), "inner");
+  } else {
+    assert.equal(
+      await supCall(p, "list_directory", "/sub"),
+      `{"success":false,"error":"Directory not found: sub: is a subfolder; ${SUBFOLDER}"}`,
+    );
+    assert.equal(await supCall(p, "read_file", "sub/inner.txt"), "");
+    assert.match(warnings.join("\n"), /sub\/inner\.txt: is in a subfolder/);
+  }
   assert.equal(
     await supCall(p, "list_directory", "note.txt"),
     '{"success":false,"error":"Path is not a directory"}',
@@ -106,8 +130,13 @@ Deno.test("refusals name paths relative to the plugin folder, never host paths",
     assert.ok(!w.includes(root), w);
   }
   assert.match(warnings[0], /missing\.txt: no such file or directory/);
-  assert.match(warnings[1], /sub\/missing\.txt: is in a subfolder/);
-  assert.match(warnings[2], /sub\/f\.txt: is in a subfolder/);
+  if (HANDLES) {
+    assert.match(warnings[1], /sub\/missing\.txt: no such file or directory/);
+    assert.match(warnings[2], /sub\/f\.txt: not a directory/);
+  } else {
+    assert.match(warnings[1], /sub\/missing\.txt: is in a subfolder/);
+    assert.match(warnings[2], /sub\/f\.txt: is in a subfolder/);
+  }
   assert.match(warnings[3], /sub: not a regular file \(a directory\)/);
   assert.match(warnings[4], /nope: no such file or directory/);
 });
@@ -138,7 +167,7 @@ Deno.test("a hard link to a file outside is not read, nor a file with two names"
   await Deno.remove(outside, { recursive: true });
 });
 
-Deno.test("symlinks inside the folder are followed only while they stay at its top level", async () => {
+Deno.test("symlinks inside the folder are followed only while they stay inside", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/f.txt`, "f");
   await Deno.mkdir(`${dir}/sub`);
@@ -156,12 +185,24 @@ Deno.test("symlinks inside the folder are followed only while they stay at its t
   for (const p of ["rel", "chain", "abs", "through", "sub/../chain"]) {
     assert.equal(read(p), "f", p);
   }
-  assert.throws(() => read("down"), /sub\/g\.txt: is in a subfolder/);
+  if (HANDLES) assert.equal(read("down"), "g");
+  else assert.throws(() => read("down"), /sub\/g\.txt: is in a subfolder/);
   assert.throws(() => read("out"), /out of the plugin data directory/);
   assert.throws(() => read("absout"), /out of the plugin data directory/);
   assert.throws(() => read("loop1"), /too many levels of symbolic links/);
   assert.deepEqual(listConfined(dir, "sub/.."), listConfined(dir, "/"));
-  assert.throws(() => listConfined(dir, "sub"), /sub: is a subfolder/);
+  if (HANDLES) {
+    assert.deepEqual(listConfined(dir, "sub"), ["g.txt"]);
+    // A symlink inside a subfolder resolves from that subfolder.
+    await Deno.symlink("../f.txt", `${dir}/sub/up`);
+    await Deno.symlink("../../x", `${dir}/sub/out`);
+    await Deno.symlink(`${dir}/sub/g.txt`, `${dir}/sub/abs`);
+    assert.equal(read("sub/up"), "f");
+    assert.equal(read("sub/abs"), "g");
+    assert.throws(() => read("sub/out"), /out of the plugin data directory/);
+  } else {
+    assert.throws(() => listConfined(dir, "sub"), /sub: is a subfolder/);
+  }
   assert.throws(
     () => listConfined(dir, "rel"),
     /Path is not a directory/,
@@ -188,4 +229,23 @@ Deno.test("plugin names too long for a directory name load, hashed; short names 
   const p = await host.load("bridge", { name });
   await Deno.writeTextFile(`${p.filesDir}/n.txt`, "n");
   assert.equal(await supCall(p, "read_file", "n.txt"), "n");
+});
+
+Deno.test({
+  name: "the same tests under --allow-all, where subfolders are served",
+  ignore: HANDLES || Deno.env.get("SUP_FILES_CHILD") === "1",
+  async fn() {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--quiet", fileURLToPath(import.meta.url)],
+      env: { SUP_FILES_CHILD: "1" },
+      stdin: "null",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(
+      out.code,
+      0,
+      dec.decode(out.stdout) + dec.decode(out.stderr),
+    );
+    assert.match(dec.decode(out.stdout), /passed/);
+  },
 });

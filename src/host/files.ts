@@ -44,10 +44,18 @@
  * symlink and back between two system calls keeps its inode (and Linux does
  * not move its ctime within one clock tick), so no check made of paths sees
  * it; the attack test got one read of `/etc/passwd` in 3,000 with checks of
- * every folder on the way before and after the open. Without `openat`,
- * files in subfolders are therefore not served, and `list_directory` lists
- * the folder itself only; the refusal says so. (`..` and symlinks are still
- * resolved while they stay at the top: `sub/../a.txt` reads `a.txt`.)
+ * every folder on the way before and after the open. They need a lookup
+ * relative to a directory the host holds open, which Deno offers in one
+ * case: under `--allow-all` it passes `/proc/self/fd/<fd>/<name>` to the
+ * kernel unchanged, and the kernel resolves `<fd>` to the open directory
+ * itself. The host then walks like `openat` (and Go's `os.Root`, which sup
+ * uses) does: each folder is opened `O_DIRECTORY | O_NOFOLLOW` relative to
+ * the one before, so a swap can only change which entry of a folder the
+ * host already holds is opened, never lead out of it. Under narrower flags
+ * (the ones the docs recommend), files in subfolders are not served and
+ * `list_directory` lists the folder itself only; the refusal says so.
+ * (`..` and symlinks are resolved by hand in both cases, as long as they
+ * stay inside: `sub/../a.txt` reads `a.txt`.)
  *
  * @module
  */
@@ -64,7 +72,7 @@ import {
   realpathSync,
 } from "node:fs";
 import { createHash } from "node:crypto";
-import { isAbsolute, join, normalize, relative, sep } from "node:path";
+import { isAbsolute, normalize, relative, sep } from "node:path";
 
 /** A refused or failed file operation; the message is safe to show the plugin. */
 export class FileAccessError extends Error {}
@@ -116,15 +124,19 @@ const MAX_SYMLINKS = 40;
 /** Cap of {@link readConfined} when the caller gives none. */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-/** Where a plugin path leads: the entry and its `lstat`. */
-interface Walked {
-  /** Absolute host path (never shown to the plugin). */
-  path: string;
-  /** The same, relative to the folder: what messages show. */
-  rel: string;
-  /** `lstat` of the entry, or `null` for the folder itself. */
-  stat: BigIntStats | null;
+/**
+ * A directory lookups start from: by path (the plugin folder itself), or by
+ * a descriptor the host holds (`/proc/self/fd/<fd>`, see the module comment).
+ */
+interface Base {
+  /** Prefix of lookups in this directory. */
+  base: string;
 }
+
+/** Where a plugin path leads. */
+type Walked =
+  | { kind: "file"; path: string; rel: string; stat: BigIntStats }
+  | { kind: "dir"; base: string; rel: string; depth: number };
 
 function parts(path: string): string[] {
   return path.split("/").filter((p) => p !== "" && p !== ".");
@@ -175,20 +187,38 @@ function kind(st: BigIntStats): string {
   return "an unknown kind of file";
 }
 
+const SUBFOLDER =
+  "only the top level of the plugin folder is served (Deno cannot open deeper paths race-free without --allow-all)";
+
 /**
- * Follow `requested` inside `realRoot` one component at a time, expanding
- * symlinks by hand so that no lookup the host relies on follows one. Every
- * lookup is of a name directly in `realRoot` (see the module comment).
+ * Follow `requested` inside the folder one component at a time, expanding
+ * symlinks by hand so that no lookup the host relies on follows one. By
+ * path (`fds` false) every lookup is of a name directly in the folder; with
+ * descriptors each lookup is relative to the directory the walk holds open,
+ * and `held` collects those descriptors for the caller to close.
  */
-function walk(realRoot: string, requested: string): Walked {
+function walk(
+  realRoot: string,
+  requested: string,
+  fds: { rootFd: number; held: number[] } | null,
+): Walked {
   if (requested.includes("\0")) {
     throw new FileAccessError("path contains a NUL byte");
   }
   // sup strips the leading slash so absolute paths name files in the folder.
   const pending = parts(requested);
-  let entry: string | null = null;
-  let stat: BigIntStats | null = null;
+  const root: Base = {
+    base: fds ? `/proc/self/fd/${fds.rootFd}` : realRoot,
+  };
+  // The directories walked into, below the folder; `names` says which.
+  const dirs: Base[] = [root];
+  const names: string[] = [];
   let links = 0;
+  // Descriptors stay open (in `held`) until the caller is done.
+  const leave = (keep: number) => {
+    dirs.length = keep;
+    names.length = keep - 1;
+  };
   const escape = (): never => {
     throw new FileAccessError(
       links > 0
@@ -201,29 +231,26 @@ function walk(realRoot: string, requested: string): Walked {
   while (pending.length > 0) {
     const name = pending.shift()!;
     if (name === "..") {
-      // `entry` is a real directory (or nothing), so `..` is arithmetic.
-      if (entry === null) escape();
-      entry = null;
-      stat = null;
+      // `dirs` holds real directories only, so `..` is arithmetic.
+      if (names.length === 0) escape();
+      leave(dirs.length - 1);
       continue;
     }
-    if (entry !== null) {
-      fail(
-        `${entry}/${name}`,
-        "is in a subfolder; only the top level of the plugin folder is served (Deno cannot open deeper paths race-free)",
-      );
+    const rel = [...names, name].join("/");
+    if (fds === null && names.length > 0) {
+      fail(rel, `is in a subfolder; ${SUBFOLDER}`);
     }
-    const path = join(realRoot, name);
-    const st = lstatOf(path, name);
+    const path = `${dirs.at(-1)!.base}/${name}`;
+    const st = lstatOf(path, rel);
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) {
-        fail(name, "too many levels of symbolic links");
+        fail(rel, "too many levels of symbolic links");
       }
       let target: string;
       try {
         target = readlinkSync(path);
       } catch (cause) {
-        fail(name, describe(cause));
+        fail(rel, describe(cause));
       }
       if (isAbsolute(target)) {
         // Allowed only when it names a place inside the folder.
@@ -231,24 +258,92 @@ function walk(realRoot: string, requested: string): Walked {
         if (
           target === ".." || target.startsWith(".." + sep) || isAbsolute(target)
         ) escape();
+        leave(1);
       }
-      // Relative targets start in the folder, where the link is.
+      // A relative target starts in the directory that holds the link.
       pending.unshift(...parts(target));
       continue;
     }
-    if (!st.isDirectory() && pending.length > 0) fail(name, "not a directory");
-    entry = name;
-    stat = st;
+    if (!st.isDirectory()) {
+      if (pending.length > 0) fail(rel, "not a directory");
+      return { kind: "file", path, rel, stat: st };
+    }
+    if (fds === null) {
+      // Nothing is opened: only `..` may follow (checked above).
+      dirs.push({ base: path });
+    } else {
+      let fd: number;
+      try {
+        fd = openSync(
+          path,
+          constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+        );
+      } catch (cause) {
+        fail(rel, describe(cause));
+      }
+      fds.held.push(fd);
+      dirs.push({ base: `/proc/self/fd/${fd}` });
+    }
+    names.push(name);
   }
   return {
-    path: entry === null ? realRoot : join(realRoot, entry),
-    rel: entry ?? ".",
-    stat,
+    kind: "dir",
+    base: dirs.at(-1)!.base,
+    rel: names.join("/") || ".",
+    depth: names.length,
   };
 }
 
+/**
+ * Whether this process may look names up relative to a directory it holds
+ * open, through `/proc/self/fd/<fd>/<name>`. Deno allows those paths only
+ * under `--allow-all`, and then hands them to the kernel unchanged, which
+ * resolves `<fd>` to the open directory itself (an `openat` in all but
+ * name). Asked once per process.
+ */
+let fdLookups: boolean | undefined;
+function fdLookupsWork(rootFd: number): boolean {
+  if (fdLookups === undefined) {
+    try {
+      lstatSync(`/proc/self/fd/${rootFd}`);
+      fdLookups = true;
+    } catch {
+      fdLookups = false;
+    }
+  }
+  return fdLookups;
+}
+
+/**
+ * Run `fn` on the walk of `requested`, with directory descriptors when the
+ * process may use them, and close every descriptor afterwards.
+ */
+function walking<T>(
+  root: string,
+  requested: string,
+  fn: (w: Walked) => T,
+): T {
+  const realRoot = realRootOf(root);
+  let rootFd: number;
+  try {
+    rootFd = openSync(realRoot, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (cause) {
+    throw new FileAccessError(
+      `the plugin data directory is not available: ${describe(cause)}`,
+    );
+  }
+  const held: number[] = [];
+  try {
+    const fds = fdLookupsWork(rootFd) ? { rootFd, held } : null;
+    return fn(walk(realRoot, requested, fds));
+  } finally {
+    for (const fd of held) closeSync(fd);
+    closeSync(rootFd);
+  }
+}
+
 /** Step 3 for the entry: the open descriptor is the entry the walk found. */
-function sameEntry(w: Walked, held: BigIntStats): void {
+function sameEntry(w: { path: string; rel: string }, held: BigIntStats): void {
   let now: BigIntStats | undefined;
   try {
     now = lstatSync(w.path, { bigint: true });
@@ -268,7 +363,7 @@ function realRootOf(root: string): string {
   }
 }
 
-function openNoFollow(w: Walked, extra: number): number {
+function openNoFollow(w: { path: string; rel: string }, extra: number): number {
   try {
     return openSync(
       w.path,
@@ -339,31 +434,28 @@ export function readConfined(
   options: ReadConfinedOptions = {},
 ): Uint8Array {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const w = walk(realRootOf(root), requested);
-  // Refuse what is plainly not a regular file before opening it: opening a
-  // device can have effects of its own.
-  if (w.stat === null || !w.stat.isFile()) {
-    fail(
-      w.rel,
-      `not a regular file (${w.stat ? kind(w.stat) : "a directory"})`,
-    );
-  }
-  const fd = openNoFollow(w, 0);
-  try {
-    const held = fstatSync(fd, { bigint: true });
-    if (!held.isFile()) fail(w.rel, `not a regular file (${kind(held)})`);
-    if (held.nlink !== 1n) {
-      fail(
-        w.rel,
-        `the file has ${held.nlink} hard links (another name may be outside the plugin folder); refused`,
-      );
+  return walking(root, requested, (w) => {
+    if (w.kind === "dir") fail(w.rel, "not a regular file (a directory)");
+    // Refuse what is plainly not a regular file before opening it: opening
+    // a device can have effects of its own.
+    if (!w.stat.isFile()) fail(w.rel, `not a regular file (${kind(w.stat)})`);
+    const fd = openNoFollow(w, 0);
+    try {
+      const held = fstatSync(fd, { bigint: true });
+      if (!held.isFile()) fail(w.rel, `not a regular file (${kind(held)})`);
+      if (held.nlink !== 1n) {
+        fail(
+          w.rel,
+          `the file has ${held.nlink} hard links (another name may be outside the plugin folder); refused`,
+        );
+      }
+      sameEntry(w, held);
+      if (held.size > BigInt(maxBytes)) tooLarge(w.rel, maxBytes);
+      return readAtMost(fd, Number(held.size), maxBytes, w.rel);
+    } finally {
+      closeSync(fd);
     }
-    sameEntry(w, held);
-    if (held.size > BigInt(maxBytes)) tooLarge(w.rel, maxBytes);
-    return readAtMost(fd, Number(held.size), maxBytes, w.rel);
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
@@ -380,20 +472,18 @@ export function readConfined(
  * ```
  */
 export function listConfined(root: string, requested: string): string[] {
-  const w = walk(realRootOf(root), requested);
-  if (w.stat !== null && !w.stat.isDirectory()) {
-    throw new FileAccessError("Path is not a directory");
-  }
-  if (w.stat !== null) {
-    fail(
-      w.rel,
-      "is a subfolder; only the top level of the plugin folder is served (Deno cannot open deeper paths race-free)",
-    );
-  }
-  // The folder itself: the host made it and nobody inside can move it.
-  try {
-    return readdirSync(w.path).sort();
-  } catch (cause) {
-    fail(w.rel, describe(cause));
-  }
+  return walking(root, requested, (w) => {
+    if (w.kind === "file") {
+      throw new FileAccessError("Path is not a directory");
+    }
+    // A subfolder by path could be swapped between check and listing.
+    if (w.depth > 0 && !w.base.startsWith("/proc/self/fd/")) {
+      fail(w.rel, `is a subfolder; ${SUBFOLDER}`);
+    }
+    try {
+      return readdirSync(w.base).sort();
+    } catch (cause) {
+      fail(w.rel, describe(cause));
+    }
+  });
 }

@@ -41,14 +41,27 @@ async function layout(dir: string): Promise<Layout> {
   return { dataDir, wasm: await writeFixture(wasmDir, "bridge"), root };
 }
 
-function flags(l: Layout, narrow: boolean): string[] {
-  return narrow
-    ? [
-      `--allow-read=${l.dataDir},${l.wasm},/dev/null`,
-      `--allow-write=${l.dataDir},/dev/null`,
-      `--allow-env=${EXTISM_ENV}`,
-    ]
-    : ["--allow-read", "--allow-write", "--allow-env"];
+/**
+ * The host's permission modes: the narrow flags the docs recommend, broad
+ * ones, and --allow-all, the one mode where subfolders are served (through
+ * directory handles, see src/host/files.ts).
+ */
+type Mode = "narrow" | "broad" | "all";
+const MODES: Mode[] = ["narrow", "broad", "all"];
+
+function flags(l: Layout, mode: Mode): string[] {
+  switch (mode) {
+    case "narrow":
+      return [
+        `--allow-read=${l.dataDir},${l.wasm},/dev/null`,
+        `--allow-write=${l.dataDir},/dev/null`,
+        `--allow-env=${EXTISM_ENV}`,
+      ];
+    case "broad":
+      return ["--allow-read", "--allow-write", "--allow-env"];
+    case "all":
+      return ["--allow-all"];
+  }
 }
 
 interface ChildOut {
@@ -61,9 +74,9 @@ interface ChildOut {
 async function runChild(
   l: Layout,
   plan: Plan,
-  narrow = false,
+  mode: Mode = "broad",
 ): Promise<ChildOut> {
-  const child = spawnDeno(CHILD, flags(l, narrow), [
+  const child = spawnDeno(CHILD, flags(l, mode), [
     l.dataDir,
     l.wasm,
     JSON.stringify(plan),
@@ -109,8 +122,8 @@ Deno.test("a FIFO, device nodes and a 3 GiB sparse file are refused without hang
     await Deno.writeTextFile(join(l.root, "ok.txt"), "fine");
     const reads = ["fifo", "zero-link", "big", "ok.txt"];
     if (mknod.success) reads.push("zero");
-    for (const narrow of [false, true]) {
-      const out = await runChild(l, { reads }, narrow);
+    for (const mode of MODES) {
+      const out = await runChild(l, { reads }, mode);
       assert.deepEqual(
         out.replies,
         reads.map((r) => r === "ok.txt" ? "fine" : ""),
@@ -124,8 +137,8 @@ Deno.test("a FIFO, device nodes and a 3 GiB sparse file are refused without hang
       assertNoHostPath(l, out.warnings);
     }
     report("files: special files", {
-      tried: reads.length * 2,
-      survived: reads.length * 2,
+      tried: reads.length * MODES.length,
+      survived: reads.length * MODES.length,
       lost: 0,
       mknod: mknod.success ? 1 : 0,
     });
@@ -139,12 +152,16 @@ Deno.test("hard links in the plugin folder are not read", () =>
     await Deno.link(secret, join(l.root, "linked.txt"));
     await Deno.writeTextFile(join(l.root, "twice.txt"), "twice");
     await Deno.link(join(l.root, "twice.txt"), join(l.root, "twice2.txt"));
-    const out = await runChild(l, {
-      reads: ["linked.txt", "twice.txt"],
-    });
-    assert.deepEqual(out.replies, ["", ""]);
-    assert.match(out.warnings.join("\n"), /linked\.txt: .*hard link/);
-    assertNoHostPath(l, out.warnings);
+    await Deno.mkdir(join(l.root, "sub"));
+    await Deno.link(secret, join(l.root, "sub", "linked.txt"));
+    for (const mode of MODES) {
+      const out = await runChild(l, {
+        reads: ["linked.txt", "twice.txt", "sub/linked.txt"],
+      }, mode);
+      assert.deepEqual(out.replies, ["", "", ""]);
+      assert.match(out.warnings.join("\n"), /linked\.txt: .*hard link/);
+      assertNoHostPath(l, out.warnings);
+    }
   }));
 
 /**
@@ -157,7 +174,7 @@ async function race(
   real: () => Promise<void>,
   evil: string,
   plan: Plan["race"] & object,
-  narrow: boolean,
+  mode: Mode,
 ): Promise<Record<string, number>> {
   await real();
   await Deno.symlink(evil, join(l.root, `${target}.evil`));
@@ -168,7 +185,7 @@ async function race(
     `--allow-write=${l.root}`,
   ], [l.root, target, stop]);
   try {
-    const out = await runChild(l, { race: plan }, narrow);
+    const out = await runChild(l, { race: plan }, mode);
     assertNoHostPath(l, out.warnings);
     return out.seen!;
   } finally {
@@ -181,12 +198,12 @@ async function race(
   }
 }
 
-for (const narrow of [false, true]) {
-  const mode = narrow ? "narrow flags" : "broad flags";
-  Deno.test(`symlink swaps racing read_file never return /etc/passwd (${mode})`, () =>
+for (const mode of MODES) {
+  Deno.test(`symlink swaps racing read_file never return /etc/passwd (${mode} flags)`, () =>
     withTempDir("files", async (dir) => {
       const l = await layout(dir);
-      let tried = 0, leaked = 0, decoys = 0;
+      let tried = 0, leaked = 0;
+      const decoys: Record<string, number> = {};
       // A folder swapped for a symlink to /etc; a file swapped for one to /etc/passwd.
       const cases: Array<[string, () => Promise<void>, string, string]> = [
         [
@@ -212,26 +229,32 @@ for (const narrow of [false, true]) {
           fn: "read_file",
           path,
           rounds: ROUNDS,
-        }, narrow);
+        }, mode);
+        decoys[target] = 0;
         for (const [reply, n] of Object.entries(seen)) {
           tried += n;
           if (reply === PASSWD || reply.startsWith("root:")) leaked += n;
-          else if (reply === "decoy") decoys += n;
+          else if (reply === "decoy") decoys[target] += n;
           else assert.equal(reply, "", `unexpected reply ${reply}`);
         }
       }
-      report(`files: symlink swap race, read_file, ${mode}`, {
+      report(`files: symlink swap race, read_file, ${mode} flags`, {
         tried,
         survived: tried - leaked,
         lost: 0,
         leaked,
-        decoys,
+        decoysTop: decoys.passwd,
+        decoysSub: decoys.dir,
       });
       assert.equal(leaked, 0, `/etc/passwd returned ${leaked} times`);
-      assert.ok(decoys > 0, "the race never let a real read through");
+      // The race let real reads through: the test exercised the open path.
+      assert.ok(decoys.passwd > 0, "no read at the top level succeeded");
+      if (mode === "all") {
+        assert.ok(decoys.dir > 0, "no read in the subfolder succeeded");
+      } else assert.equal(decoys.dir, 0, "a subfolder was served by path");
     }));
 
-  Deno.test(`symlink swaps racing list_directory never list /etc (${mode})`, () =>
+  Deno.test(`symlink swaps racing list_directory never list /etc (${mode} flags)`, () =>
     withTempDir("files", async (dir) => {
       const l = await layout(dir);
       const seen = await race(
@@ -243,20 +266,25 @@ for (const narrow of [false, true]) {
         },
         "/etc",
         { fn: "list_directory", path: "dir", rounds: ROUNDS },
-        narrow,
+        mode,
       );
-      let tried = 0, leaked = 0;
+      let tried = 0, leaked = 0, listed = 0;
       for (const [reply, n] of Object.entries(seen)) {
         tried += n;
         const r = JSON.parse(reply);
         if (r.success && r.files.join() !== "passwd") leaked += n;
+        else if (r.success) listed += n;
       }
-      report(`files: symlink swap race, list_directory, ${mode}`, {
+      report(`files: symlink swap race, list_directory, ${mode} flags`, {
         tried,
         survived: tried - leaked,
         lost: 0,
         leaked,
+        listed,
       });
       assert.equal(leaked, 0, `/etc listed ${leaked} times`);
+      if (mode === "all") {
+        assert.ok(listed > 0, "the subfolder was never listed");
+      }
     }));
 }
