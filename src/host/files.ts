@@ -324,6 +324,8 @@ function walking<T>(
   fn: (w: Walked) => T,
 ): T {
   const realRoot = realRootOf(root);
+  // By path, nothing needs holding open (once the process knows).
+  if (fdLookups === false) return fn(walk(realRoot, requested, null));
   let rootFd: number;
   try {
     rootFd = openSync(realRoot, constants.O_RDONLY | constants.O_DIRECTORY);
