@@ -13,6 +13,7 @@ import {
 import type { Backend, Space } from "../storage/backend.ts";
 import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
+import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
 import { Namespace } from "./async_namespace.ts";
 import {
@@ -273,6 +274,8 @@ export async function createSupCache(
       'options must be an object, e.g. { dataDir: "./data" }',
     );
   }
+  // Before anything touches the disk: an old node:sqlite fails every read.
+  if ((options.driver ?? "node:sqlite") === "node:sqlite") checkDenoVersion();
   let dataDir: string | null = null;
   let path: string;
   if (options.path !== undefined) {
