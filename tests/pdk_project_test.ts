@@ -3,11 +3,13 @@
  * docs/writing-plugins.md tells it: a real project in a temporary folder
  * outside this repository writes the tutorial's plugin (which imports
  * `@sup/pdk`), builds it with the documented step, loads it with
- * `loadPlugin` and checks what it stored. Three ways: the `jsr:` build task
- * (JSR reached through `"links"`, as import_test.ts does for mod.ts), the
- * build step run by path from a clone, and the kit installed with npm and
- * compiled by plain `asc`. Commands and sources are taken from the guide,
- * so the guide cannot drift from what works.
+ * `loadPlugin` and checks what it stored. Four ways: the guide's `jsr:`
+ * build task (JSR reached through `"links"`, as import_test.ts does for
+ * mod.ts), the build step loaded from a server as JSR would serve it (so
+ * the kit's sources are fetched), the build step run by path from a clone,
+ * and the kit installed with npm and compiled by plain `asc`. Commands and
+ * sources are taken from the guide, so the guide cannot drift from what
+ * works.
  */
 import assert from "node:assert/strict";
 import { relative } from "node:path";
@@ -124,6 +126,100 @@ Deno.test("own repository: the build step run by path from a clone", async () =>
     assert.equal(build.code, 0, build.stderr);
     await assertGreets(`${dir}/greeter.wasm`, `${dir}/data`);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The kit's folder served over HTTP by a child process (the tests get no network). */
+async function serveKit() {
+  const script = `
+    const root = ${JSON.stringify(`${ROOT}/plugins/pdk/`)};
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen({ port }) {
+      console.log(port);
+    } }, async (req) => {
+      const name = new URL(req.url).pathname.replace("/plugins/pdk/", "");
+      console.log(name);
+      if (!/^[a-z_]+[.]ts$/.test(name)) return new Response("", { status: 404 });
+      try {
+        return new Response(await Deno.readFile(root + name));
+      } catch {
+        return new Response("", { status: 404 });
+      }
+    });
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${ROOT}/plugins/pdk`,
+      "-",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  // Everything the server prints: its port first, then each path asked for.
+  let text = "";
+  const output = (async () => {
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
+      text += chunk;
+    }
+  })();
+  while (!text.includes("\n")) {
+    await new Promise((r) => setTimeout(r, 20));
+    const status = await Promise.race([child.status, Promise.resolve(null)]);
+    assert.equal(status, null, "the kit server exited");
+  }
+  let stopped: Promise<string[]> | null = null;
+  return {
+    port: Number(text.split("\n")[0]),
+    /** Stop the server (once); the names of the files it was asked for. */
+    stop(): Promise<string[]> {
+      stopped ??= (async () => {
+        child.kill();
+        await child.status;
+        await output;
+        return text.split("\n").slice(1).filter((l) => l !== "");
+      })();
+      return stopped;
+    },
+  };
+}
+
+Deno.test("own repository: the build step loaded from a server reads the kit from it", async () => {
+  // What running jsr:@sup/cache/build-plugin from JSR does: the module and
+  // the kit's sources come from a server, and the project grants read and
+  // write on itself only. A local server stands in for JSR.
+  const server = await serveKit();
+  const origin = `127.0.0.1:${server.port}`;
+  const dir = await project();
+  let served: string[] = [];
+  try {
+    const build = await run(Deno.execPath(), [
+      "run",
+      `--allow-import=${origin}`,
+      `--allow-net=${origin}`,
+      "--allow-read=.",
+      "--allow-write=.",
+      "--allow-env=CI",
+      `http://${origin}/plugins/pdk/build.ts`,
+      "greeter/index.ts",
+      "greeter.wasm",
+    ], dir);
+    served = await server.stop();
+    assert.equal(build.code, 0, build.stderr);
+    // The kit's AssemblyScript sources were fetched, not read from disk.
+    for (const file of ["build.ts", "index.ts", "cache.ts", "plugin.ts"]) {
+      assert.ok(served.includes(file), `${file} not fetched: ${served}`);
+    }
+    await assertGreets(`${dir}/greeter.wasm`, `${dir}/data`);
+  } finally {
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
