@@ -93,7 +93,7 @@ Deno.test("import-sup moves a sup cache.db into cache namespaces, keeping TTLs a
     assert.match(reasons["counter:"], /key after the plugin prefix is empty/);
     assert.match(
       reasons["counter:weird"],
-      /expires_at "next tuesday" is not a time sup's kv writes/,
+      /expires_at "next tuesday" is not a real time as sup.s kv writes it/,
     );
 
     assert.equal((await ok(["get", "counter", "visits", ...d])).stdout, "41");

@@ -8,7 +8,7 @@
  */
 import { checkArgs } from "./args.ts";
 import { type Command, printValue } from "./command.ts";
-import { type Context, openCache } from "./context.ts";
+import { type Context, openCache, userPath } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { readStdin } from "./output.ts";
 
@@ -35,6 +35,7 @@ async function withPlugin<T>(
       ctx.command,
     );
   }
+  path = userPath(path);
   await Deno.stat(path);
   const { loadPlugin } = await import("../../mod.ts");
   await using cache = await openCache(ctx, { create: true });

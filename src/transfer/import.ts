@@ -2,15 +2,29 @@
  * Import: read an export (see `export.ts` for the format) back into a cache.
  * The whole input is checked before anything is written, so a truncated or
  * hand-edited file fails with its line number and leaves the cache as it
- * was. Entries then go in one by one through {@link putEntry}: expired ones
- * and existing keys are skipped and reported, with the reason.
+ * was. Entries then go in by batches of one namespace, one transaction each
+ * ({@link EntryWriter}); expired entries and existing keys are skipped and
+ * reported, with the reason.
+ *
+ * Input is read as a stream of bytes and split into lines in linear time,
+ * so a file of any size, or one very long line, costs time in proportion to
+ * its length. A regular file is read twice (check, then write) and never
+ * held in memory; a pipe, a process substitution (`<(...)`) or a device can
+ * be read only once, so {@link openSource} holds it in memory.
  *
  * @module
  */
 import type { SupCache } from "../cache/cache.ts";
 import { InputFormatError } from "./errors.ts";
 import { EXPORT_FORMAT, EXPORT_VERSION } from "./export.ts";
-import { type Entry, putEntry } from "./put_entry.ts";
+import { splitLines } from "./lines.ts";
+import { isExpiryInRange } from "./time.ts";
+import { type Entry, EntryWriter, type WriteOptions } from "./write.ts";
+
+/** Bytes of an input, readable as many times as it is called. */
+export type ByteSource = () =>
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>;
 
 /** An entry that was not imported, and why. */
 export interface Skipped {
@@ -35,9 +49,7 @@ export interface ImportReport {
 }
 
 /** How to import. */
-export interface ImportOptions {
-  /** Replace live entries with the same key (default: skip them). */
-  overwrite?: boolean;
+export interface ImportOptions extends WriteOptions {
   /** Told the running count of entries handled, and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -51,9 +63,18 @@ function fail(file: string, line: number, message: string): never {
   );
 }
 
+/** Why `s` cannot be a key or namespace name whatever the limits, or `null`. */
+function badName(s: string): string | null {
+  if (s === "") return "is empty";
+  if (!s.isWellFormed()) return "contains a lone UTF-16 surrogate";
+  if (s.includes("\0")) return "contains a NUL character";
+  return null;
+}
+
 /**
  * Parse and check one entry line of an export. Throws
- * {@link InputFormatError} naming `file` and `line` when it is malformed.
+ * {@link InputFormatError} naming `file` and `line` when it is malformed,
+ * including an `expiresAt` outside what a JavaScript `Date` holds.
  *
  * @example
  * ```ts
@@ -89,6 +110,10 @@ export function parseEntryLine(
     fail(file, line, `"namespace" must be a string`);
   }
   if (typeof key !== "string") fail(file, line, `"key" must be a string`);
+  const badNs = badName(namespace);
+  if (badNs) fail(file, line, `"namespace" ${badNs}`);
+  const badKey = badName(key);
+  if (badKey) fail(file, line, `"key" ${badKey}`);
   if (typeof value !== "string") {
     fail(file, line, `"value" must be a base64 string`);
   }
@@ -100,12 +125,14 @@ export function parseEntryLine(
   }
   if (
     expiresAt !== null &&
-    (typeof expiresAt !== "number" || !Number.isSafeInteger(expiresAt))
+    (typeof expiresAt !== "number" || !isExpiryInRange(expiresAt))
   ) {
     fail(
       file,
       line,
-      `"expiresAt" must be milliseconds since the epoch (a whole number) or null`,
+      `"expiresAt" must be null or a whole number of milliseconds since the epoch from 0 to 8,640,000,000,000,000 (the range of a JavaScript Date), got ${
+        JSON.stringify(expiresAt)
+      }`,
     );
   }
   return { kind, namespace, key, value: bytes, expiresAt };
@@ -119,10 +146,15 @@ function checkHeader(text: string | undefined, file: string): void {
   } catch {
     // reported below with the rest
   }
-  if (header === null || header.format !== EXPORT_FORMAT) {
+  if (
+    typeof header !== "object" || header === null ||
+    header.format !== EXPORT_FORMAT
+  ) {
     throw new InputFormatError(
       file,
-      `line 1 is not a sup-cache export header ({"format":"${EXPORT_FORMAT}",...}); make the file with: sup-cache export --output ${file}`,
+      text === undefined
+        ? `is empty: an export starts with a header line ({"format":"${EXPORT_FORMAT}",...}). If you passed a pipe or <(...), check the command that feeds it`
+        : `line 1 is not a sup-cache export header ({"format":"${EXPORT_FORMAT}",...}); make the file with: sup-cache export --output FILE`,
     );
   }
   if (header.version !== EXPORT_VERSION) {
@@ -135,14 +167,13 @@ function checkHeader(text: string | undefined, file: string): void {
   }
 }
 
-/** Lines of an export with their 1-based numbers, blank lines left out. */
-async function* numbered(
-  lines: AsyncIterable<string>,
+/** Lines of an export, blank lines left out. */
+async function* entryLines(
+  file: string,
+  source: ByteSource,
 ): AsyncGenerator<[number, string]> {
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (line.trim() !== "") yield [n, line];
+  for await (const { n, text } of splitLines(source(), file)) {
+    if (text.trim() !== "") yield [n, text];
   }
 }
 
@@ -153,20 +184,18 @@ async function* numbered(
  * @example
  * ```ts
  * import { checkExport } from "./import.ts";
- * const lines = async function* () {
- *   yield '{"format":"sup-cache-export","version":1,"exportedAt":0}';
- *   yield '{"kind":"cache","namespace":"n","key":"k","value":"","expiresAt":null}';
- * };
- * console.log(await checkExport("backup.jsonl", lines())); // 1
+ * const text = '{"format":"sup-cache-export","version":1,"exportedAt":0}\n' +
+ *   '{"kind":"cache","namespace":"n","key":"k","value":"","expiresAt":null}\n';
+ * console.log(await checkExport("backup.jsonl", () => [new TextEncoder().encode(text)])); // 1
  * ```
  */
 export async function checkExport(
   file: string,
-  lines: AsyncIterable<string>,
+  source: ByteSource,
 ): Promise<number> {
   let total = 0;
   let first = true;
-  for await (const [n, text] of numbered(lines)) {
+  for await (const [n, text] of entryLines(file, source)) {
     if (first) checkHeader(text, file);
     else {
       parseEntryLine(text, file, n);
@@ -186,38 +215,46 @@ export async function checkExport(
 export async function writeExport(
   cache: SupCache,
   file: string,
-  lines: AsyncIterable<string>,
+  source: ByteSource,
   total: number,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, skipped: [] };
   let done = 0;
-  let header = true;
-  for await (const [n, text] of numbered(lines)) {
-    if (header) {
-      header = false;
-      continue;
-    }
-    const entry = parseEntryLine(text, file, n);
-    const reason = await putEntry(cache, entry, options);
-    if (reason === null) report.imported++;
-    else {
+  const writer = new EntryWriter<number>(
+    cache,
+    options,
+    (entry, reason, line) => {
       report.skipped.push({
-        line: n,
+        line,
         kind: entry.kind,
         namespace: entry.namespace,
         key: entry.key,
         reason,
       });
+      options.onProgress?.(++done, total);
+    },
+    () => {
+      report.imported++;
+      options.onProgress?.(++done, total);
+    },
+  );
+  let header = true;
+  for await (const [n, text] of entryLines(file, source)) {
+    if (header) {
+      header = false;
+      continue;
     }
-    options.onProgress?.(++done, total);
+    await writer.add(parseEntryLine(text, file, n), n);
   }
+  await writer.flush();
+  report.skipped.sort((a, b) => a.line - b.line);
   return report;
 }
 
 /**
  * Import an export into `cache`: {@link checkExport}, then
- * {@link writeExport}. `lines` is called once for each, so nothing is
+ * {@link writeExport}. `source` is read once for each, so nothing is
  * written from a malformed file.
  *
  * @example
@@ -228,45 +265,57 @@ export async function writeExport(
  * const text = [
  *   '{"format":"sup-cache-export","version":1,"exportedAt":0}',
  *   '{"kind":"store","namespace":"settings","key":"lang","value":"ZW4=","expiresAt":null}',
- * ];
- * const lines = async function* () { yield* text; };
- * const report = await importExport(cache, "backup.jsonl", lines);
+ * ].join("\n");
+ * const bytes = new TextEncoder().encode(text);
+ * const report = await importExport(cache, "backup.jsonl", () => [bytes]);
  * console.log(report.imported, report.skipped.length); // 1 0
  * ```
  */
 export async function importExport(
   cache: SupCache,
   file: string,
-  lines: () => AsyncIterable<string>,
+  source: ByteSource,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
-  const total = await checkExport(file, lines());
-  return await writeExport(cache, file, lines(), total, options);
+  const total = await checkExport(file, source);
+  return await writeExport(cache, file, source, total, options);
 }
 
 /**
- * The lines of a UTF-8 text file, read as a stream so a large export is
- * never held in memory at once. Invalid UTF-8 is an error, not replaced.
+ * A {@link ByteSource} for `path`. A regular file is streamed on each read,
+ * never held in memory. Anything else (a pipe, `/dev/stdin`, a process
+ * substitution like `<(zcat backup.jsonl.gz)`) can be read only once, so it
+ * is read now, whole, into memory.
+ *
+ * @example
+ * ```ts
+ * import { openSource } from "./import.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/x.jsonl`, "hello\n");
+ * const source = await openSource(`${dir}/x.jsonl`);
+ * let bytes = 0;
+ * for await (const chunk of source()) bytes += chunk.length;
+ * console.log(bytes); // 6
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
-export async function* fileLines(path: string): AsyncGenerator<string> {
-  // The stream closes the file when it ends or the reader stops early.
-  const file = await Deno.open(path);
-  let rest = "";
-  try {
-    for await (
-      const chunk of file.readable.pipeThrough(
-        new TextDecoderStream("utf-8", { fatal: true }),
-      )
-    ) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      yield* parts;
-    }
-  } catch (err) {
-    if (err instanceof TypeError) {
-      throw new InputFormatError(path, "is not UTF-8 text", { cause: err });
-    }
-    throw err;
+export async function openSource(path: string): Promise<ByteSource> {
+  const info = await Deno.stat(path);
+  if (info.isDirectory) {
+    throw new InputFormatError(path, "is a directory; name an export file");
   }
-  yield rest;
+  if (info.isFile) {
+    return async function* () {
+      // The stream closes the file at its end, or when the reader stops early.
+      const file = await Deno.open(path);
+      yield* file.readable;
+    };
+  }
+  const bytes = await Deno.readFile(path);
+  return () => [bytes];
+}
+
+/** A {@link ByteSource} over bytes already read (stdin, say). */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return () => [bytes];
 }
