@@ -15,8 +15,8 @@
 
 // C0 and C1 controls, DEL, the Arabic letter mark, LRM/RLM, the line and
 // paragraph separators, and the bidi embeddings, overrides and isolates.
-// deno-lint-ignore no-control-regex
 const UNSAFE =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function escapeChar(c: string): string {
