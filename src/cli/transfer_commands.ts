@@ -137,6 +137,8 @@ const exportCommand: Command = {
   },
 };
 
+const STDIN_PATHS = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"];
+
 function skippedTable(rows: [string, string][]): string {
   return renderTable([{ header: "SKIPPED" }, { header: "REASON" }], rows);
 }
@@ -156,8 +158,10 @@ const importCommand: Command = {
   async run(ctx) {
     checkArgs(ctx.command, ctx.args, ["<file|->"]);
     const [arg] = ctx.args;
+    // Deno wants --allow-all to open /dev/stdin by name; it is stdin anyway.
+    const stdin = arg === "-" || STDIN_PATHS.includes(arg);
     const name = arg === "-" ? "stdin" : arg;
-    const source = arg === "-"
+    const source = stdin
       ? bytesSource(await readStdin())
       : await openSource(userPath(arg));
     // Checked before the cache is opened, so a bad file creates nothing.
