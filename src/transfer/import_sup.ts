@@ -23,7 +23,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { SupCache } from "../cache/cache.ts";
 import { InvalidInputError } from "../errors.ts";
 import { InputFormatError } from "./errors.ts";
-import { isExpiryInRange } from "./time.ts";
+import { isExpiryInRange, MAX_TIME_MS } from "./time.ts";
 import { type Entry, EntryWriter, type WriteOptions } from "./write.ts";
 
 /** A sup row that was not moved, and why. */
@@ -64,11 +64,11 @@ export interface SupImportOptions extends WriteOptions {
 // " m=+1.000000001" when the time still carries a monotonic clock reading
 // (sup's expiry is time.Now().Add(ttl), which does).
 const GO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ([+-])(\d{2})(\d{2})(?: [^\s]+)?(?: m=[+-]\d+(?:\.\d+)?)?$/;
+  /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ([+-])(\d{2})(\d{2})(?: [^\s]+)?(?: m=[+-]\d+(?:\.\d+)?)?$/;
 // SQLite's own text form, which other kv writers and modernc's
 // `_time_format=sqlite` produce; no zone means UTC, as in SQLite.
 const SQL_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
+  /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
 
 function utc(
   y: string,
@@ -104,7 +104,10 @@ function utc(
   );
   const offset = (sign === "-" ? -1 : 1) * (offsetH * 60 + offsetM);
   const at = date.getTime() - offset * 60_000;
-  return Number.isFinite(at) ? at : null;
+  // A real date, but beyond what a Date holds (Go's years go further).
+  if (!Number.isFinite(at)) return year > 1970 ? Infinity : -Infinity;
+  if (at > MAX_TIME_MS) return Infinity;
+  return at;
 }
 
 function daysIn(year: number, month: number): number {
@@ -118,7 +121,9 @@ function daysIn(year: number, month: number): number {
 /**
  * Parse an `expires_at` as sup's kv stores it (Go's `time.Time.String()`,
  * or SQLite's `YYYY-MM-DD HH:MM:SS` text) into ms since the epoch, or
- * `null` when it is neither.
+ * `null` when it is neither or names no real time (February 30th, hour
+ * 24). A real time beyond what a JavaScript `Date` holds is `Infinity` (or
+ * `-Infinity` in the far past).
  *
  * @example
  * ```ts
@@ -345,7 +350,11 @@ function toEntry(
         JSON.stringify(row.expires_at)
       } is not a real time as sup's kv writes it (Go time.Time.String() or YYYY-MM-DD HH:MM:SS)`;
     }
+    if (expiresAt === -Infinity) {
+      return `expired at ${row.expires_at}`;
+    }
     if (expiresAt > 0 && !isExpiryInRange(expiresAt)) {
+      // Infinity included: Go writes years past 275760, a Date stops there.
       return `expires_at ${
         JSON.stringify(row.expires_at)
       } is past the latest time a JavaScript Date holds (+275760-09-13)`;
