@@ -263,7 +263,7 @@ const backupCommand: Command = {
   summary: "copy the database to one consistent file, while plugins write",
   usage: "<file>",
   description:
-    "Copies cache.db with SQLite's VACUUM INTO: a consistent snapshot taken in one read transaction, safe while plugins and other processes keep writing, as one compact file with no -wal to forget. The file is written beside the target, flushed to disk and moved into place. An existing file is replaced only with --force (the live database never). Put it back with sup-cache restore.",
+    "Copies cache.db with SQLite's online backup API in one step: a consistent snapshot taken in one read transaction, safe while plugins and other processes keep writing, as one self-contained file with no -wal to forget. The file is written beside the target, flushed to disk and moved into place. An existing file is replaced only with --force (the live database never). Put it back with sup-cache restore.",
   options: [["force", "--force", "replace FILE if it exists"]],
   examples: [
     "sup-cache backup /var/backups/sup-cache-$(date +%F).db",

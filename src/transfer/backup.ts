@@ -1,11 +1,17 @@
 /**
  * Backup and restore of a whole database file, safe while plugins write.
  *
- * - `backupDatabase` runs SQLite's `VACUUM INTO` on its own connection: one
- *   read transaction, so the copy is a consistent snapshot (every commit
- *   before it, none after) even while other processes write; the copy is
- *   one compact file with no `-wal` to forget. It is written beside the
- *   target, flushed to disk, then moved into place (see `output.ts`).
+ * - `backupDatabase` runs SQLite's online backup API (`node:sqlite`'s
+ *   `backup()`) on its own connection, copying every page in one step
+ *   (`rate: -1`): one read transaction, so the copy is a consistent
+ *   snapshot (every commit before it, none after) even while other
+ *   processes write, and a busy database cannot make it restart forever as
+ *   a page-by-page backup can. The copy is switched out of WAL mode, so it
+ *   is one self-contained file with no `-wal` to forget. It is written
+ *   beside the target, flushed to disk, then moved into place (see
+ *   `output.ts`). (`VACUUM INTO` would do too, but Deno's `node:sqlite`
+ *   forbids `ATTACH`, which it uses, unless the process has every
+ *   permission.)
  * - `restoreDatabase` refuses a database that any process has open (see
  *   {@link isInUse}), checks the backup on a temporary copy first (it must
  *   open as a sup-cache database and pass `PRAGMA quick_check`), keeps the
@@ -152,16 +158,27 @@ export async function backupDatabase(
       );
     }
     await checkOurs(database);
-    const db = new DatabaseSync(database, { readOnly: true });
-    try {
-      // Wait for a writer's commit rather than fail, as the library does.
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.prepare("VACUUM INTO ?").run(temp);
-    } finally {
-      db.close();
-    }
+    await snapshot(database, temp);
   });
   return { database, output, bytes: Deno.statSync(output).size };
+}
+
+/** Copy `database` consistently into the (new or empty) file `to`. */
+async function snapshot(database: string, to: string): Promise<void> {
+  const db = new DatabaseSync(database, { readOnly: true });
+  try {
+    // Wait for a writer's checkpoint rather than fail, as the library does.
+    db.exec("PRAGMA busy_timeout = 5000");
+    await backup(db, to, { rate: -1 });
+  } finally {
+    db.close();
+  }
+  const copy = new DatabaseSync(to);
+  try {
+    copy.exec("PRAGMA journal_mode = DELETE");
+  } finally {
+    copy.close();
+  }
 }
 
 function stamp(): string {
@@ -266,12 +283,7 @@ export async function restoreDatabase(
     let previous: string | null = null;
     if (present && (options.keepPrevious ?? true)) {
       previous = `${database}.before-restore-${stamp()}`;
-      const current = new DatabaseSync(database, { readOnly: true });
-      try {
-        current.prepare("VACUUM INTO ?").run(previous);
-      } finally {
-        current.close();
-      }
+      await snapshot(database, previous);
     }
     // Refused again at the last moment: the check above may be minutes old.
     if (present && isInUse(database)) throw new DatabaseInUseError(database);
