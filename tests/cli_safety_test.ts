@@ -94,6 +94,9 @@ Deno.test("export --output refuses the live database (by any name), other SQLite
       await Deno.readTextFile(old),
       /^\{"format":"sup-cache-export"/,
     );
+    // /dev/stdout is stdout (Deno would want --allow-all to open it by name).
+    const toStdout = await ok(["export", "--output", "/dev/stdout", ...d]);
+    assert.match(toStdout.stdout, /^\{"format":"sup-cache-export"/);
     // No temporary file is left beside it.
     const names = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.ok(!names.some((n) => n.endsWith(".tmp")), names.join(" "));

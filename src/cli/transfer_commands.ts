@@ -64,6 +64,9 @@ function lineWriter(sink: Sink) {
   };
 }
 
+const STDIN_PATHS = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"];
+const STDOUT_PATHS = ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+
 const fileSink = (file: Deno.FsFile): Sink => ({
   write: (p) => file.write(p),
   isTerminal: () => false,
@@ -90,7 +93,9 @@ const exportCommand: Command = {
     checkArgs(ctx.command, ctx.args, []);
     const kind = kindOption("export", ctx.values.kind);
     const output = ctx.values.output;
-    const path = output === undefined || output === "-"
+    // Deno wants --allow-all to open /dev/stdout by name; it is stdout anyway.
+    const path = output === undefined || output === "-" ||
+        STDOUT_PATHS.includes(output)
       ? undefined
       : userPath(output);
     if (path === undefined && ctx.values.force) {
@@ -137,7 +142,6 @@ const exportCommand: Command = {
   },
 };
 
-const STDIN_PATHS = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"];
 
 function skippedTable(rows: [string, string][]): string {
   return renderTable([{ header: "SKIPPED" }, { header: "REASON" }], rows);
