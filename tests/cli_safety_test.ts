@@ -153,6 +153,7 @@ Deno.test("keys, values, errors and plugin replies reach a terminal with control
     const key = "evil\x1b]0;pwned\x07\u202Egnp\r.exe";
     const value = "red\x1b[31m\u2066text\nsecond line";
     await ok(["set", "ns", key, value, ...d]);
+    // deno-lint-ignore no-control-regex
     const raw = /[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]/;
 
     const keys = await onTerminal(["keys", "ns", ...d]);

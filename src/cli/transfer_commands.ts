@@ -142,7 +142,6 @@ const exportCommand: Command = {
   },
 };
 
-
 function skippedTable(rows: [string, string][]): string {
   return renderTable([{ header: "SKIPPED" }, { header: "REASON" }], rows);
 }
