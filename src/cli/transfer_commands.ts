@@ -24,6 +24,7 @@ import { checkArgs } from "./args.ts";
 import type { Command } from "./command.ts";
 import { databaseOf, openCache, userPath } from "./context.ts";
 import { UsageError } from "./errors.ts";
+import { escapeInline } from "./escape.ts";
 import { formatCount, plural } from "./format.ts";
 import { readStdin, type Sink, writeAll } from "./output.ts";
 import { createProgress } from "./progress.ts";
@@ -239,7 +240,7 @@ const importSupCommand: Command = {
     }
     if (ctx.values.json) return await ctx.out.json(report), 0;
     const per = Object.entries(report.namespaces).map(([n, c]) =>
-      `${n} ${formatCount(c)}`
+      `${escapeInline(n)} ${formatCount(c)}`
     ).join(", ");
     await ctx.out.line(
       `moved ${formatCount(report.moved)} of ${

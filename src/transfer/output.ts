@@ -167,9 +167,25 @@ export async function writeOutput<T>(
     }
     // Checked again: the target may have changed while we wrote.
     const again = checkOutput(path, options);
-    if (again === "new") await Deno.link(temp, path);
-    else await Deno.rename(temp, path);
-    done = again !== "new";
+    if (again === "new") {
+      try {
+        // link, not rename: it fails if a file appeared meanwhile.
+        await Deno.link(temp, path);
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists) {
+          throw new OutputRefusedError(
+            path,
+            "a file of that name appeared while writing; choose another name, or pass --force",
+          );
+        }
+        // A file system without hard links: rename, just checked above.
+        await Deno.rename(temp, path);
+        done = true;
+      }
+    } else {
+      await Deno.rename(temp, path);
+      done = true;
+    }
     return result;
   } finally {
     if (!done) await Deno.remove(temp).catch(() => {});

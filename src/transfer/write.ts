@@ -34,12 +34,15 @@ export interface WriteOptions {
   overwrite?: boolean;
   /** Most entries per transaction. Default 1,000. */
   batchSize?: number;
+  /** Most value bytes per transaction, so large values never pile up in memory. Default 16 MiB. */
+  batchBytes?: number;
 }
 
 /** The reason {@link EntryWriter} gives for a key that is already there. */
 export const EXISTS = "exists (pass --overwrite to replace it)";
 
 const DEFAULT_BATCH = 1_000;
+const DEFAULT_BATCH_BYTES = 16 * 1_048_576;
 
 /** A library refusal of one entry, as opposed to a broken database. */
 function isRefusal(err: unknown): err is Error {
@@ -72,6 +75,8 @@ export class EntryWriter<Tag> {
   readonly #cache: SupCache;
   readonly #overwrite: boolean;
   readonly #size: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   readonly #onSkip: (entry: Entry, reason: string, tag: Tag) => void;
   readonly #onWritten: (entry: Entry, tag: Tag) => void;
   #batch: [Entry, Tag][] = [];
@@ -88,6 +93,7 @@ export class EntryWriter<Tag> {
     this.#cache = cache;
     this.#overwrite = options.overwrite ?? false;
     this.#size = options.batchSize ?? DEFAULT_BATCH;
+    this.#maxBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.#onSkip = onSkip;
     this.#onWritten = onWritten;
   }
@@ -99,6 +105,7 @@ export class EntryWriter<Tag> {
     // goes into the next batch, where it meets the first as it would one by one.
     if (
       group !== this.#group || this.#batch.length >= this.#size ||
+      this.#bytes + entry.value.length > this.#maxBytes ||
       this.#keys.has(entry.key)
     ) {
       await this.flush();
@@ -106,6 +113,7 @@ export class EntryWriter<Tag> {
     }
     this.#batch.push([entry, tag]);
     this.#keys.add(entry.key);
+    this.#bytes += entry.value.length;
   }
 
   /** Write what is queued. */
@@ -113,6 +121,7 @@ export class EntryWriter<Tag> {
     const batch = this.#batch;
     this.#batch = [];
     this.#keys = new Set();
+    this.#bytes = 0;
     if (batch.length === 0) return;
     const now = Date.now();
     let live: [Entry, Tag][] = [];
