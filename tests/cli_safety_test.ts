@@ -68,6 +68,8 @@ Deno.test("export --output refuses the live database (by any name), other SQLite
       // Relative to the directory the command runs in.
       [["--output", "cache.db", "--force"], /it is the live database/],
       [["--output", sup, "--force"], /it is an SQLite database/],
+      [["--output", dir], /it is a directory/],
+      [["--output", `${dir}/nodir/x.jsonl`], /its directory .* does not exist/],
     ];
     for (const [args, message] of cases) {
       const run = await cli(["export", ...args, ...d], { cwd: dir });

@@ -102,7 +102,16 @@ export function checkOutput(
       }
     }
   }
-  if (info === null) return "new";
+  if (info === null) {
+    const dir = dirname(resolve(path));
+    if (!statOrNull(dir)?.isDirectory) {
+      throw new OutputRefusedError(
+        path,
+        `its directory ${dir} does not exist; create it first`,
+      );
+    }
+    return "new";
+  }
   if (info.isDirectory) {
     throw new OutputRefusedError(path, "it is a directory; name a file");
   }
