@@ -366,13 +366,21 @@ Deno.test("--version prints the version; a missing database is exit 1 with its o
 Deno.test("through deno task, relative paths resolve against the directory the user is in", () =>
   withDir(async (dir) => {
     await Deno.mkdir(`${dir}/work`);
+    const shellEnv: Record<string, string> = { NO_COLOR: "1" };
+    for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) shellEnv[name] = value;
+    }
     const task = (args: string[]) =>
       new Deno.Command(Deno.execPath(), {
         args: ["task", "--config", `${ROOT}/deno.json`, "sup", ...args],
         cwd: `${dir}/work`,
         stdout: "piped",
         stderr: "piped",
-        env: { NO_COLOR: "1" },
+        // A shell's environment: no INIT_CWD from the task running this
+        // test (deno task keeps an INIT_CWD it inherits, as npm does).
+        clearEnv: true,
+        env: shellEnv,
       }).output();
     const set = await task(["set", "n", "k", "v", "--data-dir", "data"]);
     assert.equal(set.code, 0, new TextDecoder().decode(set.stderr));
