@@ -32,6 +32,7 @@ import {
   OutputRefusedError,
 } from "./errors.ts";
 import { writeOutput } from "./output.ts";
+import { StorageError } from "../errors.ts";
 
 /** How to back up. */
 export interface BackupOptions {
@@ -114,7 +115,13 @@ export function isInUse(path: string): boolean {
     return false;
   } catch (err) {
     if (/locked|busy/i.test((err as Error).message)) return true;
-    throw err;
+    throw new StorageError(
+      path,
+      `cannot check whether ${path} is in use: ${
+        (err as Error).message
+      }; is it an SQLite database?`,
+      { cause: err },
+    );
   } finally {
     db.close();
   }
