@@ -6,11 +6,13 @@
 import assert from "node:assert/strict";
 import { createSupCache } from "../mod.ts";
 import {
+  checkExport,
   type Entry,
   EntryWriter,
   EXISTS,
   exportCache,
   importExport,
+  writeExport,
 } from "../src/transfer/mod.ts";
 
 const enc = new TextEncoder();
@@ -109,4 +111,38 @@ Deno.test("exportCache then importExport moves a cache through the API alone", a
   const visits = await to.namespace("counter").getEntry("visits");
   const original = await from.namespace("counter").getEntry("visits");
   assert.equal(visits?.expiresAt, original?.expiresAt);
+});
+
+Deno.test("checkExport keeps parsed entries only within keepBytes; writeExport reads the source again otherwise", async () => {
+  const header = JSON.stringify({
+    format: "sup-cache-export",
+    version: 1,
+    exportedAt: 0,
+  });
+  const lines = Array.from({ length: 20 }, (_, i) =>
+    JSON.stringify({
+      kind: "cache",
+      namespace: "n",
+      key: `k${i}`,
+      value: "eA==",
+      expiresAt: null,
+    }));
+  const bytes = enc.encode([header, ...lines].join("\n"));
+  let reads = 0;
+  const source = () => {
+    reads++;
+    return [bytes];
+  };
+  const kept = await checkExport("x", source, 1_000_000);
+  assert.equal(kept.entries?.length, 20);
+  const none = await checkExport("x", source, 100);
+  assert.equal(none.entries, null);
+  assert.equal(none.total, 20);
+  reads = 0;
+  await using a = await createSupCache({ path: ":memory:" });
+  assert.equal((await writeExport(a, "x", source, kept)).imported, 20);
+  assert.equal(reads, 0, "kept entries need no second read");
+  await using b = await createSupCache({ path: ":memory:" });
+  assert.equal((await writeExport(b, "x", source, none)).imported, 20);
+  assert.equal(reads, 1);
 });

@@ -13,6 +13,7 @@ import {
   checkExport,
   checkOutput,
   checkSupDatabase,
+  DEFAULT_KEEP_BYTES,
   exportCache,
   importSup,
   openSource,
@@ -169,12 +170,13 @@ const importCommand: Command = {
       ? bytesSource(await readStdin())
       : await openSource(userPath(arg));
     // Checked before the cache is opened, so a bad file creates nothing.
-    const total = await checkExport(name, source);
+    const checked = await checkExport(name, source, DEFAULT_KEEP_BYTES);
+    const total = checked.total;
     await using cache = await openCache(ctx, { create: true });
     const progress = createProgress("importing");
     let report;
     try {
-      report = await writeExport(cache, name, source, total, {
+      report = await writeExport(cache, name, source, checked, {
         overwrite: ctx.values.overwrite,
         onProgress: (n) => progress.update(n, total),
       });

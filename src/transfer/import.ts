@@ -8,9 +8,12 @@
  *
  * Input is read as a stream of bytes and split into lines in linear time,
  * so a file of any size, or one very long line, costs time in proportion to
- * its length. A regular file is read twice (check, then write) and never
- * held in memory; a pipe, a process substitution (`<(...)`) or a device can
- * be read only once, so {@link openSource} holds it in memory.
+ * its length. The entries parsed while checking are kept for the write
+ * when they are small (up to {@link DEFAULT_KEEP_BYTES} of lines), so they
+ * are parsed once; a larger regular file is streamed twice (check, then
+ * write) and never held in memory. A pipe, a process substitution
+ * (`<(...)`) or a device can be read only once, so {@link openSource} holds
+ * it in memory.
  *
  * @module
  */
@@ -177,48 +180,87 @@ async function* entryLines(
   }
 }
 
+/** What {@link checkExport} found. */
+export interface CheckedExport {
+  /** Entries in the export. */
+  total: number;
+  /**
+   * The parsed entries with their line numbers, kept when their lines add
+   * up to at most `keepBytes`, so the write needs no second read; `null`
+   * when they did not fit (the write then reads the source again).
+   */
+  entries: [number, Entry][] | null;
+}
+
+/** Line bytes of parsed entries {@link importExport} keeps between check and write. */
+export const DEFAULT_KEEP_BYTES = 64 * 1_048_576;
+
 /**
- * Check every line of an export without writing anything; resolves to the
- * number of entries. Throws {@link InputFormatError} at the first bad line.
+ * Check every line of an export without writing anything. Throws
+ * {@link InputFormatError} at the first bad line. Keeps the parsed entries
+ * while their lines add up to at most `keepBytes` (default 0: none).
  *
  * @example
  * ```ts
  * import { checkExport } from "./import.ts";
  * const text = '{"format":"sup-cache-export","version":1,"exportedAt":0}\n' +
  *   '{"kind":"cache","namespace":"n","key":"k","value":"","expiresAt":null}\n';
- * console.log(await checkExport("backup.jsonl", () => [new TextEncoder().encode(text)])); // 1
+ * const checked = await checkExport("backup.jsonl", () => [new TextEncoder().encode(text)]);
+ * console.log(checked.total, checked.entries); // 1 null
  * ```
  */
 export async function checkExport(
   file: string,
   source: ByteSource,
-): Promise<number> {
+  keepBytes = 0,
+): Promise<CheckedExport> {
   let total = 0;
   let first = true;
+  let kept: [number, Entry][] | null = keepBytes > 0 ? [] : null;
+  let keptBytes = 0;
   for await (const [n, text] of entryLines(file, source)) {
     if (first) checkHeader(text, file);
     else {
-      parseEntryLine(text, file, n);
+      const entry = parseEntryLine(text, file, n);
       total++;
+      if (kept !== null) {
+        keptBytes += text.length;
+        if (keptBytes > keepBytes) kept = null;
+        else kept.push([n, entry]);
+      }
     }
     first = false;
   }
   if (first) checkHeader(undefined, file);
-  return total;
+  return { total, entries: kept };
+}
+
+/** The entries of a checked export: the kept ones, or read again. */
+async function* entriesOf(
+  file: string,
+  source: ByteSource,
+  checked: CheckedExport,
+): AsyncGenerator<[number, Entry]> {
+  if (checked.entries !== null) return yield* checked.entries;
+  let header = true;
+  for await (const [n, text] of entryLines(file, source)) {
+    if (header) header = false;
+    else yield [n, parseEntryLine(text, file, n)];
+  }
 }
 
 /**
- * Write the entries of an export that {@link checkExport} accepted (pass its
- * `total` for progress). Expired entries and existing keys are skipped and
- * reported.
+ * Write the entries of an export that {@link checkExport} accepted.
+ * Expired entries and existing keys are skipped and reported.
  */
 export async function writeExport(
   cache: SupCache,
   file: string,
   source: ByteSource,
-  total: number,
+  checked: CheckedExport,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
+  const { total } = checked;
   const report: ImportReport = { imported: 0, skipped: [] };
   let done = 0;
   const writer = new EntryWriter<number>(
@@ -239,13 +281,8 @@ export async function writeExport(
       options.onProgress?.(++done, total);
     },
   );
-  let header = true;
-  for await (const [n, text] of entryLines(file, source)) {
-    if (header) {
-      header = false;
-      continue;
-    }
-    await writer.add(parseEntryLine(text, file, n), n);
+  for await (const [n, entry] of entriesOf(file, source, checked)) {
+    await writer.add(entry, n);
   }
   await writer.flush();
   report.skipped.sort((a, b) => a.line - b.line);
@@ -254,8 +291,9 @@ export async function writeExport(
 
 /**
  * Import an export into `cache`: {@link checkExport}, then
- * {@link writeExport}. `source` is read once for each, so nothing is
- * written from a malformed file.
+ * {@link writeExport}, so nothing is written from a malformed file. Up to
+ * {@link DEFAULT_KEEP_BYTES} of entries are kept parsed in between; a larger
+ * `source` is read twice.
  *
  * @example
  * ```ts
@@ -277,8 +315,8 @@ export async function importExport(
   source: ByteSource,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
-  const total = await checkExport(file, source);
-  return await writeExport(cache, file, source, total, options);
+  const checked = await checkExport(file, source, DEFAULT_KEEP_BYTES);
+  return await writeExport(cache, file, source, checked, options);
 }
 
 /**
