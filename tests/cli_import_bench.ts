@@ -1,7 +1,7 @@
 /**
  * Import benchmarks. Run: `deno bench --allow-read --allow-write --allow-env tests/cli_import_bench.ts`.
  *
- * - "import 10k": `importExport` (batches of 1,000 in one `atomic()` commit
+ * - "import 10k": `importExport` (batches of 10,000 in one `atomic()` commit
  *   each, random keys, the default one-hour TTL) against the baseline of raw
  *   `node:sqlite` inserts of the same rows in one transaction into a minimal
  *   table (`PRIMARY KEY(ns, key) WITHOUT ROWID`, WAL, `synchronous=NORMAL`),
@@ -89,7 +89,7 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "importExport (batches of 1,000)",
+  name: "importExport (batches of 10,000)",
   group: "import 10k",
   async fn(b) {
     const cache = await createSupCache({

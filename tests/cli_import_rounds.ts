@@ -84,7 +84,7 @@ const cases: Case[] = [
       await Promise.resolve();
     },
   },
-  ...[1_000, 1].map((batchSize): Case => ({
+  ...[10_000, 1].map((batchSize): Case => ({
     name: batchSize === 1
       ? "import, one entry per transaction (as before)"
       : `import, batches of ${batchSize.toLocaleString("en-US")}`,

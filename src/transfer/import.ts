@@ -170,13 +170,15 @@ function checkHeader(text: string | undefined, file: string): void {
   }
 }
 
-/** Lines of an export, blank lines left out. */
+/** Lines of an export, blank lines left out, a chunk's worth at a time. */
 async function* entryLines(
   file: string,
   source: ByteSource,
-): AsyncGenerator<[number, string]> {
-  for await (const { n, text } of splitLines(source(), file)) {
-    if (text.trim() !== "") yield [n, text];
+): AsyncGenerator<[number, string][]> {
+  for await (const lines of splitLines(source(), file)) {
+    const kept: [number, string][] = [];
+    for (const { n, text } of lines) if (/\S/.test(text)) kept.push([n, text]);
+    if (kept.length > 0) yield kept;
   }
 }
 
@@ -218,18 +220,20 @@ export async function checkExport(
   let first = true;
   let kept: [number, Entry][] | null = keepBytes > 0 ? [] : null;
   let keptBytes = 0;
-  for await (const [n, text] of entryLines(file, source)) {
-    if (first) checkHeader(text, file);
-    else {
-      const entry = parseEntryLine(text, file, n);
-      total++;
-      if (kept !== null) {
-        keptBytes += text.length;
-        if (keptBytes > keepBytes) kept = null;
-        else kept.push([n, entry]);
+  for await (const lines of entryLines(file, source)) {
+    for (const [n, text] of lines) {
+      if (first) checkHeader(text, file);
+      else {
+        const entry = parseEntryLine(text, file, n);
+        total++;
+        if (kept !== null) {
+          keptBytes += text.length;
+          if (keptBytes > keepBytes) kept = null;
+          else kept.push([n, entry]);
+        }
       }
+      first = false;
     }
-    first = false;
   }
   if (first) checkHeader(undefined, file);
   return { total, entries: kept };
@@ -240,12 +244,16 @@ async function* entriesOf(
   file: string,
   source: ByteSource,
   checked: CheckedExport,
-): AsyncGenerator<[number, Entry]> {
-  if (checked.entries !== null) return yield* checked.entries;
+): AsyncGenerator<[number, Entry][]> {
+  if (checked.entries !== null) return yield checked.entries;
   let header = true;
-  for await (const [n, text] of entryLines(file, source)) {
-    if (header) header = false;
-    else yield [n, parseEntryLine(text, file, n)];
+  for await (const lines of entryLines(file, source)) {
+    const entries: [number, Entry][] = [];
+    for (const [n, text] of lines) {
+      if (header) header = false;
+      else entries.push([n, parseEntryLine(text, file, n)]);
+    }
+    yield entries;
   }
 }
 
@@ -281,8 +289,12 @@ export async function writeExport(
       options.onProgress?.(++done, total);
     },
   );
-  for await (const [n, entry] of entriesOf(file, source, checked)) {
-    await writer.add(entry, n);
+  for await (const entries of entriesOf(file, source, checked)) {
+    for (const [n, entry] of entries) {
+      // add() returns a Promise only when it wrote a batch.
+      const wrote = writer.add(entry, n);
+      if (wrote) await wrote;
+    }
   }
   await writer.flush();
   report.skipped.sort((a, b) => a.line - b.line);
