@@ -20,7 +20,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 1; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 2; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -91,13 +91,13 @@ Deno.test("the default data directory follows SUP_DATA_DIR, then XDG_DATA_HOME, 
       await cache.close();
       Deno.env.delete("SUP_DATA_DIR");
       cache = await createSupCache();
-      assert.equal(cache.dataDir, join(parent, "xdg", "sup"));
+      assert.equal(cache.dataDir, join(parent, "xdg", "sup-cache"));
       await cache.close();
       Deno.env.delete("XDG_DATA_HOME");
       cache = await createSupCache();
       assert.equal(
         cache.dataDir,
-        join(parent, "home", ".local", "share", "sup"),
+        join(parent, "home", ".local", "share", "sup-cache"),
       );
       await cache.close();
     } finally {

@@ -10,7 +10,15 @@ import {
   NotAnIntegerError,
   QuotaExceededError,
 } from "../errors.ts";
-import type { Backend, KeyRange, Quota, Space } from "../storage/backend.ts";
+import {
+  type Backend,
+  type BatchWrite,
+  type KeyRange,
+  type Quota,
+  QuotaRefusal,
+  type Space,
+} from "../storage/backend.ts";
+import { checkOptions } from "../check_options.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -23,7 +31,13 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
-import { checkKey, checkTtl, toValueBytes } from "./validate.ts";
+import {
+  checkExpiresAt,
+  checkKey,
+  checkTtl,
+  expiryFromTtl,
+  toValueBytes,
+} from "./validate.ts";
 
 /** What every namespace of one cache shares. */
 export interface CacheContext {
@@ -32,9 +46,17 @@ export interface CacheContext {
   readonly quota: Quota | null;
   /** The cache's default TTL for space 0. */
   readonly ttl: number | null;
+  /** Most expired rows one purge step deletes (the sweep batch). */
+  readonly purgeBatch: number;
   /** Throws {@link ClosedError} once the cache is closed. */
   assertOpen(): void;
+  /** Share this connection's usage changes (deletes) soon, off the hot path. */
+  scheduleFlush(): void;
 }
+
+/** The option names of a single write. */
+export const SET_OPTIONS = ["ttl", "expiresAt"] as const;
+const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -66,7 +88,20 @@ export class SyncNamespaceImpl implements SyncNamespace {
   }
 
   get(key: string): Uint8Array | null {
-    return this.getEntry(key)?.value ?? null;
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    const value = this.#ctx.backend.getValue(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+    if (value === undefined) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    return value;
   }
 
   getEntry(key: string): CacheEntry | null {
@@ -88,32 +123,58 @@ export class SyncNamespaceImpl implements SyncNamespace {
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
     const expiresAt = this.#expiry(options);
-    this.#write(key, bytes, expiresAt, keySize + bytes.length);
+    const { backend, quota } = this.#ctx;
+    const size = keySize + bytes.length;
+    this.#withQuota(
+      () =>
+        backend.set(
+          this.#space,
+          this.name,
+          key,
+          bytes,
+          expiresAt,
+          size,
+          Date.now(),
+          quota,
+        ),
+      size,
+    );
   }
 
-  /** Write, and when the quota says no, purge expired rows and try once more. */
-  #write(
-    key: string,
-    bytes: Uint8Array,
-    expiresAt: number | null,
-    size: number,
-  ) {
+  /**
+   * Run `attempt` (`false` or a {@link QuotaRefusal} = over quota, nothing
+   * written). When the quota says no: share pending deletes, purge expired
+   * rows of this namespace in bounded steps (each its own short
+   * transaction, so no write holds the lock for long) retrying after each
+   * step that freed something, then recount; only then refuse.
+   */
+  #withQuota(attempt: () => boolean, size: number): void {
+    const tryOnce = () => {
+      try {
+        return attempt();
+      } catch (err) {
+        if (err instanceof QuotaRefusal) return false;
+        throw err;
+      }
+    };
+    if (tryOnce()) return;
     const { backend, quota } = this.#ctx;
-    const write = () =>
-      backend.set(
+    backend.flush();
+    if (tryOnce()) return;
+    let after: string | null = null;
+    do {
+      const step = backend.purgeExpiredIn(
         this.#space,
         this.name,
-        key,
-        bytes,
-        expiresAt,
-        size,
         Date.now(),
-        quota,
+        this.#ctx.purgeBatch,
+        after,
       );
-    if (write()) return;
-    if (backend.purgeExpiredIn(this.#space, this.name, Date.now()) > 0) {
-      if (write()) return;
-    }
+      if (step.deleted > 0 && tryOnce()) return;
+      after = step.next;
+    } while (after !== null);
+    backend.recount(this.#space, this.name);
+    if (tryOnce()) return;
     const used = backend.usage(this.#space, this.name);
     throw new QuotaExceededError(
       this.name,
@@ -122,48 +183,41 @@ export class SyncNamespaceImpl implements SyncNamespace {
       } keys and ${used.bytes.toLocaleString("en-US")} bytes; writing ${
         size.toLocaleString("en-US")
       } bytes would pass its quota of ${
-        quota!.maxKeys.toLocaleString("en-US")
+        (quota?.maxKeys ?? 0).toLocaleString("en-US")
       } keys / ${
-        quota!.maxBytes.toLocaleString("en-US")
+        (quota?.maxBytes ?? 0).toLocaleString("en-US")
       } bytes: delete keys, use shorter TTLs, or raise limits.maxKeys / limits.maxBytes`,
     );
   }
 
   #expiry(options: SetOptions | undefined): number | null {
-    if (
-      options !== undefined && (typeof options !== "object" || options === null)
-    ) {
-      throw new InvalidInputError(
-        "options must be an object like { ttl: 60_000 }",
-      );
+    if (options === undefined) {
+      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
     }
-    if (options?.expiresAt !== undefined) {
+    checkOptions(options, SET_OPTIONS, "set");
+    if (options.expiresAt !== undefined) {
       if (options.ttl !== undefined) {
         throw new InvalidInputError(
           "give ttl (relative) or expiresAt (absolute), not both",
         );
       }
-      const at = options.expiresAt;
-      if (
-        at !== null &&
-        (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0)
-      ) {
-        throw new InvalidInputError(
-          `expiresAt must be milliseconds since the epoch (a whole number) or null (never expires), got ${
-            String(at)
-          }`,
-        );
-      }
-      return at;
+      return checkExpiresAt(options.expiresAt);
     }
-    const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
-    return ttl === null ? null : Date.now() + ttl;
+    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
+    return ttl === null ? null : expiryFromTtl(ttl);
   }
 
   delete(key: string): boolean {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    return this.#ctx.backend.delete(this.#space, this.name, key, Date.now());
+    const deleted = this.#ctx.backend.delete(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+    this.#ctx.scheduleFlush();
+    return deleted;
   }
 
   has(key: string): boolean {
@@ -176,11 +230,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   /** Validate list options and turn them into a key range. */
   #range(options: ListOptions): KeyRange {
     this.#ctx.assertOpen();
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidInputError(
-        'options must be an object like { prefix: "user:", limit: 100 }',
-      );
-    }
+    checkOptions(options, LIST_OPTIONS, "list");
     const prefix = options.prefix ?? "";
     if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
     const limit = options.limit ?? 100;
@@ -225,9 +275,43 @@ export class SyncNamespaceImpl implements SyncNamespace {
         `by must be a whole number, got ${String(by)}`,
       );
     }
-    const { backend } = this.#ctx;
+    const { backend, quota } = this.#ctx;
+    // A new counter gets the default expiry; an existing live one keeps its
+    // own (a counter with a TTL counts within its window, as a rate limiter).
+    const fresh = this.#expiry(undefined);
+    let result = 0;
+    this.#withQuota(() => {
+      const text = backend.increment(
+        this.#space,
+        this.name,
+        key,
+        by,
+        fresh,
+        keySize,
+        Date.now(),
+        quota,
+      );
+      if (text !== undefined) {
+        result = Number(text);
+        return true;
+      }
+      // The one statement said no: find out why, under the write lock.
+      result = this.#incrementSlowly(key, keySize, by, fresh);
+      return true;
+    }, keySize + 20);
+    return result;
+  }
+
+  #incrementSlowly(
+    key: string,
+    keySize: number,
+    by: number,
+    fresh: number | null,
+  ): number {
+    const { backend, quota } = this.#ctx;
     return backend.transaction(() => {
-      const entry = backend.get(this.#space, this.name, key, Date.now());
+      const now = Date.now();
+      const entry = backend.get(this.#space, this.name, key, now);
       let current = 0;
       if (entry) {
         const text = decoder.decode(entry.value);
@@ -247,10 +331,18 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
       const bytes = encoder.encode(String(next));
-      // An existing entry keeps its expiry: a counter with a TTL counts
-      // within its window (a rate limiter) instead of living forever.
-      const expiresAt = entry ? entry.expiresAt : this.#expiry(undefined);
-      this.#write(key, bytes, expiresAt, keySize + bytes.length);
+      const expiresAt = entry ? entry.expiresAt : fresh;
+      const ok = backend.set(
+        this.#space,
+        this.name,
+        key,
+        bytes,
+        expiresAt,
+        keySize + bytes.length,
+        now,
+        quota,
+      );
+      if (!ok) throw new QuotaRefusal(this.#space, this.name);
       return next;
     });
   }
@@ -258,6 +350,58 @@ export class SyncNamespaceImpl implements SyncNamespace {
   clear(): number {
     this.#ctx.assertOpen();
     return this.#ctx.backend.clear(this.#space, this.name);
+  }
+
+  /**
+   * Write many entries in one transaction: all land or none do. Each item
+   * is `[key, value]` or `[key, value, { ttl } | { expiresAt }]`, so a `Map`
+   * or `Object.entries(...)` can be passed as is. Every item is validated
+   * before anything is written. Returns how many were written.
+   */
+  setMany(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): number {
+    this.#ctx.assertOpen();
+    if (
+      entries === null || typeof entries !== "object" ||
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
+    ) {
+      throw new InvalidInputError(
+        'setMany takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map',
+      );
+    }
+    const { limits } = this.#ctx;
+    const writes: BatchWrite[] = [];
+    let size = 0;
+    let i = 0;
+    for (const item of entries) {
+      if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
+        throw new InvalidInputError(
+          `setMany item ${i} must be [key, value] or [key, value, options], got ${
+            Array.isArray(item) ? `${item.length} elements` : typeof item
+          }; nothing was written`,
+        );
+      }
+      const [key, value, options] = item;
+      size += checkKey(key, limits.maxKeyBytes);
+      const bytes = toValueBytes(value, limits.maxValueBytes);
+      size += bytes.length;
+      writes.push({ key, value: bytes, expiresAt: this.#expiry(options) });
+      i++;
+    }
+    if (writes.length === 0) return 0;
+    this.#writeBatch(writes, size);
+    return writes.length;
+  }
+
+  #writeBatch(writes: BatchWrite[], size: number): void {
+    const { backend, quota } = this.#ctx;
+    this.#withQuota(() => {
+      backend.writeMany(this.#space, this.name, writes, Date.now(), quota);
+      return true;
+    }, size);
   }
 
   stats(): NamespaceStats {
@@ -294,7 +438,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
    */
   commit(checks: AtomicCheck[], mutations: AtomicMutation[]): boolean {
     this.#ctx.assertOpen();
-    const { limits, backend } = this.#ctx;
+    const { limits, backend, quota } = this.#ctx;
     const planned = mutations.map((m) => {
       const keySize = checkKey(m.key, limits.maxKeyBytes);
       if (m.type === "delete") {
@@ -320,20 +464,32 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
     }
-    return backend.transaction(() => {
-      const now = Date.now();
-      for (const c of checks) {
-        const found =
-          backend.get(this.#space, this.name, c.key, now)?.version ?? null;
-        if (found !== c.version) return false;
-      }
-      for (const p of planned) {
-        if (p.bytes === null) {
-          backend.delete(this.#space, this.name, p.key, now);
-        } else this.#write(p.key, p.bytes, p.expiresAt, p.size);
-      }
-      return true;
-    });
+    const writes: BatchWrite[] = planned.map((p) => ({
+      key: p.key,
+      value: p.bytes,
+      expiresAt: p.expiresAt,
+    }));
+    const size = planned.reduce((n, p) => n + p.size, 0);
+    let ok = true;
+    this.#withQuota(() =>
+      backend.transaction(() => {
+        const now = Date.now();
+        for (const c of checks) {
+          const found =
+            backend.get(this.#space, this.name, c.key, now)?.version ?? null;
+          if (found !== c.version) {
+            ok = false;
+            return true;
+          }
+        }
+        ok = true;
+        if (writes.length > 0) {
+          backend.writeMany(this.#space, this.name, writes, now, quota);
+        }
+        return true;
+      }), size);
+    if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
+    return ok;
   }
 }
 

@@ -68,6 +68,16 @@ export function toValueBytes(value: unknown, maxBytes: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * The latest expiry that can be stored: the last millisecond a JavaScript
+ * `Date` can hold (+275760-09-13). Anything later would be written fine by
+ * SQLite but break every reader that turns it into a date (the CLI's
+ * listing and export), so it is refused at the door.
+ */
+export const MAX_EXPIRES_AT = 8_640_000_000_000_000;
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
 /** Check a TTL (positive whole ms, or `null` for never). */
 export function checkTtl(ttl: unknown, what = "ttl"): number | null {
   if (ttl === null) return null;
@@ -78,5 +88,39 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
       }`,
     );
   }
+  if (ttl > MAX_EXPIRES_AT - Date.now()) {
+    throw new InvalidInputError(
+      `${what} is ${fmt(ttl)} ms, out of range: it must be from 1 to ${
+        fmt(MAX_EXPIRES_AT - Date.now())
+      } ms (ending at most at ${
+        fmt(MAX_EXPIRES_AT)
+      } ms since the epoch, the last instant a JavaScript Date can hold), or null for never`,
+    );
+  }
   return ttl;
+}
+
+/** The expiry `ttl` ms from now, checked to be a valid `Date`. */
+export function expiryFromTtl(ttl: number): number {
+  const at = Date.now() + ttl;
+  if (at > MAX_EXPIRES_AT) checkTtl(ttl);
+  return at;
+}
+
+/** Check an absolute expiry (whole ms since the epoch within `Date`'s range, or `null`). */
+export function checkExpiresAt(at: unknown, what = "expiresAt"): number | null {
+  if (at === null) return null;
+  if (
+    typeof at !== "number" || !Number.isSafeInteger(at) || at < 0 ||
+    at > MAX_EXPIRES_AT
+  ) {
+    throw new InvalidInputError(
+      `${what} must be a whole number of milliseconds since the epoch from 0 to ${
+        fmt(MAX_EXPIRES_AT)
+      } (the last instant a JavaScript Date can hold), or null (never expires), got ${
+        String(at)
+      }`,
+    );
+  }
+  return at;
 }

@@ -6,17 +6,21 @@
  * @module
  */
 import { StorageError } from "../errors.ts";
-import type {
-  Backend,
-  KeyedEntry,
-  KeyRange,
-  NamespaceUsage,
-  Quota,
-  Space,
-  StoredEntry,
+import {
+  type Backend,
+  type BatchWrite,
+  type KeyedEntry,
+  type KeyRange,
+  type NamespaceUsage,
+  type PurgeStep,
+  type Quota,
+  QuotaRefusal,
+  type Space,
+  type StoredEntry,
+  type SweepCursor,
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
-import { connectionPragmas, migrate } from "./schema.ts";
+import { EPOCH_BITS, openSchema } from "./schema.ts";
 
 /** SQLite's own words for the failures a user can act on. */
 const KNOWN_FAILURES: [RegExp, string][] = [
@@ -26,8 +30,8 @@ const KNOWN_FAILURES: [RegExp, string][] = [
     "is corrupt; restore it from a backup (the CLI's export/import) or move it aside",
   ],
   [
-    /disk is full|database or disk is full/i,
-    "cannot grow: the disk (or the database's size limit) is full; free space or purge expired entries",
+    /disk is full|database or disk is full|SQLITE_FULL|no space left/i,
+    "cannot grow: the disk is full (or the database reached its page limit); nothing of the failed write was stored. Free disk space, or purge expired entries",
   ],
   [
     /readonly|read-only/i,
@@ -51,32 +55,94 @@ export function storageError(path: string, err: unknown): StorageError {
   });
 }
 
-/** The upsert without a quota; exported so the benchmark's raw baseline runs the same SQL. */
-export const SET_UNLIMITED = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
-FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-WHERE true
-ON CONFLICT (space, ns, key) DO UPDATE SET
-  value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size,
-  written_at = excluded.written_at`;
+const EPOCH = 2 ** EPOCH_BITS;
+const LOW = EPOCH - 1;
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-// The quota is checked inside the insert, so no other process can slip a
-// write between the check and the write.
-const SET_WITH_QUOTA = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
-FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
+// One statement: the old row and the namespace row are read by the write
+// itself, so no other process can slip a write between check and write.
+// An overwrite keeps its epoch (version + 1) and touches one page unless the
+// value's length changes; an insert takes the next epoch (the trigger
+// records it). ?7 is the key's size in bytes.
+const SET = `
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+SELECT ?1, ?2, ?3, ?5,
+  CASE WHEN old.version IS NOT NULL AND (old.version & ${LOW}) <> ${LOW}
+    THEN old.version + 1 ELSE (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS} END,
+  ?6, ?4
+FROM (SELECT 1)
+LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
 LEFT JOIN entries AS old ON old.space = ?1 AND old.ns = ?2 AND old.key = ?3
-WHERE coalesce(n.bytes, 0) - coalesce(old.size, 0) + ?6 <= ?8
+WHERE coalesce(n.bytes, 0) - coalesce(?7 + length(old.value), 0) + ?7 + length(?4) <= ?8
   AND coalesce(n.keys, 0) + (old.key IS NULL) <= ?9
 ON CONFLICT (space, ns, key) DO UPDATE SET
-  value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size,
-  written_at = excluded.written_at`;
+  expires_at = excluded.expires_at, version = excluded.version,
+  written_at = excluded.written_at, value = excluded.value`;
 
+// Bulk rows carry a version reserved up front with low bits 1, which the
+// insert trigger skips; RETURNING version tells an insert (the version we
+// passed) from an overwrite, so usage is folded in once at the end.
+const BULK_SET = `
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (space, ns, key) DO UPDATE SET
+  expires_at = excluded.expires_at,
+  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
+    THEN version + 1 ELSE excluded.version + 1 END,
+  written_at = excluded.written_at, value = excluded.value
+RETURNING version`;
+
+// One statement instead of read-check-write: the old value is parsed and
+// checked in SQL (canonical decimal, result within ±(2^53-1)); when any
+// check fails nothing is written and the caller finds out why.
+const NEXT =
+  "(CASE WHEN o.live THEN CAST(o.t AS INTEGER) ELSE 0 END + CAST(?4 AS INTEGER))";
+const INCREMENT = `
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+SELECT ?1, ?2, ?3, CASE WHEN o.live THEN o.expires_at ELSE ?5 END,
+  CASE WHEN o.version IS NOT NULL AND (o.version & ${LOW}) <> ${LOW}
+    THEN o.version + 1 ELSE (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS} END,
+  ?6, CAST(CAST(${NEXT} AS TEXT) AS BLOB)
+FROM (SELECT 1)
+LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
+LEFT JOIN (SELECT version, expires_at, length(value) AS len,
+    CAST(value AS TEXT) AS t, (expires_at IS NULL OR expires_at > ?6) AS live
+  FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3) AS o ON true
+WHERE (o.live IS NOT 1 OR CAST(CAST(o.t AS INTEGER) AS TEXT) = o.t)
+  AND abs(${NEXT}) <= ${Number.MAX_SAFE_INTEGER}
+  AND coalesce(n.bytes, 0) - coalesce(?7 + o.len, 0) + ?7
+    + length(CAST(${NEXT} AS TEXT)) <= ?8
+  AND coalesce(n.keys, 0) + (o.version IS NULL) <= ?9
+ON CONFLICT (space, ns, key) DO UPDATE SET
+  expires_at = excluded.expires_at, version = excluded.version,
+  written_at = excluded.written_at, value = excluded.value
+RETURNING CAST(value AS TEXT) AS value`;
+
+const SIZE = "length(CAST(key AS BLOB)) + length(value)";
 const LIVE = "(expires_at IS NULL OR expires_at > ?4)";
+
+// Deletes fold their usage change in later (see #pending); the namespace's
+// `gen` tells whether a recount has since made that change part of the count.
+const DELETE = `
+DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3
+RETURNING ${SIZE} AS size, ${LIVE} AS live,
+  (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) AS gen`;
+
+const FOLD = `
+UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+WHERE space = ?1 AND ns = ?2 AND gen = ?5`;
+
+const FOLD_CHECKED = `
+UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+WHERE space = ?1 AND ns = ?2 AND keys + ?3 <= ?5 AND bytes + ?4 <= ?6`;
+
+const RESERVE = `
+INSERT INTO namespaces (space, ns, seq) VALUES (?1, ?2, ?3)
+ON CONFLICT (space, ns) DO UPDATE SET seq = seq + excluded.seq
+RETURNING seq`;
+
+/** How many rows one purge step may look at, per row it may delete. */
+const SCAN_FACTOR = 20;
 
 function usageOf(
   row: SqlRow | undefined,
@@ -104,23 +170,33 @@ function entryOf(row: SqlRow): StoredEntry {
   };
 }
 
+/** Usage this connection changed and has not yet written to the file. */
+interface Pending {
+  space: Space;
+  ns: string;
+  gen: number;
+  keys: number;
+  bytes: number;
+}
+
 /** {@link Backend} over SQLite. */
 export class SqliteBackend implements Backend {
   readonly path: string;
   #db: SqlDatabase;
   #stmts = new Map<string, SqlStatement>();
   #inTransaction = false;
+  #pending = new Map<string, Pending>();
 
   /**
-   * Wrap an open connection: set pragmas and create or check the schema.
+   * Wrap an open connection: refuse a file that is not ours before
+   * changing it, then set pragmas and create or upgrade the schema.
    * Throws {@link StorageError} naming `path` when the file is unusable.
    */
   constructor(db: SqlDatabase, path: string, durability: "normal" | "full") {
     this.path = path;
     this.#db = db;
     try {
-      db.exec(connectionPragmas(durability));
-      migrate(db, path);
+      openSchema(db, path, durability);
     } catch (err) {
       db.close();
       throw storageError(path, err);
@@ -140,6 +216,7 @@ export class SqliteBackend implements Backend {
     try {
       return fn();
     } catch (err) {
+      if (err instanceof QuotaRefusal) throw err;
       throw storageError(this.path, err);
     }
   }
@@ -159,6 +236,21 @@ export class SqliteBackend implements Backend {
     return row ? entryOf(row) : undefined;
   }
 
+  getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Uint8Array | undefined {
+    const row = this.#run(() =>
+      this.#stmt(
+        `SELECT value FROM entries
+         WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
+      ).get(space, ns, key, now)
+    );
+    return row ? row.value as Uint8Array : undefined;
+  }
+
   set(
     space: Space,
     ns: string,
@@ -169,25 +261,161 @@ export class SqliteBackend implements Backend {
     now: number,
     quota: Quota | null,
   ): boolean {
-    const params: SqlValue[] = [space, ns, key, value, expiresAt, size, now];
-    return this.#run(() => {
-      if (!quota) {
-        this.#stmt(SET_UNLIMITED).run(...params);
-        return true;
-      }
-      const { maxBytes, maxKeys } = quota;
-      return this.#stmt(SET_WITH_QUOTA).run(...params, maxBytes, maxKeys) > 0;
-    });
+    const keySize = size - value.length;
+    return this.#run(() =>
+      this.#stmt(SET).run(
+        space,
+        ns,
+        key,
+        value,
+        expiresAt,
+        now,
+        keySize,
+        quota?.maxBytes ?? NO_LIMIT,
+        quota?.maxKeys ?? NO_LIMIT,
+      ) > 0
+    );
+  }
+
+  writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): void {
+    this.transaction(() =>
+      this.#run(() => {
+        let sets = 0;
+        for (const w of writes) if (w.value !== null) sets++;
+        let epoch = 0;
+        if (sets > 0) {
+          const row = this.#stmt(RESERVE).get(space, ns, sets);
+          epoch = Number(row!.seq) - sets + 1;
+        }
+        let keys = 0;
+        let bytes = 0;
+        const bulk = this.#stmt(BULK_SET);
+        const del = this.#stmt(DELETE);
+        const encoder = new TextEncoder();
+        for (const w of writes) {
+          if (w.value === null) {
+            const row = del.get(space, ns, w.key, now);
+            if (row) {
+              keys--;
+              bytes -= Number(row.size);
+            }
+            continue;
+          }
+          const version = epoch++ * EPOCH + 1;
+          const row = bulk.get(
+            space,
+            ns,
+            w.key,
+            w.expiresAt,
+            version,
+            now,
+            w.value,
+          );
+          if (Number(row!.version) === version) {
+            keys++;
+            bytes += encoder.encode(w.key).length + w.value.length;
+          }
+        }
+        this.#foldPendingIn(space, ns);
+        if (sets === 0 || quota === null) {
+          this.#stmt(FOLD_CHECKED).run(
+            space,
+            ns,
+            keys,
+            bytes,
+            NO_LIMIT,
+            NO_LIMIT,
+          );
+          return;
+        }
+        const changed = this.#stmt(FOLD_CHECKED).run(
+          space,
+          ns,
+          keys,
+          bytes,
+          quota.maxKeys,
+          quota.maxBytes,
+        );
+        if (changed === 0) throw new QuotaRefusal(space, ns);
+      })
+    );
+  }
+
+  increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): string | undefined {
+    const row = this.#run(() =>
+      this.#stmt(INCREMENT).get(
+        space,
+        ns,
+        key,
+        by,
+        expiresAt,
+        now,
+        keySize,
+        quota?.maxBytes ?? NO_LIMIT,
+        quota?.maxKeys ?? NO_LIMIT,
+      )
+    );
+    return row === undefined ? undefined : String(row.value);
   }
 
   delete(space: Space, ns: string, key: string, now: number): boolean {
-    return this.#run(() => {
-      const row = this.#stmt(
-        `DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3
-         RETURNING ${LIVE} AS live`,
-      ).get(space, ns, key, now);
-      return row !== undefined && Number(row.live) === 1;
-    });
+    const row = this.#run(() => this.#stmt(DELETE).get(space, ns, key, now));
+    if (row === undefined) return false;
+    this.#addPending(space, ns, Number(row.gen ?? 0), -1, -Number(row.size));
+    if (this.#inTransaction) this.#foldPendingIn(space, ns);
+    return Number(row.live) === 1;
+  }
+
+  #addPending(
+    space: Space,
+    ns: string,
+    gen: number,
+    keys: number,
+    bytes: number,
+  ): void {
+    const id = `${space}\u0000${ns}`;
+    let p = this.#pending.get(id);
+    // A recount since the last change already counted it: start over.
+    if (!p || p.gen !== gen) {
+      p = { space, ns, gen, keys: 0, bytes: 0 };
+      this.#pending.set(id, p);
+    }
+    p.keys += keys;
+    p.bytes += bytes;
+  }
+
+  #foldPendingIn(space: Space, ns: string): void {
+    const id = `${space}\u0000${ns}`;
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#stmt(FOLD).run(space, ns, p.keys, p.bytes, p.gen);
+    this.#pending.delete(id);
+  }
+
+  flush(): void {
+    if (this.#pending.size === 0) return;
+    if (this.#inTransaction) {
+      for (const p of [...this.#pending.values()]) {
+        this.#run(() => this.#foldPendingIn(p.space, p.ns));
+      }
+      return;
+    }
+    this.transaction(() => this.flush());
   }
 
   #range(columns: string, r: KeyRange): SqlRow[] {
@@ -210,30 +438,49 @@ export class SqliteBackend implements Backend {
   }
 
   clear(space: Space, ns: string): number {
-    return this.#run(() =>
-      this.#stmt("DELETE FROM entries WHERE space = ?1 AND ns = ?2").run(
-        space,
-        ns,
-      )
+    return this.transaction(() =>
+      this.#run(() => {
+        const n = this.#stmt(
+          "DELETE FROM entries WHERE space = ?1 AND ns = ?2",
+        ).run(space, ns);
+        // Zero and a new gen: unshared deletes of other connections are
+        // part of the zero now and must not be subtracted again.
+        this.#stmt(
+          `UPDATE namespaces SET keys = 0, bytes = 0, gen = gen + 1
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns);
+        this.#pending.delete(`${space}\u0000${ns}`);
+        return n;
+      })
     );
+  }
+
+  #adjusted(row: SqlRow | undefined, space: Space, ns: string) {
+    const usage = usageOf(row, space, ns);
+    const p = this.#pending.get(`${space}\u0000${ns}`);
+    if (p && row && Number(row.gen) === p.gen) {
+      usage.keys += p.keys;
+      usage.bytes += p.bytes;
+    }
+    return usage;
   }
 
   usage(space: Space, ns: string): NamespaceUsage {
     const row = this.#run(() =>
       this.#stmt(
-        `SELECT keys, bytes, hits, misses,
+        `SELECT keys, bytes, hits, misses, gen,
           (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
           (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
       ).get(space, ns)
     );
-    return usageOf(row, space, ns);
+    return this.#adjusted(row, space, ns);
   }
 
   namespaces(): NamespaceUsage[] {
     const rows = this.#run(() =>
       this.#stmt(
-        `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses,
+        `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses, n.gen,
           (SELECT min(e.expires_at) FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
           (SELECT min(e.written_at) FROM entries AS e
@@ -242,7 +489,7 @@ export class SqliteBackend implements Backend {
       ).all()
     );
     return rows.map((row) =>
-      usageOf(row, Number(row.space) as Space, row.ns as string)
+      this.#adjusted(row, Number(row.space) as Space, row.ns as string)
     );
   }
 
@@ -256,22 +503,128 @@ export class SqliteBackend implements Backend {
     );
   }
 
-  purgeExpired(now: number, limit: number): number {
-    return this.#run(() =>
-      this.#stmt(
-        `DELETE FROM entries WHERE (space, ns, key) IN (
-           SELECT space, ns, key FROM entries
-           WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`,
-      ).run(now, limit)
+  /**
+   * Delete the rows of `candidates` that are still expired, in one short
+   * transaction, and fold the usage change in at its commit.
+   */
+  #deleteExpired(candidates: SweepCursor[], now: number): number {
+    if (candidates.length === 0) return 0;
+    return this.transaction(() =>
+      this.#run(() => {
+        const del = this.#stmt(
+          `DELETE FROM entries
+           WHERE space = ?1 AND ns = ?2 AND key = ?3 AND expires_at <= ?4
+           RETURNING ${SIZE} AS size`,
+        );
+        const freed = new Map<string, Pending>();
+        let deleted = 0;
+        for (const c of candidates) {
+          const row = del.get(c.space, c.ns, c.key, now);
+          if (!row) continue;
+          deleted++;
+          const id = `${c.space}\u0000${c.ns}`;
+          let f = freed.get(id);
+          if (!f) {
+            f = { space: c.space, ns: c.ns, gen: 0, keys: 0, bytes: 0 };
+            freed.set(id, f);
+          }
+          f.keys--;
+          f.bytes -= Number(row.size);
+        }
+        const fold = this.#stmt(
+          `UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+           WHERE space = ?1 AND ns = ?2`,
+        );
+        for (const f of freed.values()) {
+          fold.run(f.space, f.ns, f.keys, f.bytes);
+        }
+        return deleted;
+      })
     );
   }
 
-  purgeExpiredIn(space: Space, ns: string, now: number): number {
-    return this.#run(() =>
+  // Reading which rows are expired needs no write lock (WAL readers run
+  // beside a writer); only the deletes of one step take it, briefly.
+  #step<C>(
+    rows: SqlRow[],
+    scanned: number,
+    limit: number,
+    now: number,
+    cursorOf: (row: SqlRow) => C,
+  ): PurgeStep<C> {
+    const dead: SweepCursor[] = [];
+    let last: SqlRow | undefined;
+    for (const row of rows) {
+      last = row;
+      if (Number(row.dead) === 1) {
+        dead.push({
+          space: Number(row.space) as Space,
+          ns: row.ns as string,
+          key: row.key as string,
+        });
+        if (dead.length >= limit) break;
+      }
+    }
+    const deleted = this.#deleteExpired(dead, now);
+    const reachedEnd = rows.length < scanned && dead.length < limit;
+    return {
+      deleted,
+      next: reachedEnd || last === undefined ? null : cursorOf(last),
+    };
+  }
+
+  purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): PurgeStep<SweepCursor> {
+    const scan = limit * SCAN_FACTOR;
+    const from = after ?? { space: -1, ns: "", key: "" };
+    const rows = this.#run(() =>
       this.#stmt(
-        `DELETE FROM entries
-         WHERE space = ?1 AND ns = ?2 AND expires_at <= ?3`,
-      ).run(space, ns, now)
+        `SELECT space, ns, key, expires_at <= ?4 AS dead FROM entries
+         WHERE (space, ns, key) > (?1, ?2, ?3)
+         ORDER BY space, ns, key LIMIT ?5`,
+      ).all(from.space, from.ns, from.key, now, scan)
+    );
+    return this.#step(rows, scan, limit, now, (row) => ({
+      space: Number(row.space) as Space,
+      ns: row.ns as string,
+      key: row.key as string,
+    }));
+  }
+
+  purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    after: string | null,
+  ): PurgeStep<string> {
+    const scan = limit * SCAN_FACTOR;
+    const rows = this.#run(() =>
+      this.#stmt(
+        `SELECT ?1 AS space, ?2 AS ns, key, expires_at <= ?4 AS dead
+         FROM entries WHERE space = ?1 AND ns = ?2 AND key > ?3
+         ORDER BY key LIMIT ?5`,
+      ).all(space, ns, after ?? "", now, scan)
+    );
+    return this.#step(rows, scan, limit, now, (row) => row.key as string);
+  }
+
+  recount(space: Space, ns: string): void {
+    this.transaction(() =>
+      this.#run(() => {
+        this.#stmt(
+          `UPDATE namespaces SET
+            keys = (SELECT count(*) FROM entries WHERE space = ?1 AND ns = ?2),
+            bytes = (SELECT coalesce(sum(${SIZE}), 0) FROM entries
+              WHERE space = ?1 AND ns = ?2),
+            gen = gen + 1
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns);
+        this.#pending.delete(`${space}\u0000${ns}`);
+      })
     );
   }
 
@@ -280,6 +633,10 @@ export class SqliteBackend implements Backend {
     if (this.#inTransaction) return fn();
     this.#run(() => this.#db.exec("BEGIN IMMEDIATE"));
     this.#inTransaction = true;
+    // Pending usage folded inside a transaction that rolls back is still pending.
+    const saved = new Map(
+      [...this.#pending].map(([id, p]) => [id, { ...p }]),
+    );
     try {
       const result = fn();
       this.#run(() => this.#db.exec("COMMIT"));
@@ -294,6 +651,7 @@ export class SqliteBackend implements Backend {
           throw storageError(this.path, rollbackErr);
         }
       }
+      this.#pending = saved;
       throw err;
     } finally {
       this.#inTransaction = false;
@@ -301,6 +659,10 @@ export class SqliteBackend implements Backend {
   }
 
   close(): void {
-    this.#run(() => this.#db.close());
+    try {
+      this.flush();
+    } finally {
+      this.#run(() => this.#db.close());
+    }
   }
 }
