@@ -385,10 +385,15 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
       const [key, value, options] = item;
-      size += checkKey(key, limits.maxKeyBytes);
       const bytes = toValueBytes(value, limits.maxValueBytes);
-      size += bytes.length;
-      writes.push({ key, value: bytes, expiresAt: this.#expiry(options) });
+      const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
+      size += itemSize;
+      writes.push({
+        key,
+        value: bytes,
+        expiresAt: this.#expiry(options),
+        size: itemSize,
+      });
       i++;
     }
     if (writes.length === 0) return 0;
@@ -468,6 +473,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       key: p.key,
       value: p.bytes,
       expiresAt: p.expiresAt,
+      size: p.size,
     }));
     const size = planned.reduce((n, p) => n + p.size, 0);
     let ok = true;

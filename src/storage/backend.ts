@@ -87,6 +87,8 @@ export interface BatchWrite {
   value: Uint8Array | null;
   /** Expiry (ms since the epoch) or `null`; ignored for deletes. */
   expiresAt: number | null;
+  /** Key bytes + value bytes (UTF-8); ignored for deletes. */
+  size: number;
 }
 
 /** Where a sweep stopped: the last row it looked at. */

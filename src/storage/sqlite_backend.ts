@@ -20,6 +20,7 @@ import {
   type SweepCursor,
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
+import type { ValuesStatement } from "./node_sqlite.ts";
 import { EPOCH_BITS, openSchema } from "./schema.ts";
 
 /** SQLite's own words for the failures a user can act on. */
@@ -59,63 +60,106 @@ const EPOCH = 2 ** EPOCH_BITS;
 const LOW = EPOCH - 1;
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-// One statement: the old row and the namespace row are read by the write
-// itself, so no other process can slip a write between check and write.
-// An overwrite keeps its epoch (version + 1) and touches one page unless the
-// value's length changes; an insert takes the next epoch (the trigger
-// records it). ?7 is the key's size in bytes.
+// One statement: the quota is read by the write itself, so no other
+// process can slip a write between check and write. The namespace row is
+// only read; an overwrite keeps its epoch (version + 1) and touches one page
+// unless the value's length changes; an insert takes the next epoch (the
+// trigger records it). The key's existence is only looked up when the
+// namespace is at its key quota (an overwrite is allowed then), and the
+// byte quota only when a value grows. ?7 is the key's size in bytes.
 const SET = `
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-SELECT ?1, ?2, ?3, ?5,
-  CASE WHEN old.version IS NOT NULL AND (old.version & ${LOW}) <> ${LOW}
-    THEN old.version + 1 ELSE (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS} END,
-  ?6, ?4
-FROM (SELECT 1)
-LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-LEFT JOIN entries AS old ON old.space = ?1 AND old.ns = ?2 AND old.key = ?3
-WHERE coalesce(n.bytes, 0) - coalesce(?7 + length(old.value), 0) + ?7 + length(?4) <= ?8
-  AND coalesce(n.keys, 0) + (old.key IS NULL) <= ?9
-ON CONFLICT (space, ns, key) DO UPDATE SET
-  expires_at = excluded.expires_at, version = excluded.version,
-  written_at = excluded.written_at, value = excluded.value`;
-
-// Bulk rows carry a version reserved up front with low bits 1, which the
-// insert trigger skips; RETURNING version tells an insert (the version we
-// passed) from an overwrite, so usage is folded in once at the end.
-const BULK_SET = `
-INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6, ?4
+FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
+WHERE (coalesce(n.keys, 0) + 1 <= ?9 AND coalesce(n.bytes, 0) + ?7 + length(?4) <= ?8)
+  OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
 ON CONFLICT (space, ns, key) DO UPDATE SET
   expires_at = excluded.expires_at,
-  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
-    THEN version + 1 ELSE excluded.version + 1 END,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW}
+    THEN version + 1 ELSE excluded.version END,
   written_at = excluded.written_at, value = excluded.value
-RETURNING version`;
+WHERE length(excluded.value) <= length(value)
+  OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+    - length(value) + length(excluded.value) <= ?8`;
+
+// The common cache write overwrites a key that exists: try that first, as
+// a plain UPDATE of one row (no namespace row read unless the value grows).
+// A miss falls through to SET, which also covers a concurrent delete.
+const OVERWRITE = `
+UPDATE entries SET
+  expires_at = ?5,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW} THEN version + 1
+    ELSE ((SELECT seq FROM namespaces WHERE space = ?1 AND ns = ?2) + 1)
+      << ${EPOCH_BITS} END,
+  written_at = ?6, value = ?4
+WHERE space = ?1 AND ns = ?2 AND key = ?3
+  AND (length(?4) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(?4) <= ?7)`;
+
+// Bulk rows carry a version reserved up front with low bits 1, which the
+// insert trigger skips, so usage is folded in once at the end. INSERT OR
+// IGNORE tells an insert (one change) from an existing key, which then gets
+// a plain UPDATE; RETURNING would say the same but costs an ephemeral table
+// per row (half the speed of a raw insert).
+const BULK_INSERT = `
+INSERT OR IGNORE INTO entries
+  (space, ns, key, expires_at, version, written_at, value)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`;
+const BULK_UPDATE = `
+UPDATE entries SET
+  expires_at = ?4,
+  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
+    THEN version + 1 ELSE ?5 + 1 END,
+  written_at = ?6, value = ?7
+WHERE space = ?1 AND ns = ?2 AND key = ?3`;
 
 // One statement instead of read-check-write: the old value is parsed and
-// checked in SQL (canonical decimal, result within ±(2^53-1)); when any
-// check fails nothing is written and the caller finds out why.
-const NEXT =
-  "(CASE WHEN o.live THEN CAST(o.t AS INTEGER) ELSE 0 END + CAST(?4 AS INTEGER))";
+// checked in SQL (canonical decimal, result within ±(2^53-1)); when a check
+// fails nothing is written, nothing is returned, and the caller finds out
+// why. A live counter keeps its expiry; a missing or expired one starts
+// from `by` with the expiry given.
+const LIVE_ROW = "(expires_at IS NULL OR expires_at > ?6)";
+const OLD_INT = "CAST(CAST(value AS TEXT) AS INTEGER)";
+const BY = "CAST(?4 AS INTEGER)";
+const NEW_VALUE =
+  `CASE WHEN ${LIVE_ROW} THEN CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB) ELSE excluded.value END`;
+// The common increment: a live, valid counter. A miss (missing, expired,
+// not a number, overflow, quota) falls through to INCREMENT.
+const INCREMENT_LIVE = `
+UPDATE entries SET
+  value = CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB),
+  version = CASE WHEN (version & ${LOW}) <> ${LOW} THEN version + 1
+    ELSE ((SELECT seq FROM namespaces WHERE space = ?1 AND ns = ?2) + 1)
+      << ${EPOCH_BITS} END,
+  written_at = ?6
+WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
+  AND CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
+  AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}
+  AND (length(CAST(${OLD_INT} + ${BY} AS TEXT)) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(CAST(${OLD_INT} + ${BY} AS TEXT)) <= ?8)
+RETURNING CAST(value AS TEXT) AS value`;
+
 const INCREMENT = `
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-SELECT ?1, ?2, ?3, CASE WHEN o.live THEN o.expires_at ELSE ?5 END,
-  CASE WHEN o.version IS NOT NULL AND (o.version & ${LOW}) <> ${LOW}
-    THEN o.version + 1 ELSE (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS} END,
-  ?6, CAST(CAST(${NEXT} AS TEXT) AS BLOB)
-FROM (SELECT 1)
-LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-LEFT JOIN (SELECT version, expires_at, length(value) AS len,
-    CAST(value AS TEXT) AS t, (expires_at IS NULL OR expires_at > ?6) AS live
-  FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3) AS o ON true
-WHERE (o.live IS NOT 1 OR CAST(CAST(o.t AS INTEGER) AS TEXT) = o.t)
-  AND abs(${NEXT}) <= ${Number.MAX_SAFE_INTEGER}
-  AND coalesce(n.bytes, 0) - coalesce(?7 + o.len, 0) + ?7
-    + length(CAST(${NEXT} AS TEXT)) <= ?8
-  AND coalesce(n.keys, 0) + (o.version IS NULL) <= ?9
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6,
+  CAST(CAST(${BY} AS TEXT) AS BLOB)
+FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
+WHERE (coalesce(n.keys, 0) + 1 <= ?9
+    AND coalesce(n.bytes, 0) + ?7 + length(CAST(${BY} AS TEXT)) <= ?8)
+  OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
 ON CONFLICT (space, ns, key) DO UPDATE SET
-  expires_at = excluded.expires_at, version = excluded.version,
-  written_at = excluded.written_at, value = excluded.value
+  value = ${NEW_VALUE},
+  expires_at = CASE WHEN ${LIVE_ROW} THEN expires_at ELSE excluded.expires_at END,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW}
+    THEN version + 1 ELSE excluded.version END,
+  written_at = excluded.written_at
+WHERE (NOT ${LIVE_ROW} OR (CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
+    AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}))
+  AND (length(${NEW_VALUE}) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(${NEW_VALUE}) <= ?8)
 RETURNING CAST(value AS TEXT) AS value`;
 
 const SIZE = "length(CAST(key AS BLOB)) + length(value)";
@@ -262,18 +306,28 @@ export class SqliteBackend implements Backend {
     quota: Quota | null,
   ): boolean {
     const keySize = size - value.length;
+    const maxBytes = quota?.maxBytes ?? NO_LIMIT;
     return this.#run(() =>
+      this.#stmt(OVERWRITE).run(
+          space,
+          ns,
+          key,
+          value,
+          expiresAt,
+          now,
+          maxBytes,
+        ) > 0 ||
       this.#stmt(SET).run(
-        space,
-        ns,
-        key,
-        value,
-        expiresAt,
-        now,
-        keySize,
-        quota?.maxBytes ?? NO_LIMIT,
-        quota?.maxKeys ?? NO_LIMIT,
-      ) > 0
+          space,
+          ns,
+          key,
+          value,
+          expiresAt,
+          now,
+          keySize,
+          quota?.maxBytes ?? NO_LIMIT,
+          quota?.maxKeys ?? NO_LIMIT,
+        ) > 0
     );
   }
 
@@ -295,10 +349,17 @@ export class SqliteBackend implements Backend {
         }
         let keys = 0;
         let bytes = 0;
-        const bulk = this.#stmt(BULK_SET);
+        const insert = this.#stmt(BULK_INSERT);
+        const update = this.#stmt(BULK_UPDATE);
         const del = this.#stmt(DELETE);
-        const encoder = new TextEncoder();
-        for (const w of writes) {
+        // Key order visits each B-tree page once instead of jumping around
+        // (a stable sort keeps the order of writes to the same key).
+        const ordered = writes.length > 1
+          ? [...writes].sort((a, b) =>
+            a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+          )
+          : writes;
+        for (const w of ordered) {
           if (w.value === null) {
             const row = del.get(space, ns, w.key, now);
             if (row) {
@@ -308,7 +369,7 @@ export class SqliteBackend implements Backend {
             continue;
           }
           const version = epoch++ * EPOCH + 1;
-          const row = bulk.get(
+          const params = [
             space,
             ns,
             w.key,
@@ -316,11 +377,11 @@ export class SqliteBackend implements Backend {
             version,
             now,
             w.value,
-          );
-          if (Number(row!.version) === version) {
+          ] as const;
+          if (insert.run(...params) === 1) {
             keys++;
-            bytes += encoder.encode(w.key).length + w.value.length;
-          }
+            bytes += w.size;
+          } else update.run(...params);
         }
         this.#foldPendingIn(space, ns);
         if (sets === 0 || quota === null) {
@@ -358,7 +419,7 @@ export class SqliteBackend implements Backend {
     quota: Quota | null,
   ): string | undefined {
     const row = this.#run(() =>
-      this.#stmt(INCREMENT).get(
+      this.#stmt(INCREMENT_LIVE).get(
         space,
         ns,
         key,
@@ -367,8 +428,18 @@ export class SqliteBackend implements Backend {
         now,
         keySize,
         quota?.maxBytes ?? NO_LIMIT,
-        quota?.maxKeys ?? NO_LIMIT,
-      )
+      ) ??
+        this.#stmt(INCREMENT).get(
+          space,
+          ns,
+          key,
+          by,
+          expiresAt,
+          now,
+          keySize,
+          quota?.maxBytes ?? NO_LIMIT,
+          quota?.maxKeys ?? NO_LIMIT,
+        )
     );
     return row === undefined ? undefined : String(row.value);
   }
@@ -418,18 +489,38 @@ export class SqliteBackend implements Backend {
     this.transaction(() => this.flush());
   }
 
-  #range(columns: string, r: KeyRange): SqlRow[] {
-    const sql = `SELECT ${columns} FROM entries
+  #rangeStmt(columns: string, r: KeyRange): SqlStatement {
+    return this.#run(() =>
+      this.#stmt(`SELECT ${columns} FROM entries
       WHERE space = ?1 AND ns = ?2 AND key ${r.exclusive ? ">" : ">="} ?3
       AND ${LIVE}${r.before === null ? "" : " AND key < ?6"}
-      ORDER BY key LIMIT ?5`;
+      ORDER BY key LIMIT ?5`)
+    );
+  }
+
+  #rangeParams(r: KeyRange): SqlValue[] {
     const params: SqlValue[] = [r.space, r.ns, r.from, r.now, r.limit];
     if (r.before !== null) params.push(r.before);
-    return this.#run(() => this.#stmt(sql).all(...params));
+    return params;
+  }
+
+  #range(columns: string, r: KeyRange): SqlRow[] {
+    const stmt = this.#rangeStmt(columns, r);
+    return this.#run(() => stmt.all(...this.#rangeParams(r)));
   }
 
   list(range: KeyRange): string[] {
-    return this.#range("key", range).map((row) => row.key as string);
+    const stmt = this.#rangeStmt("key", range);
+    const params = this.#rangeParams(range);
+    return this.#run(() => {
+      if ("values" in stmt) {
+        const rows = (stmt as ValuesStatement).values(...params);
+        const keys = new Array<string>(rows.length);
+        for (let i = 0; i < rows.length; i++) keys[i] = rows[i][0] as string;
+        return keys;
+      }
+      return stmt.all(...params).map((row) => row.key as string);
+    });
   }
 
   scan(range: KeyRange): KeyedEntry[] {
