@@ -271,3 +271,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test("deletes a killed process never shared are found by a recount when the quota says full", () =>
+  withDataDir(async (dir) => {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    // Fills the quota, deletes half synchronously, and exits before the
+    // deferred usage flush can run (as a crash would).
+    const script = `import { createSupCache } from ${JSON.stringify(mod)};
+const cache = await createSupCache({ dataDir: ${
+      JSON.stringify(dir)
+    }, limits: { maxKeys: 10 }, sweepIntervalMs: 0 });
+const ns = cache.namespace("q").sync;
+for (let i = 0; i < 10; i++) ns.set("k" + i, "v");
+for (let i = 0; i < 5; i++) ns.delete("k" + i);
+Deno.exit(0);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    await using cache = await createSupCache({
+      dataDir: dir,
+      limits: { maxKeys: 10 },
+    });
+    const ns = cache.namespace("q");
+    assert.equal(ns.stats().keys, 10, "the unshared deletes are still counted");
+    for (let i = 0; i < 5; i++) await ns.set(`new${i}`, "v");
+    assert.equal(ns.stats().keys, 10);
+    await assert.rejects(ns.set("one-more", "v"), /quota of 10 keys/);
+  }));

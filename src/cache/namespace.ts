@@ -62,6 +62,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const MAX_NAME_BYTES = 256;
+const RECOUNT_EVERY_MS = 10_000;
 
 /** Check a namespace name (non-empty, at most 256 UTF-8 bytes). */
 export function checkNamespaceName(name: unknown): string {
@@ -78,6 +79,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   /** Not yet flushed to the database; see {@link SyncNamespaceImpl.flushCounters}. */
   #hits = 0;
   #misses = 0;
+  #recountedAt = -Infinity;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -173,8 +175,13 @@ export class SyncNamespaceImpl implements SyncNamespace {
       if (step.deleted > 0 && tryOnce()) return;
       after = step.next;
     } while (after !== null);
-    backend.recount(this.#space, this.name);
-    if (tryOnce()) return;
+    // A recount reads the whole namespace: at most one per namespace per
+    // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
+    const now = Date.now();
+    if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
+      this.#recountedAt = now;
+      if (backend.recount(this.#space, this.name) && tryOnce()) return;
+    }
     const used = backend.usage(this.#space, this.name);
     throw new QuotaExceededError(
       this.name,

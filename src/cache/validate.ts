@@ -8,13 +8,28 @@ import { InvalidInputError, LimitExceededError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
-/** UTF-8 byte length without allocating, for the common short key. */
-function utf8Length(s: string): number {
+/**
+ * UTF-8 byte length of a key without allocating, or -1 for a lone
+ * surrogate and -2 for a NUL; one pass, since this runs on every call.
+ */
+function keyBytes(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
-    // A surrogate pair is two UTF-16 units and four UTF-8 bytes: 1 + 1 each.
+    if (c < 0x80) {
+      if (c === 0) return -2;
+      continue;
+    }
+    if (c < 0x800) n += 1;
+    else if (c < 0xd800 || c > 0xdfff) n += 2;
+    else if (
+      // A surrogate pair is two UTF-16 units and four UTF-8 bytes.
+      c <= 0xdbff && i + 1 < s.length &&
+      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      n += 2;
+      i++;
+    } else return -1;
   }
   return n;
 }
@@ -29,17 +44,17 @@ export function checkKey(key: unknown, maxBytes: number, what = "key"): number {
   if (key.length === 0) {
     throw new InvalidInputError(`${what} must not be empty`);
   }
-  if (!key.isWellFormed()) {
+  const size = keyBytes(key);
+  if (size === -1) {
     throw new InvalidInputError(
       `${what} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the string (String.prototype.toWellFormed)`,
     );
   }
-  if (key.includes("\0")) {
+  if (size === -2) {
     throw new InvalidInputError(
       `${what} contains a NUL character (\\0), which SQLite text cannot carry through every driver; use another separator`,
     );
   }
-  const size = utf8Length(key);
   if (size > maxBytes) throw new LimitExceededError(what, size, maxBytes);
   return size;
 }

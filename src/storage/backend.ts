@@ -227,10 +227,12 @@ export interface Backend {
     after: string | null,
   ): PurgeStep<string>;
   /**
-   * Count the namespace's rows again and store the exact usage (after a
-   * crash, a process's unshared deletes are otherwise counted forever).
+   * Count the namespace's rows again and, when the stored usage is higher
+   * than what is there (after a crash, a process's unshared deletes are
+   * otherwise counted forever), store the exact usage; returns whether it
+   * changed anything.
    */
-  recount(space: Space, ns: string): void;
+  recount(space: Space, ns: string): boolean;
   /**
    * Run `fn` in one write transaction that takes the write lock up front
    * (so concurrent processes queue instead of failing), all or nothing.

@@ -164,6 +164,8 @@ RETURNING CAST(value AS TEXT) AS value`;
 
 const SIZE = "length(CAST(key AS BLOB)) + length(value)";
 const LIVE = "(expires_at IS NULL OR expires_at > ?4)";
+const GET_VALUE = `SELECT value FROM entries
+  WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`;
 
 // Deletes fold their usage change in later (see #pending); the namespace's
 // `gen` tells whether a recount has since made that change part of the count.
@@ -271,13 +273,15 @@ export class SqliteBackend implements Backend {
     key: string,
     now: number,
   ): StoredEntry | undefined {
-    const row = this.#run(() =>
-      this.#stmt(
+    try {
+      const row = this.#stmt(
         `SELECT value, version, expires_at, written_at FROM entries
          WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
-      ).get(space, ns, key, now)
-    );
-    return row ? entryOf(row) : undefined;
+      ).get(space, ns, key, now);
+      return row ? entryOf(row) : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
   }
 
   getValue(
@@ -286,13 +290,13 @@ export class SqliteBackend implements Backend {
     key: string,
     now: number,
   ): Uint8Array | undefined {
-    const row = this.#run(() =>
-      this.#stmt(
-        `SELECT value FROM entries
-         WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
-      ).get(space, ns, key, now)
-    );
-    return row ? row.value as Uint8Array : undefined;
+    // No closure on the hottest path.
+    try {
+      const row = this.#stmt(GET_VALUE).get(space, ns, key, now);
+      return row ? row.value as Uint8Array : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
   }
 
   set(
@@ -703,7 +707,23 @@ export class SqliteBackend implements Backend {
     return this.#step(rows, scan, limit, now, (row) => row.key as string);
   }
 
-  recount(space: Space, ns: string): void {
+  recount(space: Space, ns: string): boolean {
+    const counted = `SELECT
+        (SELECT count(*) FROM entries WHERE space = ?1 AND ns = ?2) AS keys,
+        (SELECT coalesce(sum(${SIZE}), 0) FROM entries
+          WHERE space = ?1 AND ns = ?2) AS bytes,
+        (SELECT keys FROM namespaces WHERE space = ?1 AND ns = ?2) AS stored_keys,
+        (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2) AS stored_bytes`;
+    // Count first without the write lock (a WAL reader blocks no writer);
+    // only a count below the stored one (deletes of a crashed process that
+    // were never shared) needs the locked recount, which holds the lock for
+    // one pass over the namespace.
+    const seen = this.#run(() => this.#stmt(counted).get(space, ns));
+    if (
+      seen && seen.stored_keys !== null &&
+      Number(seen.keys) >= Number(seen.stored_keys) &&
+      Number(seen.bytes) >= Number(seen.stored_bytes)
+    ) return false;
     this.transaction(() =>
       this.#run(() => {
         this.#stmt(
@@ -717,6 +737,7 @@ export class SqliteBackend implements Backend {
         this.#pending.delete(`${space}\u0000${ns}`);
       })
     );
+    return true;
   }
 
   transaction<T>(fn: () => T): T {
