@@ -135,14 +135,15 @@ function notOurs(path: string, why: string): StorageError {
  * program's database and {@link SchemaVersionError} for a newer sup-cache.
  */
 export function checkOwnership(db: SqlDatabase, path: string): number {
-  const version = Number(
-    db.prepare("PRAGMA user_version").get()?.user_version ?? 0,
-  );
-  const names = new Set(
-    db.prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-    ).all().map((row) => String(row.name)),
-  );
+  // One statement, so the version and the tables come from the same
+  // snapshot even while another process is creating the schema.
+  const row = db.prepare(
+    `SELECT (SELECT user_version FROM pragma_user_version) AS version,
+       (SELECT json_group_array(name) FROM sqlite_master
+        WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS names`,
+  ).get();
+  const version = Number(row?.version ?? 0);
+  const names = new Set<string>(JSON.parse(String(row?.names ?? "[]")));
   if (version === 0) {
     if (names.size > 0) {
       throw notOurs(path, "it has tables and no sup-cache schema version");
