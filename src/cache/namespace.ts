@@ -63,6 +63,7 @@ const decoder = new TextDecoder();
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const MAX_NAME_BYTES = 256;
 const RECOUNT_EVERY_MS = 10_000;
+const EMPTY_PASS_EVERY_MS = 1_000;
 
 /** Check a namespace name (non-empty, at most 256 UTF-8 bytes). */
 export function checkNamespaceName(name: unknown): string {
@@ -80,6 +81,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   #hits = 0;
   #misses = 0;
   #recountedAt = -Infinity;
+  #nextPass = -Infinity;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -141,6 +143,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
         ),
       size,
     );
+    this.#noteExpiry(expiresAt);
   }
 
   /**
@@ -150,6 +153,12 @@ export class SyncNamespaceImpl implements SyncNamespace {
    * transaction, so no write holds the lock for long) retrying after each
    * step that freed something, then recount; only then refuse.
    */
+  #noteExpiry(expiresAt: number | null): void {
+    if (expiresAt !== null && expiresAt < this.#nextPass) {
+      this.#nextPass = expiresAt;
+    }
+  }
+
   #withQuota(attempt: () => boolean, size: number): void {
     const tryOnce = () => {
       try {
@@ -163,18 +172,27 @@ export class SyncNamespaceImpl implements SyncNamespace {
     const { backend, quota } = this.#ctx;
     backend.flush();
     if (tryOnce()) return;
-    let after: string | null = null;
-    do {
-      const step = backend.purgeExpiredIn(
-        this.#space,
-        this.name,
-        Date.now(),
-        this.#ctx.purgeBatch,
-        after,
-      );
-      if (step.deleted > 0 && tryOnce()) return;
-      after = step.next;
-    } while (after !== null);
+    // A pass that found nothing to free read the whole namespace (in
+    // steps, without the lock); repeating it for every refused write in the
+    // next second would only repeat that reading, unless this process wrote
+    // something that expires sooner (see #noteExpiry).
+    if (Date.now() >= this.#nextPass) {
+      let after: string | null = null;
+      let freed = 0;
+      do {
+        const step = backend.purgeExpiredIn(
+          this.#space,
+          this.name,
+          Date.now(),
+          this.#ctx.purgeBatch,
+          after,
+        );
+        freed += step.deleted;
+        if (step.deleted > 0 && tryOnce()) return;
+        after = step.next;
+      } while (after !== null);
+      if (freed === 0) this.#nextPass = Date.now() + EMPTY_PASS_EVERY_MS;
+    }
     // A recount reads the whole namespace: at most one per namespace per
     // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
     const now = Date.now();
@@ -405,6 +423,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
     }
     if (writes.length === 0) return 0;
     this.#writeBatch(writes, size);
+    for (const w of writes) this.#noteExpiry(w.expiresAt);
     return writes.length;
   }
 
@@ -502,6 +521,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
         return true;
       }), size);
     if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
+    if (ok) { for (const w of writes) this.#noteExpiry(w.expiresAt); }
     return ok;
   }
 }
