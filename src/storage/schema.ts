@@ -138,19 +138,23 @@ export function checkOwnership(db: SqlDatabase, path: string): number {
   // One statement, so the version and the tables come from the same
   // snapshot even while another process is creating the schema.
   const row = db.prepare(
-    `SELECT (SELECT user_version FROM pragma_user_version) AS version,
-       (SELECT json_group_array(name) FROM sqlite_master
-        WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS names`,
+    `SELECT user_version AS version,
+       (SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS tables,
+       (SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name IN ('entries', 'namespaces')) AS ours
+     FROM pragma_user_version`,
   ).get();
   const version = Number(row?.version ?? 0);
-  const names = new Set<string>(JSON.parse(String(row?.names ?? "[]")));
+  const tables = Number(row?.tables ?? 0);
+  const ours = Number(row?.ours ?? 0);
   if (version === 0) {
-    if (names.size > 0) {
+    if (tables > 0) {
       throw notOurs(path, "it has tables and no sup-cache schema version");
     }
     return 0;
   }
-  if (!names.has("entries") || !names.has("namespaces")) {
+  if (ours < 2) {
     throw notOurs(
       path,
       `user_version is ${version} but it has no entries and namespaces tables`,
