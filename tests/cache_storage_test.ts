@@ -199,6 +199,8 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
       6,
       now,
     );
+    // What a plugin could store in 0.1.0: ttl_ms = 2^53 - 1.
+    put.run(0, "far", "k", new Uint8Array([1]), 1, now + 2 ** 53 - 1, 2, now);
     old.prepare("UPDATE namespaces SET hits = 5 WHERE ns = 'counter'").run();
     old.close();
 
@@ -220,6 +222,14 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
     assert.ok(next > visits.version && visits.version >= 7);
     await counter.set("new", "v");
     assert.ok((await counter.getEntry("new"))!.version > next);
+    const far = (await cache.namespace("far").getEntry("k"))!;
+    assert.equal(far.expiresAt, 8_640_000_000_000_000);
+    for (const info of await cache.namespaces()) {
+      assert.ok(
+        info.nextExpiry === null ||
+          !Number.isNaN(new Date(info.nextExpiry).getTime()),
+      );
+    }
     const check = new DatabaseSync(file);
     const version = check.prepare("PRAGMA user_version").get()!.user_version;
     const objects = check.prepare(

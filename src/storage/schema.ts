@@ -21,6 +21,9 @@ export const SCHEMA_VERSION = 2;
  */
 export const EPOCH_BITS = 12;
 
+/** The last millisecond a JavaScript `Date` can hold; no stored expiry is later. */
+const MAX_EXPIRY = 8_640_000_000_000_000;
+
 // Why this shape (schema 2), measured against a minimal
 // `PRIMARY KEY(ns, key) WITHOUT ROWID` table (docs/benchmarks.md):
 // - No index on expires_at: with the default TTL every row expires, so such
@@ -90,7 +93,12 @@ ${SCHEMA_V2}
 INSERT INTO namespaces (space, ns, seq, hits, misses)
   SELECT space, ns, seq, hits, misses FROM namespaces_v1;
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-  SELECT space, ns, key, expires_at, version << 12, written_at, value
+  SELECT space, ns, key,
+    -- 0.1.0 stored any expiry a plugin asked for; one past what a JavaScript
+    -- Date holds broke listing and export, so it becomes the latest valid one.
+    CASE WHEN expires_at > ${MAX_EXPIRY} THEN ${MAX_EXPIRY}
+      WHEN expires_at < 0 THEN 0 ELSE expires_at END,
+    version << 12, written_at, value
   FROM entries_v1 WHERE true
   ON CONFLICT DO NOTHING;
 UPDATE namespaces SET
