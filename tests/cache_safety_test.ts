@@ -300,3 +300,43 @@ Deno.exit(0);`;
     assert.equal(ns.stats().keys, 10);
     await assert.rejects(ns.set("one-more", "v"), /quota of 10 keys/);
   }));
+
+Deno.test("quota leases: two connections filling one namespace stop at exactly the quota", () =>
+  withDataDir(async (dir) => {
+    const limits = { maxKeys: 600 };
+    await using a = await createSupCache({ dataDir: dir, limits });
+    await using b = await createSupCache({ dataDir: dir, limits });
+    const na = a.namespace("shared");
+    const nb = b.namespace("shared");
+    // Far from the quota both insert against leases.
+    for (let i = 0; i < 100; i++) {
+      na.sync.set(`a${i}`, "v");
+      nb.sync.set(`b${i}`, "v");
+    }
+    // Both leases are counted as used in the file, beyond the 200 rows.
+    const raw = new DatabaseSync(join(dir, "cache.db"));
+    const stored = Number(
+      raw.prepare("SELECT keys FROM namespaces WHERE ns = 'shared'").get()!
+        .keys,
+    );
+    raw.close();
+    assert.ok(stored > 200, `stored ${stored}`);
+    // B still holds unused lease; A fills up, reclaiming it by a recount.
+    let aCount = 100;
+    for (;; aCount++) {
+      try {
+        na.sync.set(`a${aCount}`, "v");
+      } catch (err) {
+        assert.match(String(err), /quota of 600 keys/);
+        break;
+      }
+    }
+    await assert.rejects(nb.set("b-late", "v"), /quota of 600 keys/);
+    const rows = (await na.list({ limit: 1000 })).keys.length;
+    assert.equal(rows, 600, "exactly the quota, never more");
+    assert.equal(aCount + 100, 600);
+    await a.close();
+    await b.close();
+    await using c = await createSupCache({ dataDir: dir, limits });
+    assert.equal(c.namespace("shared").stats().keys, 600);
+  }));

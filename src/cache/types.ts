@@ -12,10 +12,10 @@ export interface CacheEntry {
   /** The stored bytes (an empty array is a value, not a miss). */
   value: Uint8Array;
   /**
-   * Grows with every write to the key and never repeats within a
-   * namespace, even across delete and re-create; pass it to
-   * `atomic().check()`. Compare versions of the same key only: versions
-   * of different keys are not in write order.
+   * Changes on every write to the key and never repeats within a
+   * namespace, even across delete and re-create (overwrites make it grow);
+   * pass it to `atomic().check()`. Compare it for equality only: versions
+   * are not a clock across keys or processes.
    */
   version: number;
   /** Expiry as milliseconds since the epoch, or `null` for never. */

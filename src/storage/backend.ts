@@ -17,8 +17,8 @@ export interface StoredEntry {
   /** The value bytes. */
   value: Uint8Array;
   /**
-   * Grows with every write of the key and never repeats within its
-   * namespace, even across delete and re-create.
+   * Changes on every write of the key and never repeats within its
+   * namespace, even across delete and re-create; overwrites make it grow.
    */
   version: number;
   /** Milliseconds since the epoch, or `null` for never. */
