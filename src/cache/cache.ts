@@ -118,7 +118,9 @@ export class SupCache implements AsyncDisposable {
       this.#flushTimer = undefined;
       if (this.#closed) return;
       try {
-        this.#backend.flush();
+        // Deletes only: a lease kept across event-loop turns saves a write
+        // per turn for a process that inserts steadily.
+        this.#backend.flush(false);
       } catch (err) {
         console.error(
           `sup-cache: sharing usage counts of ${this.path} failed (retried on the next write or sweep): ${

@@ -205,9 +205,10 @@ export interface Backend {
   addCounters(space: Space, ns: string, hits: number, misses: number): void;
   /**
    * Write usage changes this connection has not yet shared (deletes) to
-   * the file, where other processes see them.
+   * the file, where other processes see them, and (unless
+   * `returnLeases` is `false`) hand back quota reserved but not used.
    */
-  flush(): void;
+  flush(returnLeases?: boolean): void;
   /**
    * One bounded purge step over every namespace: look at a bounded run of
    * rows after `after` and delete up to `limit` expired ones, in one short

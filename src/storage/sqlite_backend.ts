@@ -612,14 +612,14 @@ export class SqliteBackend implements Backend {
     this.#pending.delete(id);
   }
 
-  flush(): void {
+  flush(returnLeases = true): void {
     if (this.#inTransaction) {
       for (const p of [...this.#pending.values()]) {
         this.#run(() => this.#foldPendingIn(p.space, p.ns));
       }
       return;
     }
-    if (this.#leases.size > 0) {
+    if (returnLeases && this.#leases.size > 0) {
       // Each return is one statement; a failed one leaves usage counted
       // too high (safe), which a recount corrects.
       for (const lease of [...this.#leases.values()]) {
@@ -627,7 +627,7 @@ export class SqliteBackend implements Backend {
       }
     }
     if (this.#pending.size === 0) return;
-    this.transaction(() => this.flush());
+    this.transaction(() => this.flush(false));
   }
 
   #rangeStmt(columns: string, r: KeyRange): SqlStatement {
