@@ -62,13 +62,17 @@ export type {
 } from "./src/cache/types.ts";
 export type {
   Backend,
+  BatchWrite,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
+  PurgeStep,
   Quota,
   Space,
   StoredEntry,
+  SweepCursor,
 } from "./src/storage/backend.ts";
+export { QuotaRefusal } from "./src/storage/backend.ts";
 export {
   ClosedError,
   DriverUnavailableError,
