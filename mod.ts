@@ -1,15 +1,38 @@
 /**
  * sup-cache: host Extism WebAssembly plugins in Deno and give each one a
- * persistent, SQLite-backed key-value cache with expiry.
+ * persistent, SQLite-backed key-value cache with expiry, reachable from
+ * inside the plugin through host functions (sup's own, byte for byte, and a
+ * binary-safe set with per-item TTL, listing and atomic increments).
+ *
+ * The cache on its own, like Deno KV with namespaces and quotas:
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const ns = cache.namespace("counter");
  * await ns.set("greeting", "Hello", { ttl: 60_000 });
  * console.log(new TextDecoder().decode((await ns.get("greeting"))!)); // "Hello"
  * ```
+ *
+ * A plugin with its namespace of that cache (the namespace is the plugin's
+ * name; a path, URL, bytes or Extism manifest all work as the source):
+ *
+ * @example
+ * ```ts
+ * import { createSupCache, loadPlugin } from "@sup/cache";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * // The smallest valid module; a real one comes from `deno task build:plugins`.
+ * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+ * // sup's fallbacks answer for the exports it lacks:
+ * console.log(await plugin.version(), await plugin.topics()); // "unknown" [ "empty" ]
+ * ```
+ *
+ * Permissions: `--allow-read` and `--allow-write` on the data directory; a
+ * plugin host also needs read on the plugin file and `/dev/null`, write on
+ * `/dev/null`, and `--allow-env=EXTISM_ENABLE_WASI_OUTPUT,__MINIMATCH_TESTING_PLATFORM__`.
+ * The README and `docs/` in the repository have the details.
  *
  * @module
  */
@@ -39,13 +62,17 @@ export type {
 } from "./src/cache/types.ts";
 export type {
   Backend,
+  BatchWrite,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
+  PurgeStep,
   Quota,
   Space,
   StoredEntry,
+  SweepCursor,
 } from "./src/storage/backend.ts";
+export { QuotaRefusal } from "./src/storage/backend.ts";
 export {
   ClosedError,
   DriverUnavailableError,

@@ -1,8 +1,9 @@
 /**
  * Builds the example plugins from their AssemblyScript sources with the
  * pinned `npm:assemblyscript` compiler, so a fresh clone needs nothing but
- * Deno. A plugin is a folder under `plugins/` with an `index.ts`; its output
- * is `plugins/<name>/<name>.wasm` (git-ignored). Builds are incremental: a
+ * Deno. A plugin is a folder under `plugins/` (or, for the tests' fixtures,
+ * `tests/fixtures/plugins/`) with an `index.ts`; its output is
+ * `<folder>/<name>.wasm` (git-ignored). Builds are incremental: a
  * plugin is rebuilt only when a source of its own, of the PDK, or this
  * script is newer than its `.wasm`.
  *
@@ -10,26 +11,31 @@
  *
  * @module
  */
-import asc from "assemblyscript/asc";
+import { buildPlugin } from "./pdk/build.ts";
 
 /** The `plugins/` folder this script lives in. */
 export const PLUGINS_DIR: string = new URL(".", import.meta.url).pathname;
 
+/**
+ * Plugins the tests build the same way, which are not examples to copy
+ * (`tests/fixtures/plugins/<name>/index.ts`).
+ */
+export const FIXTURES_DIR: string =
+  new URL("../tests/fixtures/plugins/", import.meta.url).pathname;
+
 /** Folders under `plugins/` that are not plugins. */
 const NOT_PLUGINS = new Set(["pdk"]);
 
-/**
- * Compiler flags shared by every plugin. `--use abort=` routes
- * AssemblyScript's `abort` to the PDK instead of importing `env.abort`,
- * which no Extism host provides.
- */
-const ASC_FLAGS = [
-  "--optimize",
-  "--runtime",
-  "incremental",
-  "--use",
-  "abort=pdk/abort/pdkAbort",
-];
+/** The folder holding plugin `name`'s folder: an example's or a fixture's. */
+function dirOf(name: string): string {
+  try {
+    Deno.statSync(`${PLUGINS_DIR}${name}/index.ts`);
+    return PLUGINS_DIR;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return FIXTURES_DIR;
+}
 
 /** What happened to one plugin. */
 export interface BuiltPlugin {
@@ -53,15 +59,17 @@ export interface BuildOptions {
 
 /** Path of a plugin's built module. */
 export function wasmPathOf(name: string): string {
-  return `${PLUGINS_DIR}${name}/${name}.wasm`;
+  return `${dirOf(name)}${name}/${name}.wasm`;
 }
 
 /** Names of the plugin folders (those with an `index.ts`), sorted. */
-export async function listPlugins(): Promise<string[]> {
+export async function listPlugins(
+  dir: string = PLUGINS_DIR,
+): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(PLUGINS_DIR)) {
+  for await (const entry of Deno.readDir(dir)) {
     if (!entry.isDirectory || NOT_PLUGINS.has(entry.name)) continue;
-    if (await exists(`${PLUGINS_DIR}${entry.name}/index.ts`)) {
+    if (await exists(`${dir}${entry.name}/index.ts`)) {
       names.push(entry.name);
     }
   }
@@ -101,80 +109,17 @@ async function isUpToDate(name: string): Promise<boolean> {
     throw err;
   }
   const sources = Math.max(
-    await newestSource(`${PLUGINS_DIR}${name}`),
+    await newestSource(`${dirOf(name)}${name}`),
     await newestSource(`${PLUGINS_DIR}pdk`),
     (await Deno.stat(new URL(import.meta.url))).mtime!.getTime(),
   );
   return built > sources;
 }
 
-/**
- * Compile one plugin. The output is written to a temporary file and renamed,
- * so a test or a host reading the `.wasm` never sees half a module even
- * when several processes build at once.
- */
+/** Compile one plugin with the kit's build step (`pdk/build.ts`). */
 async function compile(name: string): Promise<void> {
-  let binary: Uint8Array | null = null;
-  const { error, stderr } = await asc.main(
-    [
-      `${name}/index.ts`,
-      "--baseDir",
-      PLUGINS_DIR,
-      "--outFile",
-      `${name}/${name}.wasm`,
-      ...ASC_FLAGS,
-    ],
-    {
-      readFile: async (file: string, baseDir: string) => {
-        try {
-          return await Deno.readTextFile(resolve(baseDir, file));
-        } catch (err) {
-          if (err instanceof Deno.errors.NotFound) return null; // asc probes paths
-          throw err;
-        }
-      },
-      writeFile: (file: string, contents: Uint8Array | string) => {
-        if (!file.endsWith(".wasm") || typeof contents === "string") {
-          throw new Error(`unexpected compiler output ${file}`);
-        }
-        binary = contents;
-      },
-      listFiles: async (dir: string, baseDir: string) => {
-        const names: string[] = [];
-        try {
-          for await (const e of Deno.readDir(resolve(baseDir, dir))) {
-            if (e.isFile && e.name.endsWith(".ts")) names.push(e.name);
-          }
-        } catch (err) {
-          if (err instanceof Deno.errors.NotFound) return null;
-          throw err;
-        }
-        return names;
-      },
-    } as Parameters<typeof asc.main>[1],
-  );
-  if (error) {
-    throw new Error(
-      `building plugin "${name}" failed: ${error.message}\n${stderr.toString()}`,
-    );
-  }
-  if (binary === null) {
-    throw new Error(`building plugin "${name}": the compiler wrote no .wasm`);
-  }
-  const target = wasmPathOf(name);
-  const tmp = `${target}.${Deno.pid}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeFile(tmp, binary);
-  await Deno.rename(tmp, target);
-}
-
-/** asc passes paths relative to `--baseDir` (PLUGINS_DIR). */
-function resolve(baseDir: string, file: string): string {
-  if (file.startsWith("/")) return file;
-  return new URL(
-    file,
-    `file://${baseDir.endsWith("/") ? baseDir : baseDir + "/"}`,
-  )
-    .pathname;
+  const dir = dirOf(name);
+  await buildPlugin(`${name}/index.ts`, `${name}/${name}.wasm`, { root: dir });
 }
 
 /**
@@ -188,11 +133,18 @@ export async function buildPlugins(
 ): Promise<BuiltPlugin[]> {
   const all = await listPlugins();
   const names = options.only ?? all;
-  for (const name of names) {
-    if (!all.includes(name)) {
-      throw new Error(
-        `no plugin "${name}" in ${PLUGINS_DIR} (have: ${all.join(", ")})`,
-      );
+  if (names.some((name) => !all.includes(name))) {
+    // Fixtures are looked up only when asked for, so the build task needs
+    // no access to tests/.
+    const known = [...all, ...await listPlugins(FIXTURES_DIR)];
+    for (const name of names) {
+      if (!known.includes(name)) {
+        throw new Error(
+          `no plugin "${name}" in ${PLUGINS_DIR} or ${FIXTURES_DIR} (have: ${
+            known.join(", ")
+          })`,
+        );
+      }
     }
   }
   const results: BuiltPlugin[] = [];

@@ -5,8 +5,9 @@
  *
  * Every command takes `--data-dir`, `--json` and `--help`. Results go to
  * stdout; errors go to stderr with a message that says what to do, and a
- * non-zero exit code: 1 for a failure or a missing key, 2 for a wrong
- * command line.
+ * non-zero exit code: 1 when the command could not do its work (a missing
+ * key or database, a refused file, a plugin failure), 2 for a wrong command
+ * line. See docs/cli.md.
  *
  * @example
  * ```ts
@@ -30,6 +31,7 @@ import type { Context } from "./cli/context.ts";
 import { UsageError } from "./cli/errors.ts";
 import { commandHelp, mainHelp } from "./cli/help.ts";
 import { Output } from "./cli/output.ts";
+import { VERSION } from "./cli/version.ts";
 
 export { Output, type Sink } from "./cli/output.ts";
 
@@ -44,9 +46,15 @@ function find(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
 }
 
-/** Exit codes: a wrong command line is 2, as for most Unix tools. */
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
+/**
+ * Exit codes. 1: the command line was right but the work failed (a missing
+ * key or database, a refused output, a file that is not an export, a
+ * plugin failure); 2: the command line itself is wrong, as for most Unix
+ * tools, so a script can tell "fix the call" from "fix the data".
+ */
+export const EXIT_FAILURE = 1;
+/** See {@link EXIT_FAILURE}. */
+export const EXIT_USAGE = 2;
 
 /**
  * Run the tool with `argv` (the arguments after the program name) and
@@ -66,6 +74,14 @@ export async function main(
       const about = topic === undefined ? undefined : find(topic);
       if (topic !== undefined && !about) throw unknown(topic);
       await out.line(about ? commandHelp(about) : mainHelp(COMMANDS));
+      return 0;
+    }
+    if (values.version && !values.help) {
+      await out.line(
+        values.json
+          ? JSON.stringify({ version: VERSION })
+          : `sup-cache ${VERSION}`,
+      );
       return 0;
     }
     if (parsed.command === null) {
@@ -151,7 +167,7 @@ async function report(
 ): Promise<void> {
   const { code, message } = describe(err);
   if (json) {
-    await out.note(JSON.stringify({ error: { code, message } }));
+    await out.jsonNote({ error: { code, message } });
     return;
   }
   await out.note(`sup-cache${command ? ` ${command}` : ""}: ${message}`);

@@ -18,7 +18,7 @@ export function formatBytes(n: number): string {
  *
  * @example
  * ```ts
- * import { createSupCache, SupCacheError } from "./mod.ts";
+ * import { createSupCache, SupCacheError } from "@sup/cache";
  * const cache = await createSupCache({ path: ":memory:" });
  * try {
  *   await cache.namespace("demo").set("", "x");
@@ -45,7 +45,7 @@ export class SupCacheError extends Error {
  *
  * @example
  * ```ts
- * import { createSupCache, InvalidInputError } from "./mod.ts";
+ * import { createSupCache, InvalidInputError } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * await cache.namespace("demo").set("k", "v", { ttl: -1 }).catch((err) => {
  *   console.log(err instanceof InvalidInputError); // true
@@ -65,7 +65,7 @@ export class InvalidInputError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { createSupCache, LimitExceededError } from "./mod.ts";
+ * import { createSupCache, LimitExceededError } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:", limits: { maxKeyBytes: 4 } });
  * await cache.namespace("demo").set("too-long", "v").catch((err) => {
  *   console.log(err instanceof LimitExceededError, err.size, err.limit); // true 8 4
@@ -100,7 +100,7 @@ export class LimitExceededError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { createSupCache, QuotaExceededError } from "./mod.ts";
+ * import { createSupCache, QuotaExceededError } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:", limits: { maxKeys: 1 } });
  * const ns = cache.namespace("demo");
  * await ns.set("a", "1");
@@ -123,7 +123,7 @@ export class QuotaExceededError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { createSupCache, NotAnIntegerError } from "./mod.ts";
+ * import { createSupCache, NotAnIntegerError } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const ns = cache.namespace("demo");
  * await ns.set("name", "ada");
@@ -142,10 +142,14 @@ export class NotAnIntegerError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { createSupCache, ClosedError } from "./mod.ts";
+ * import { createSupCache, ClosedError } from "@sup/cache";
  * const cache = await createSupCache({ path: ":memory:" });
  * await cache.close();
- * await cache.namespace("demo").get("k").catch((err) => console.log(err instanceof ClosedError)); // true
+ * try {
+ *   cache.namespace("demo"); // a closed cache hands out no namespaces
+ * } catch (err) {
+ *   console.log(err instanceof ClosedError); // true
+ * }
  * ```
  */
 export class ClosedError extends SupCacheError {
@@ -162,7 +166,7 @@ export class ClosedError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { createSupCache, StorageError } from "./mod.ts";
+ * import { createSupCache, StorageError } from "@sup/cache";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cache.db`, "this is not a database, it is a text file");
  * await createSupCache({ dataDir: dir }).catch((err) => console.log(err instanceof StorageError)); // true
@@ -184,7 +188,7 @@ export class StorageError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { SchemaVersionError } from "./mod.ts";
+ * import { SchemaVersionError } from "@sup/cache";
  * const err = new SchemaVersionError("/tmp/cache.db", 9, 1);
  * console.log(err.message.includes("newer")); // true
  * ```
@@ -211,7 +215,7 @@ export class SchemaVersionError extends StorageError {
  *
  * @example
  * ```ts
- * import { DriverUnavailableError } from "./mod.ts";
+ * import { DriverUnavailableError } from "@sup/cache";
  * const err = new DriverUnavailableError("ffi", "run with --allow-ffi");
  * console.log(err.driver); // "ffi"
  * ```

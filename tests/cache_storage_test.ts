@@ -20,7 +20,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 1; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 2; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -91,13 +91,13 @@ Deno.test("the default data directory follows SUP_DATA_DIR, then XDG_DATA_HOME, 
       await cache.close();
       Deno.env.delete("SUP_DATA_DIR");
       cache = await createSupCache();
-      assert.equal(cache.dataDir, join(parent, "xdg", "sup"));
+      assert.equal(cache.dataDir, join(parent, "xdg", "sup-cache"));
       await cache.close();
       Deno.env.delete("XDG_DATA_HOME");
       cache = await createSupCache();
       assert.equal(
         cache.dataDir,
-        join(parent, "home", ".local", "share", "sup"),
+        join(parent, "home", ".local", "share", "sup-cache"),
       );
       await cache.close();
     } finally {
@@ -116,3 +116,126 @@ Deno.test("durability full and :memory: work", async () => {
   assert.equal(text(await mem.namespace("m").get("k")), "v");
   assert.equal(mem.dataDir, null);
 });
+
+// The schema 0.1.0 wrote (schema version 1), for the upgrade test.
+const SCHEMA_V1_FROM_0_1_0 = `
+CREATE TABLE entries (
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value BLOB NOT NULL,
+  version INTEGER NOT NULL,
+  expires_at INTEGER,
+  size INTEGER NOT NULL,
+  written_at INTEGER NOT NULL,
+  PRIMARY KEY (space, ns, key)
+) WITHOUT ROWID;
+CREATE INDEX entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE namespaces (
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  keys INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  seq INTEGER NOT NULL DEFAULT 0,
+  hits INTEGER NOT NULL DEFAULT 0,
+  misses INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (space, ns)
+) WITHOUT ROWID;
+CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
+  INSERT INTO namespaces (space, ns, keys, bytes, seq)
+  VALUES (NEW.space, NEW.ns, 1, NEW.size, NEW.version)
+  ON CONFLICT (space, ns) DO UPDATE SET
+    keys = keys + 1, bytes = bytes + excluded.bytes, seq = max(seq, excluded.seq);
+END;
+CREATE TRIGGER entries_update AFTER UPDATE ON entries BEGIN
+  UPDATE namespaces SET bytes = bytes + NEW.size - OLD.size, seq = max(seq, NEW.version)
+  WHERE space = NEW.space AND ns = NEW.ns;
+END;
+CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
+  UPDATE namespaces SET keys = keys - 1, bytes = bytes - OLD.size
+  WHERE space = OLD.space AND ns = OLD.ns;
+END;
+`;
+
+Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", () =>
+  withDataDir(async (dir) => {
+    const file = join(dir, "cache.db");
+    const old = new DatabaseSync(file);
+    old.exec("PRAGMA journal_mode = WAL");
+    old.exec(SCHEMA_V1_FROM_0_1_0);
+    old.exec("PRAGMA user_version = 1");
+    const put = old.prepare(
+      `INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const now = Date.now();
+    put.run(
+      0,
+      "counter",
+      "visits",
+      new TextEncoder().encode("41"),
+      7,
+      now + 60_000,
+      8,
+      now,
+    );
+    put.run(
+      0,
+      "counter",
+      "gone",
+      new TextEncoder().encode("x"),
+      8,
+      now - 1,
+      5,
+      now,
+    );
+    put.run(
+      1,
+      "settings",
+      "lang",
+      new TextEncoder().encode("en"),
+      3,
+      null,
+      6,
+      now,
+    );
+    // What a plugin could store in 0.1.0: ttl_ms = 2^53 - 1.
+    put.run(0, "far", "k", new Uint8Array([1]), 1, now + 2 ** 53 - 1, 2, now);
+    old.prepare("UPDATE namespaces SET hits = 5 WHERE ns = 'counter'").run();
+    old.close();
+
+    await using cache = await createSupCache({ dataDir: dir });
+    const counter = cache.namespace("counter");
+    const visits = (await counter.getEntry("visits"))!;
+    assert.equal(text(visits.value), "41");
+    assert.equal(visits.expiresAt, now + 60_000);
+    assert.equal(await counter.get("gone"), null);
+    assert.equal(text(await cache.store("settings").get("lang")), "en");
+    assert.deepEqual(
+      { keys: counter.stats().keys, bytes: counter.stats().bytes },
+      { keys: 2, bytes: 8 + 5 },
+    );
+    assert.ok(counter.stats().hits >= 5);
+    // Versions keep growing past the old ones, and new writes work.
+    assert.equal(await counter.increment("visits"), 42);
+    const next = (await counter.getEntry("visits"))!.version;
+    assert.ok(next > visits.version && visits.version >= 7);
+    await counter.set("new", "v");
+    assert.ok((await counter.getEntry("new"))!.version > next);
+    const far = (await cache.namespace("far").getEntry("k"))!;
+    assert.equal(far.expiresAt, 8_640_000_000_000_000);
+    for (const info of await cache.namespaces()) {
+      assert.ok(
+        info.nextExpiry === null ||
+          !Number.isNaN(new Date(info.nextExpiry).getTime()),
+      );
+    }
+    const check = new DatabaseSync(file);
+    const version = check.prepare("PRAGMA user_version").get()!.user_version;
+    const objects = check.prepare(
+      "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name",
+    ).all().map((r) => r.name);
+    check.close();
+    assert.equal(version, 2);
+    assert.deepEqual(objects, ["entries_insert", "entries_update"]);
+  }));

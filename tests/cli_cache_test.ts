@@ -64,7 +64,7 @@ Deno.test("a wrong command line exits 2 with a message naming what to do", async
     [["get", "a", "b", "c"], /"c"\] is extra/],
     [
       ["set", "a", "b", "c", "--ttl", "60"],
-      /give a positive whole number with a unit/,
+      /is not a duration; give numbers with units \(500ms, 30s, 5m, 2h, 1d, 1w, or combined: 1h30m\)/,
     ],
     [
       ["keys", "a", "--limit", "0"],
@@ -87,7 +87,7 @@ Deno.test("a wrong command line exits 2 with a message naming what to do", async
   assert.equal(errorJson(json.stderr).code, "USAGE");
 });
 
-Deno.test("commands that read refuse a data directory without a database instead of creating one", () =>
+Deno.test("commands that read refuse a data directory without a database instead of creating one (exit 1, not 2: the command line is right)", () =>
   withDir(async (dir) => {
     for (
       const args of [
@@ -100,11 +100,13 @@ Deno.test("commands that read refuse a data directory without a database instead
       ]
     ) {
       const run = await cli([...args, "--data-dir", `${dir}/typo`]);
-      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.code, 1, run.stderr);
       assert.match(
         run.stderr,
-        /there is no sup-cache database in .*typo \(no cache\.db\); check --data-dir/,
+        /there is no sup-cache database at .*typo\/cache\.db; check --data-dir/,
       );
+      const json = await cli([...args, "--data-dir", `${dir}/typo`, "--json"]);
+      assert.equal(errorJson(json.stderr).code, "NO_DATABASE");
     }
     await assert.rejects(Deno.stat(`${dir}/typo`), Deno.errors.NotFound);
   }));

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
 import { cli, ok, okJson, withDir } from "./support/cli_run.ts";
 import { createSupDb, goTimeString } from "./support/cli_sup_db.ts";
 
@@ -93,7 +94,7 @@ Deno.test("import-sup moves a sup cache.db into cache namespaces, keeping TTLs a
     assert.match(reasons["counter:"], /key after the plugin prefix is empty/);
     assert.match(
       reasons["counter:weird"],
-      /expires_at "next tuesday" is not a time sup's kv writes/,
+      /expires_at "next tuesday" is not a real time as sup.s kv writes it/,
     );
 
     assert.equal((await ok(["get", "counter", "visits", ...d])).stdout, "41");
@@ -250,4 +251,97 @@ Deno.test("import-sup refuses files that are not sup databases, before creating 
       2,
     );
     await assert.rejects(Deno.stat(target), Deno.errors.NotFound);
+  }));
+
+Deno.test("import-sup refuses keys that are not UTF-8 (no collisions, counted), keys with NUL, and impossible dates", () =>
+  withDir(async (dir) => {
+    const source = `${dir}/cache.db`;
+    const later = goTimeString(Date.now() + 600_000);
+    createSupDb(source, [
+      { key: "counter:ok", value: "1", expiresAt: later },
+      {
+        key: "counter:feb",
+        value: "x",
+        expiresAt: "2030-02-30 10:00:00 +0000 UTC",
+      },
+      {
+        key: "counter:month",
+        value: "x",
+        expiresAt: "2030-13-01 10:00:00 +0000 UTC",
+      },
+      {
+        key: "counter:hour",
+        value: "x",
+        expiresAt: "2030-01-01 24:00:00 +0000 UTC",
+      },
+      {
+        key: "counter:zone",
+        value: "x",
+        expiresAt: "2030-01-01 10:00:00 +2500 X",
+      },
+      {
+        key: "counter:leap",
+        value: "x",
+        expiresAt: "2028-02-29 10:00:00 +0000 UTC",
+      },
+      {
+        key: "counter:far",
+        value: "x",
+        expiresAt: "275761-01-01 00:00:00 +0000 UTC",
+      },
+      {
+        key: "counter:zero",
+        value: "x",
+        expiresAt: "0001-01-01 00:00:00 +0000 UTC",
+      },
+    ]);
+    // Go strings hold any bytes, and modernc binds them as TEXT unchanged:
+    // two keys that differ only in invalid bytes, and one with NUL.
+    const db = new DatabaseSync(source);
+    const raw = db.prepare(
+      "INSERT INTO key_values VALUES (CAST(? AS TEXT), ?, '', '', NULL)",
+    );
+    const enc = (s: string) => new TextEncoder().encode(s);
+    raw.run(new Uint8Array([...enc("counter:"), 0xff]), enc("a"));
+    raw.run(new Uint8Array([...enc("counter:"), 0xfe]), enc("b"));
+    raw.run(new Uint8Array([...enc("counter:a"), 0, ...enc("b")]), enc("c"));
+    db.close();
+
+    const d = ["--data-dir", `${dir}/data`];
+    const report = await okJson<Report & { notUtf8: number }>([
+      "import-sup",
+      source,
+      ...d,
+    ]);
+    assert.equal(report.total, 11);
+    assert.deepEqual(report.namespaces, { counter: 2 });
+    assert.equal(report.notUtf8, 2);
+    const reasons = Object.fromEntries(
+      report.skipped.map((s) => [s.key, s.reason]),
+    );
+    assert.match(reasons["counter:\\xff"], /not valid UTF-8/);
+    assert.match(reasons["counter:\\xfe"], /not valid UTF-8/);
+    assert.match(reasons["counter:a\0b"], /contains a NUL character/);
+    for (const key of ["feb", "month", "hour", "zone"]) {
+      assert.match(reasons[`counter:${key}`], /is not a real time/, key);
+    }
+    assert.match(
+      reasons["counter:far"],
+      /past the latest time a JavaScript Date holds/,
+    );
+    assert.match(
+      reasons["counter:zero"],
+      /^expired at 0001-01-01T00:00:00\.000Z/,
+    );
+    const keys = await okJson<{ keys: { key: string }[] }>([
+      "keys",
+      "counter",
+      ...d,
+    ]);
+    assert.deepEqual(keys.keys.map((k) => k.key), ["leap", "ok"]);
+
+    const human = await ok(["import-sup", source, "--overwrite", ...d]);
+    assert.match(human.stdout, /skipped 9 \(2 keys not valid UTF-8\)/);
+    assert.match(human.stdout, /counter:\\xff/);
+    assert.doesNotMatch(human.stdout, /\0/);
   }));

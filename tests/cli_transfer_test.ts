@@ -86,7 +86,7 @@ Deno.test("export --output, --namespace and --kind; an unknown namespace is an e
     assert.deepEqual(summary, { entries: 4, namespaces: 3, output: file });
     const [, lines] = parseLines(await Deno.readTextFile(file));
     assert.equal(lines.length, 4);
-    const human = await ok(["export", "-o", file, ...d]);
+    const human = await ok(["export", "-o", file, "--force", ...d]);
     assert.equal(
       human.stdout,
       `exported 4 entries from 3 namespaces to ${file}\n`,
@@ -108,7 +108,7 @@ Deno.test("export --output, --namespace and --kind; an unknown namespace is an e
     assert.deepEqual(store.map((l) => l.key), ["lang"]);
 
     const missing = await cli(["export", "--namespace", "nope", ...d]);
-    assert.equal(missing.code, 2);
+    assert.equal(missing.code, 1);
     assert.match(
       missing.stderr,
       /no cache or store namespace "nope" in .*; list them with: sup-cache namespaces/,
@@ -258,7 +258,7 @@ Deno.test("a malformed export fails with its line number and writes nothing", ()
       ],
       [
         `${header}\n${good.replace("null", '"tomorrow"')}`,
-        /line 2: "expiresAt" must be milliseconds/,
+        /line 2: "expiresAt" must be null or a whole number of milliseconds since the epoch from 0 to 8,640,000,000,000,000/,
       ],
       [
         `${header}\n${good.replace("}", ',"extra":1}')}`,
@@ -269,7 +269,34 @@ Deno.test("a malformed export fails with its line number and writes nothing", ()
         header.replace('"version":1', '"version":2'),
         /export format version 2 is not supported/,
       ],
-      ["", /line 1 is not a sup-cache export header/],
+      ["", /is empty: an export starts with a header line/],
+      // Past what a JavaScript Date holds: once written, it broke
+      // `namespaces` and `export` for every namespace.
+      [
+        `${header}\n${good}\n${good.replace("null", "9007199254740991")}`,
+        /line 3: "expiresAt" must be null or a whole number .* got 9007199254740991/,
+      ],
+      [
+        `${header}\n${good.replace("null", "8640000000000001")}`,
+        /line 2: "expiresAt" must be null .* got 8640000000000001/,
+      ],
+      [
+        `${header}\n${good.replace("null", "-1")}`,
+        /line 2: "expiresAt" must be null .* got -1/,
+      ],
+      [`${header}\n${good.replace('"a"', '""')}`, /line 2: "key" is empty/],
+      [
+        `${header}\n${good.replace('"a"', '"a\\u0000b"')}`,
+        /line 2: "key" contains a NUL character/,
+      ],
+      [
+        `${header}\n${good.replace('"a"', '"\\ud800"')}`,
+        /line 2: "key" contains a lone UTF-16 surrogate/,
+      ],
+      [
+        `${header}\n${good.replace('"n"', '""')}`,
+        /line 2: "namespace" is empty/,
+      ],
     ];
     for (const [text, message] of cases) {
       const file = `${dir}/bad.jsonl`;

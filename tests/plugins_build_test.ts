@@ -5,18 +5,16 @@
 import assert from "node:assert/strict";
 import {
   buildPlugins,
+  FIXTURES_DIR,
   listPlugins,
   PLUGINS_DIR,
   wasmPathOf,
 } from "../plugins/build.ts";
 
 Deno.test("buildPlugins: incremental, and a PDK change rebuilds", async () => {
-  assert.deepEqual(await listPlugins(), [
-    "counter",
-    "probe",
-    "ratelimit",
-    "settings",
-  ]);
+  // Examples only: the probe is a test fixture.
+  assert.deepEqual(await listPlugins(), ["counter", "ratelimit", "settings"]);
+  assert.deepEqual(await listPlugins(FIXTURES_DIR), ["probe"]);
   await buildPlugins({ only: ["counter"] });
   const [again] = await buildPlugins({ only: ["counter"] });
   assert.deepEqual(again, {
@@ -40,9 +38,16 @@ Deno.test("buildPlugins: incremental, and a PDK change rebuilds", async () => {
   );
 });
 
+Deno.test("buildPlugins: a fixture builds beside its source", async () => {
+  const [probe] = await buildPlugins({ only: ["probe"] });
+  assert.equal(probe.wasmPath, `${FIXTURES_DIR}probe/probe.wasm`);
+  const module = new WebAssembly.Module(await Deno.readFile(probe.wasmPath));
+  assert.ok(WebAssembly.Module.exports(module).some((e) => e.name === "run"));
+});
+
 Deno.test("buildPlugins: an unknown plugin name is an error", async () => {
   await assert.rejects(
     buildPlugins({ only: ["nope"] }),
-    /no plugin "nope" in .*plugins\/ \(have: counter, probe, ratelimit, settings\)/,
+    /no plugin "nope" in .*plugins\/ or .*tests\/fixtures\/plugins\/ \(have: counter, ratelimit, settings, probe\)/,
   );
 });

@@ -1,7 +1,10 @@
+// deno-fmt-ignore-file
+// (deno fmt would delete the `@global` decorator, which AssemblyScript needs.)
 /**
  * The plugin's `abort` (what AssemblyScript calls on a failed assertion,
  * an out-of-bounds access or an explicit `abort()`). The build wires it in
- * with `--use abort=pdk/abort/pdkAbort` so the module does not import
+ * with `--use abort=pdkAbort` (a global name, so it works however the kit
+ * is imported: `@sup/pdk` or a relative path) so the module does not import
  * `env.abort`, which Extism hosts do not provide. It logs the message,
  * records it as the call's error, and traps, so the host sees a failed call
  * with a reason instead of a bare "unreachable".
@@ -11,6 +14,8 @@
 import { alloc, error_set, log_error, store_u8 } from "./env";
 
 /** Replacement for AssemblyScript's `abort` import; never returns. */
+// @ts-ignore: decorator
+@global
 export function pdkAbort(
   message: string | null = null,
   fileName: string | null = null,

@@ -1,12 +1,17 @@
 /**
- * sup-cache's AssemblyScript PDK. Import everything from here:
+ * sup-cache's AssemblyScript PDK, the package `@sup/pdk`. Import everything
+ * from here:
  *
  * ```ts
- * import { SupPlugin, Help, Input, Output, Cache, registerPlugin } from "../pdk";
+ * import { SupPlugin, Help, Input, Output, Cache, registerPlugin } from "@sup/pdk";
  * export {
  *   handle_message, get_help, get_name, get_version, get_topics, get_required_env_vars,
- * } from "../pdk";
+ * } from "@sup/pdk";
  * ```
+ *
+ * Build with `build.ts` beside this file (`buildPlugin`, or
+ * `jsr:@sup/cache/build-plugin`), or with plain `asc` and the flags in its
+ * `ASC_FLAGS`.
  *
  * Modules: `host` (Extism kernel: input, output, config, vars, log),
  * `memory` (bytes and handles), `json`, `sup_host` (sup's JSON host

@@ -19,7 +19,7 @@ import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const ns = cache.namespace("bank");
  * await ns.set("alice", "10");

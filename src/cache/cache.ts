@@ -4,15 +4,11 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  ClosedError,
-  InvalidInputError,
-  StorageError,
-  SupCacheError,
-} from "../errors.ts";
-import type { Backend, Space } from "../storage/backend.ts";
+import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
+import type { Backend, Space, SweepCursor } from "../storage/backend.ts";
 import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
+import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
 import { Namespace } from "./async_namespace.ts";
 import {
@@ -22,16 +18,13 @@ import {
 } from "./namespace.ts";
 import {
   DB_FILE,
-  DEFAULT_TTL,
-  defaultDataDir,
   type ResolvedLimits,
-  resolveLimits,
+  type ResolvedOptions,
+  resolveOptions,
   type SupCacheOptions,
 } from "./options.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
-import { checkTtl } from "./validate.ts";
-
 /** One namespace as the CLI and `namespaces()` report it. */
 export interface NamespaceInfo {
   /** `"cache"` (expiring) or `"store"` (never-expiring). */
@@ -79,22 +72,18 @@ export class SupCache implements AsyncDisposable {
   readonly #open = new Map<string, SyncNamespaceImpl>();
   readonly #sweeper: Sweeper;
   readonly #sweepBatch: number;
+  #sweepCursor: SweepCursor | null = null;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  /** Use {@link createSupCache}, which opens the backend first. */
-  constructor(
-    backend: Backend,
-    dataDir: string | null,
-    options: SupCacheOptions,
-  ) {
+  /** Use {@link createSupCache}, which checks the options and opens the backend first. */
+  constructor(backend: Backend, options: ResolvedOptions) {
     this.#backend = backend;
-    this.dataDir = dataDir;
+    this.dataDir = options.dataDir;
     this.path = backend.path;
-    this.limits = resolveLimits(options.limits);
+    this.limits = options.limits;
     const { maxBytes, maxKeys } = this.limits;
-    const ttl = options.ttl === undefined
-      ? DEFAULT_TTL
-      : checkTtl(options.ttl, "options.ttl");
+    this.#sweepBatch = options.sweepBatch;
     this.#ctx = {
       backend,
       limits: this.limits,
@@ -102,36 +91,46 @@ export class SupCache implements AsyncDisposable {
         maxBytes: maxBytes ?? Number.MAX_SAFE_INTEGER,
         maxKeys: maxKeys ?? Number.MAX_SAFE_INTEGER,
       },
-      ttl,
+      ttl: options.ttl,
+      purgeBatch: this.#sweepBatch,
       assertOpen: () => {
         if (this.#closed) throw new ClosedError("this SupCache");
       },
+      scheduleFlush: () => this.#scheduleFlush(),
     };
-    this.#sweepBatch = options.sweepBatch ?? 500;
-    const interval = options.sweepIntervalMs ?? 60_000;
-    for (
-      const [name, v] of [["sweepBatch", this.#sweepBatch], [
-        "sweepIntervalMs",
-        interval,
-      ]] as const
-    ) {
-      if (!Number.isSafeInteger(v) || v < (name === "sweepBatch" ? 1 : 0)) {
-        throw new InvalidInputError(
-          `options.${name} must be a whole number${
-            name === "sweepBatch"
-              ? " of at least 1"
-              : " (0 turns the sweep off)"
-          }, got ${String(v)}`,
+    this.#sweeper = new Sweeper(
+      options.sweepIntervalMs,
+      () => this.#tick(),
+      (err) => {
+        console.error(
+          `sup-cache: background sweep of ${this.path} failed: ${
+            (err as Error).message
+          }`,
+        );
+      },
+    );
+  }
+
+  // Deletes are counted in memory and shared with other processes when the
+  // event loop next turns, so a burst of deletes costs one extra write.
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      if (this.#closed) return;
+      try {
+        // Deletes only: a lease kept across event-loop turns saves a write
+        // per turn for a process that inserts steadily.
+        this.#backend.flush(false);
+      } catch (err) {
+        console.error(
+          `sup-cache: sharing usage counts of ${this.path} failed (retried on the next write or sweep): ${
+            (err as Error).message
+          }`,
         );
       }
-    }
-    this.#sweeper = new Sweeper(interval, () => this.#tick(), (err) => {
-      console.error(
-        `sup-cache: background sweep of ${this.path} failed: ${
-          (err as Error).message
-        }`,
-      );
-    });
+    }, 0);
+    Deno.unrefTimer(this.#flushTimer);
   }
 
   #namespace(space: Space, name: string): Namespace {
@@ -183,31 +182,44 @@ export class SupCache implements AsyncDisposable {
   }
 
   /**
-   * Delete every expired entry now, in bounded batches; resolves to how many
-   * were deleted. `onProgress` is told the running total after each batch.
+   * Delete every expired entry now, in bounded steps (each one short write
+   * transaction over at most `sweepBatch` deletions), yielding to the event
+   * loop between steps; resolves to how many were deleted. `onProgress` is
+   * told the running total after each step that deleted something.
    */
   async purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
     this.#ctx.assertOpen();
     const now = Date.now();
     let total = 0;
-    for (;;) {
-      const n = this.#backend.purgeExpired(now, this.#sweepBatch);
-      total += n;
-      if (n > 0) onProgress?.(total);
-      if (n < this.#sweepBatch) return total;
-      // Let timers and other work run between batches.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+    let after: SweepCursor | null = null;
+    do {
+      const step = this.#backend.purgeExpired(now, this.#sweepBatch, after);
+      total += step.deleted;
+      if (step.deleted > 0) onProgress?.(total);
+      after = step.next;
+      // Let timers and other work run between steps.
+      if (after !== null) await new Promise((r) => setTimeout(r, 0));
+      this.#ctx.assertOpen();
+    } while (after !== null);
+    return total;
   }
 
   #flush(): void {
     for (const ns of this.#open.values()) ns.flushCounters();
+    this.#backend.flush();
   }
 
+  // One bounded step per tick, continuing where the last one stopped, so a
+  // full pass over n rows takes n / (20 * sweepBatch) ticks.
   #tick(): void {
     if (this.#closed) return;
     this.#flush();
-    this.#backend.purgeExpired(Date.now(), this.#sweepBatch);
+    const step = this.#backend.purgeExpired(
+      Date.now(),
+      this.#sweepBatch,
+      this.#sweepCursor,
+    );
+    this.#sweepCursor = step.next;
   }
 
   /** Whether `close()` has run. */
@@ -226,6 +238,7 @@ export class SupCache implements AsyncDisposable {
   #close(): void {
     if (this.#closed) return;
     this.#sweeper.stop();
+    clearTimeout(this.#flushTimer);
     try {
       this.#flush();
     } finally {
@@ -249,10 +262,30 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    // Permission problems surface when SQLite opens the file, with a message.
+    return true;
+  }
+}
+
+/** Remove what a failed first open created, so no empty cache.db stays behind. */
+async function removeCreated(path: string): Promise<void> {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    await Deno.remove(path + suffix).catch(() => {});
+  }
+}
+
 /**
  * Open (or create) a sup-cache. With no options it uses `cache.db` in the
- * default data directory (`$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup`, else
- * `~/.local/share/sup`), which it creates with mode 0700.
+ * default data directory (`$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup-cache`,
+ * else `~/.local/share/sup-cache`), which it creates with mode 0700. Every
+ * option is checked before anything touches the disk; unknown option names
+ * are an `InvalidInputError` that names the closest known one.
  *
  * @example
  * ```ts
@@ -266,83 +299,58 @@ async function isDirectory(path: string): Promise<boolean> {
  * ```
  */
 export async function createSupCache(
-  options: SupCacheOptions = {},
+  options?: SupCacheOptions,
 ): Promise<SupCache> {
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidInputError(
-      'options must be an object, e.g. { dataDir: "./data" }',
-    );
-  }
-  let dataDir: string | null = null;
-  let path: string;
-  if (options.path !== undefined) {
-    if (typeof options.path !== "string" || options.path === "") {
-      throw new InvalidInputError(
-        `options.path must be a file path or ":memory:", got ${
-          JSON.stringify(options.path)
-        }`,
-      );
-    }
-    path = options.path;
-  } else {
-    dataDir = options.dataDir ?? defaultDataDir();
-    if (typeof dataDir !== "string" || dataDir === "") {
-      throw new InvalidInputError(
-        `options.dataDir must be a directory path, got ${
-          JSON.stringify(options.dataDir)
-        }`,
-      );
-    }
-    try {
-      // Only create what is missing: an existing directory needs no write
-      // permission on its parent, and a later failure should name the file.
-      if (!(await isDirectory(dataDir))) {
-        await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-      }
-    } catch (cause) {
-      throw new StorageError(
-        dataDir,
-        `cannot create the data directory ${dataDir}: ${
-          (cause as Error).message
-        }`,
-        { cause },
-      );
-    }
-    path = join(dataDir, DB_FILE);
-  }
-  const durability = options.durability ?? "normal";
-  if (durability !== "normal" && durability !== "full") {
-    throw new InvalidInputError(
-      `options.durability must be "normal" or "full", got ${
-        JSON.stringify(durability)
-      }`,
-    );
-  }
-  const driver = options.driver ?? "node:sqlite";
+  const resolved = resolveOptions(options);
+  const { driver, durability } = resolved;
+  // Before anything touches the disk: an old node:sqlite fails every read.
+  if (driver === "node:sqlite") checkDenoVersion();
   let backend: Backend;
-  if (driver === "node:sqlite" || driver === "ffi") {
-    let db;
-    try {
-      db = driver === "ffi" ? await openFfiSqlite(path) : openNodeSqlite(path);
-    } catch (err) {
-      if (err instanceof SupCacheError) throw err;
-      throw storageError(path, err);
-    }
-    backend = new SqliteBackend(db, path, durability);
-  } else if (
-    typeof driver === "object" && driver !== null &&
-    typeof driver.get === "function"
-  ) {
+  if (typeof driver === "object") {
     backend = driver;
   } else {
-    throw new InvalidInputError(
-      `options.driver must be "node:sqlite", "ffi" or a Backend object, got ${
-        JSON.stringify(driver)
-      }`,
-    );
+    let path = resolved.path;
+    if (path === null) {
+      const dataDir = resolved.dataDir!;
+      try {
+        // Only create what is missing: an existing directory needs no write
+        // permission on its parent, and a later failure should name the file.
+        if (!(await isDirectory(dataDir))) {
+          await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+        }
+      } catch (cause) {
+        throw new StorageError(
+          dataDir,
+          `cannot create the data directory ${dataDir}: ${
+            (cause as Error).message
+          }`,
+          { cause },
+        );
+      }
+      path = join(dataDir, DB_FILE);
+    }
+    const isNew = path !== ":memory:" && !(await exists(path));
+    try {
+      let db;
+      try {
+        db = driver === "ffi"
+          ? await openFfiSqlite(path)
+          : openNodeSqlite(path);
+      } catch (err) {
+        if (err instanceof SupCacheError) throw err;
+        throw storageError(path, err);
+      }
+      backend = new SqliteBackend(db, path, durability);
+    } catch (err) {
+      // A file this call created and could not set up (a full disk, a
+      // permission problem) would be an empty cache.db that later opens
+      // take for a real one.
+      if (isNew) await removeCreated(path);
+      throw err;
+    }
   }
   try {
-    return new SupCache(backend, dataDir, options);
+    return new SupCache(backend, resolved);
   } catch (err) {
     backend.close();
     throw err;

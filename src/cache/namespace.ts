@@ -10,7 +10,15 @@ import {
   NotAnIntegerError,
   QuotaExceededError,
 } from "../errors.ts";
-import type { Backend, KeyRange, Quota, Space } from "../storage/backend.ts";
+import {
+  type Backend,
+  type BatchWrite,
+  type KeyRange,
+  type Quota,
+  QuotaRefusal,
+  type Space,
+} from "../storage/backend.ts";
+import { checkOptions } from "../check_options.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -23,7 +31,13 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
-import { checkKey, checkTtl, toValueBytes } from "./validate.ts";
+import {
+  checkExpiresAt,
+  checkKey,
+  checkTtl,
+  expiryFromTtl,
+  toValueBytes,
+} from "./validate.ts";
 
 /** What every namespace of one cache shares. */
 export interface CacheContext {
@@ -32,14 +46,24 @@ export interface CacheContext {
   readonly quota: Quota | null;
   /** The cache's default TTL for space 0. */
   readonly ttl: number | null;
+  /** Most expired rows one purge step deletes (the sweep batch). */
+  readonly purgeBatch: number;
   /** Throws {@link ClosedError} once the cache is closed. */
   assertOpen(): void;
+  /** Share this connection's usage changes (deletes) soon, off the hot path. */
+  scheduleFlush(): void;
 }
+
+/** The option names of a single write. */
+export const SET_OPTIONS = ["ttl", "expiresAt"] as const;
+const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const MAX_NAME_BYTES = 256;
+const RECOUNT_EVERY_MS = 10_000;
+const EMPTY_PASS_EVERY_MS = 1_000;
 
 /** Check a namespace name (non-empty, at most 256 UTF-8 bytes). */
 export function checkNamespaceName(name: unknown): string {
@@ -56,6 +80,8 @@ export class SyncNamespaceImpl implements SyncNamespace {
   /** Not yet flushed to the database; see {@link SyncNamespaceImpl.flushCounters}. */
   #hits = 0;
   #misses = 0;
+  #recountedAt = -Infinity;
+  #nextPass = -Infinity;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -66,7 +92,20 @@ export class SyncNamespaceImpl implements SyncNamespace {
   }
 
   get(key: string): Uint8Array | null {
-    return this.getEntry(key)?.value ?? null;
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    const value = this.#ctx.backend.getValue(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+    if (value === undefined) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    return value;
   }
 
   getEntry(key: string): CacheEntry | null {
@@ -88,31 +127,78 @@ export class SyncNamespaceImpl implements SyncNamespace {
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
     const expiresAt = this.#expiry(options);
-    this.#write(key, bytes, expiresAt, keySize + bytes.length);
+    const { backend, quota } = this.#ctx;
+    const size = keySize + bytes.length;
+    this.#withQuota(
+      () =>
+        backend.set(
+          this.#space,
+          this.name,
+          key,
+          bytes,
+          expiresAt,
+          size,
+          Date.now(),
+          quota,
+        ),
+      size,
+    );
+    this.#noteExpiry(expiresAt);
   }
 
-  /** Write, and when the quota says no, purge expired rows and try once more. */
-  #write(
-    key: string,
-    bytes: Uint8Array,
-    expiresAt: number | null,
-    size: number,
-  ) {
+  /**
+   * Run `attempt` (`false` or a {@link QuotaRefusal} = over quota, nothing
+   * written). When the quota says no: share pending deletes, purge expired
+   * rows of this namespace in bounded steps (each its own short
+   * transaction, so no write holds the lock for long) retrying after each
+   * step that freed something, then recount; only then refuse.
+   */
+  #noteExpiry(expiresAt: number | null): void {
+    if (expiresAt !== null && expiresAt < this.#nextPass) {
+      this.#nextPass = expiresAt;
+    }
+  }
+
+  #withQuota(attempt: () => boolean, size: number): void {
+    const tryOnce = () => {
+      try {
+        return attempt();
+      } catch (err) {
+        if (err instanceof QuotaRefusal) return false;
+        throw err;
+      }
+    };
+    if (tryOnce()) return;
     const { backend, quota } = this.#ctx;
-    const write = () =>
-      backend.set(
-        this.#space,
-        this.name,
-        key,
-        bytes,
-        expiresAt,
-        size,
-        Date.now(),
-        quota,
-      );
-    if (write()) return;
-    if (backend.purgeExpiredIn(this.#space, this.name, Date.now()) > 0) {
-      if (write()) return;
+    backend.flush();
+    if (tryOnce()) return;
+    // A pass that found nothing to free read the whole namespace (in
+    // steps, without the lock); repeating it for every refused write in the
+    // next second would only repeat that reading, unless this process wrote
+    // something that expires sooner (see #noteExpiry).
+    if (Date.now() >= this.#nextPass) {
+      let after: string | null = null;
+      let freed = 0;
+      do {
+        const step = backend.purgeExpiredIn(
+          this.#space,
+          this.name,
+          Date.now(),
+          this.#ctx.purgeBatch,
+          after,
+        );
+        freed += step.deleted;
+        if (step.deleted > 0 && tryOnce()) return;
+        after = step.next;
+      } while (after !== null);
+      if (freed === 0) this.#nextPass = Date.now() + EMPTY_PASS_EVERY_MS;
+    }
+    // A recount reads the whole namespace: at most one per namespace per
+    // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
+    const now = Date.now();
+    if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
+      this.#recountedAt = now;
+      if (backend.recount(this.#space, this.name) && tryOnce()) return;
     }
     const used = backend.usage(this.#space, this.name);
     throw new QuotaExceededError(
@@ -122,48 +208,41 @@ export class SyncNamespaceImpl implements SyncNamespace {
       } keys and ${used.bytes.toLocaleString("en-US")} bytes; writing ${
         size.toLocaleString("en-US")
       } bytes would pass its quota of ${
-        quota!.maxKeys.toLocaleString("en-US")
+        (quota?.maxKeys ?? 0).toLocaleString("en-US")
       } keys / ${
-        quota!.maxBytes.toLocaleString("en-US")
+        (quota?.maxBytes ?? 0).toLocaleString("en-US")
       } bytes: delete keys, use shorter TTLs, or raise limits.maxKeys / limits.maxBytes`,
     );
   }
 
   #expiry(options: SetOptions | undefined): number | null {
-    if (
-      options !== undefined && (typeof options !== "object" || options === null)
-    ) {
-      throw new InvalidInputError(
-        "options must be an object like { ttl: 60_000 }",
-      );
+    if (options === undefined) {
+      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
     }
-    if (options?.expiresAt !== undefined) {
+    checkOptions(options, SET_OPTIONS, "set");
+    if (options.expiresAt !== undefined) {
       if (options.ttl !== undefined) {
         throw new InvalidInputError(
           "give ttl (relative) or expiresAt (absolute), not both",
         );
       }
-      const at = options.expiresAt;
-      if (
-        at !== null &&
-        (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0)
-      ) {
-        throw new InvalidInputError(
-          `expiresAt must be milliseconds since the epoch (a whole number) or null (never expires), got ${
-            String(at)
-          }`,
-        );
-      }
-      return at;
+      return checkExpiresAt(options.expiresAt);
     }
-    const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
-    return ttl === null ? null : Date.now() + ttl;
+    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
+    return ttl === null ? null : expiryFromTtl(ttl);
   }
 
   delete(key: string): boolean {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    return this.#ctx.backend.delete(this.#space, this.name, key, Date.now());
+    const deleted = this.#ctx.backend.delete(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+    this.#ctx.scheduleFlush();
+    return deleted;
   }
 
   has(key: string): boolean {
@@ -176,11 +255,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   /** Validate list options and turn them into a key range. */
   #range(options: ListOptions): KeyRange {
     this.#ctx.assertOpen();
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidInputError(
-        'options must be an object like { prefix: "user:", limit: 100 }',
-      );
-    }
+    checkOptions(options, LIST_OPTIONS, "list");
     const prefix = options.prefix ?? "";
     if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
     const limit = options.limit ?? 100;
@@ -225,9 +300,43 @@ export class SyncNamespaceImpl implements SyncNamespace {
         `by must be a whole number, got ${String(by)}`,
       );
     }
-    const { backend } = this.#ctx;
+    const { backend, quota } = this.#ctx;
+    // A new counter gets the default expiry; an existing live one keeps its
+    // own (a counter with a TTL counts within its window, as a rate limiter).
+    const fresh = this.#expiry(undefined);
+    let result = 0;
+    this.#withQuota(() => {
+      const text = backend.increment(
+        this.#space,
+        this.name,
+        key,
+        by,
+        fresh,
+        keySize,
+        Date.now(),
+        quota,
+      );
+      if (text !== undefined) {
+        result = Number(text);
+        return true;
+      }
+      // The one statement said no: find out why, under the write lock.
+      result = this.#incrementSlowly(key, keySize, by, fresh);
+      return true;
+    }, keySize + 20);
+    return result;
+  }
+
+  #incrementSlowly(
+    key: string,
+    keySize: number,
+    by: number,
+    fresh: number | null,
+  ): number {
+    const { backend, quota } = this.#ctx;
     return backend.transaction(() => {
-      const entry = backend.get(this.#space, this.name, key, Date.now());
+      const now = Date.now();
+      const entry = backend.get(this.#space, this.name, key, now);
       let current = 0;
       if (entry) {
         const text = decoder.decode(entry.value);
@@ -247,10 +356,18 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
       const bytes = encoder.encode(String(next));
-      // An existing entry keeps its expiry: a counter with a TTL counts
-      // within its window (a rate limiter) instead of living forever.
-      const expiresAt = entry ? entry.expiresAt : this.#expiry(undefined);
-      this.#write(key, bytes, expiresAt, keySize + bytes.length);
+      const expiresAt = entry ? entry.expiresAt : fresh;
+      const ok = backend.set(
+        this.#space,
+        this.name,
+        key,
+        bytes,
+        expiresAt,
+        keySize + bytes.length,
+        now,
+        quota,
+      );
+      if (!ok) throw new QuotaRefusal(this.#space, this.name);
       return next;
     });
   }
@@ -258,6 +375,64 @@ export class SyncNamespaceImpl implements SyncNamespace {
   clear(): number {
     this.#ctx.assertOpen();
     return this.#ctx.backend.clear(this.#space, this.name);
+  }
+
+  /**
+   * Write many entries in one transaction: all land or none do. Each item
+   * is `[key, value]` or `[key, value, { ttl } | { expiresAt }]`, so a `Map`
+   * or `Object.entries(...)` can be passed as is. Every item is validated
+   * before anything is written. Returns how many were written.
+   */
+  setMany(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): number {
+    this.#ctx.assertOpen();
+    if (
+      entries === null || typeof entries !== "object" ||
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
+    ) {
+      throw new InvalidInputError(
+        'setMany takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map',
+      );
+    }
+    const { limits } = this.#ctx;
+    const writes: BatchWrite[] = [];
+    let size = 0;
+    let i = 0;
+    for (const item of entries) {
+      if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
+        throw new InvalidInputError(
+          `setMany item ${i} must be [key, value] or [key, value, options], got ${
+            Array.isArray(item) ? `${item.length} elements` : typeof item
+          }; nothing was written`,
+        );
+      }
+      const [key, value, options] = item;
+      const bytes = toValueBytes(value, limits.maxValueBytes);
+      const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
+      size += itemSize;
+      writes.push({
+        key,
+        value: bytes,
+        expiresAt: this.#expiry(options),
+        size: itemSize,
+      });
+      i++;
+    }
+    if (writes.length === 0) return 0;
+    this.#writeBatch(writes, size);
+    for (const w of writes) this.#noteExpiry(w.expiresAt);
+    return writes.length;
+  }
+
+  #writeBatch(writes: BatchWrite[], size: number): void {
+    const { backend, quota } = this.#ctx;
+    this.#withQuota(() => {
+      backend.writeMany(this.#space, this.name, writes, Date.now(), quota);
+      return true;
+    }, size);
   }
 
   stats(): NamespaceStats {
@@ -294,7 +469,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
    */
   commit(checks: AtomicCheck[], mutations: AtomicMutation[]): boolean {
     this.#ctx.assertOpen();
-    const { limits, backend } = this.#ctx;
+    const { limits, backend, quota } = this.#ctx;
     const planned = mutations.map((m) => {
       const keySize = checkKey(m.key, limits.maxKeyBytes);
       if (m.type === "delete") {
@@ -320,20 +495,34 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
     }
-    return backend.transaction(() => {
-      const now = Date.now();
-      for (const c of checks) {
-        const found =
-          backend.get(this.#space, this.name, c.key, now)?.version ?? null;
-        if (found !== c.version) return false;
-      }
-      for (const p of planned) {
-        if (p.bytes === null) {
-          backend.delete(this.#space, this.name, p.key, now);
-        } else this.#write(p.key, p.bytes, p.expiresAt, p.size);
-      }
-      return true;
-    });
+    const writes: BatchWrite[] = planned.map((p) => ({
+      key: p.key,
+      value: p.bytes,
+      expiresAt: p.expiresAt,
+      size: p.size,
+    }));
+    const size = planned.reduce((n, p) => n + p.size, 0);
+    let ok = true;
+    this.#withQuota(() =>
+      backend.transaction(() => {
+        const now = Date.now();
+        for (const c of checks) {
+          const found =
+            backend.get(this.#space, this.name, c.key, now)?.version ?? null;
+          if (found !== c.version) {
+            ok = false;
+            return true;
+          }
+        }
+        ok = true;
+        if (writes.length > 0) {
+          backend.writeMany(this.#space, this.name, writes, now, quota);
+        }
+        return true;
+      }), size);
+    if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
+    if (ok) { for (const w of writes) this.#noteExpiry(w.expiresAt); }
+    return ok;
   }
 }
 

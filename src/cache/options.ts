@@ -4,8 +4,10 @@
  * @module
  */
 import { join } from "node:path";
+import { checkOptions } from "../check_options.ts";
 import { InvalidInputError } from "../errors.ts";
 import type { Backend } from "../storage/backend.ts";
+import { checkTtl } from "./validate.ts";
 
 /** Size limits. Every field is optional; `null` means unlimited. */
 export interface Limits {
@@ -23,10 +25,18 @@ export interface Limits {
 export interface SupCacheOptions {
   /**
    * Directory holding `cache.db` (created with mode 0700). Default:
-   * `$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup`, else `~/.local/share/sup`.
+   * `$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup-cache`, else
+   * `~/.local/share/sup-cache`.
+   *
+   * The default is a directory of its own on purpose: sup keeps its files
+   * in `~/.local/share/sup` (`cache/cache.db`, `store/store.db`, plugins and
+   * per-handler data), so sharing that directory would put our file next
+   * to, or a mistyped path onto, a file another program owns. A file that
+   * is an SQLite database but not a sup-cache one is refused before
+   * anything (even the WAL switch) changes it.
    */
   dataDir?: string;
-  /** An explicit database file, or `":memory:"`; overrides `dataDir`. */
+  /** An explicit database file, or `":memory:"`; give `dataDir` or `path`, not both. */
   path?: string;
   /** Default time to live in ms for cache writes; `null` = never. Default 3,600,000 (1 hour). */
   ttl?: number | null;
@@ -74,8 +84,28 @@ function positiveInt(name: string, value: unknown): number {
   return value;
 }
 
+/** The option names `createSupCache` takes. */
+export const CACHE_OPTIONS = [
+  "dataDir",
+  "path",
+  "ttl",
+  "driver",
+  "limits",
+  "durability",
+  "sweepIntervalMs",
+  "sweepBatch",
+] as const;
+
+const LIMIT_OPTIONS = [
+  "maxKeyBytes",
+  "maxValueBytes",
+  "maxBytes",
+  "maxKeys",
+] as const;
+
 /** Fill in default limits and reject nonsense ones. */
 export function resolveLimits(limits: Limits = {}): ResolvedLimits {
+  checkOptions(limits, LIMIT_OPTIONS, "createSupCache limits");
   const pick = <K extends keyof ResolvedLimits>(k: K) =>
     limits[k] === undefined ? DEFAULT_LIMITS[k] : limits[k];
   const maxBytes = pick("maxBytes");
@@ -103,23 +133,130 @@ function env(name: string): string | undefined {
   }
 }
 
+/** The default directory's name under `$XDG_DATA_HOME` or `~/.local/share`. */
+export const DEFAULT_DIR_NAME = "sup-cache";
+
 /**
- * The default data directory: `$SUP_DATA_DIR`, else `$XDG_DATA_HOME/sup`,
- * else `~/.local/share/sup` (the XDG default, as sup uses).
+ * The default data directory: `$SUP_DATA_DIR`, else
+ * `$XDG_DATA_HOME/sup-cache`, else `~/.local/share/sup-cache`. Not sup's
+ * own `~/.local/share/sup`: see {@link SupCacheOptions.dataDir}.
  */
 export function defaultDataDir(): string {
   const explicit = env("SUP_DATA_DIR");
   if (explicit) return explicit;
   const xdg = env("XDG_DATA_HOME");
-  if (xdg) return join(xdg, "sup");
+  if (xdg) return join(xdg, DEFAULT_DIR_NAME);
   const home = env("HOME");
   if (!home) {
     throw new InvalidInputError(
       "cannot find a data directory: none of $SUP_DATA_DIR, $XDG_DATA_HOME or $HOME is set; pass dataDir or path",
     );
   }
-  return join(home, ".local", "share", "sup");
+  return join(home, ".local", "share", DEFAULT_DIR_NAME);
 }
 
 /** The database file inside a data directory. */
 export const DB_FILE = "cache.db";
+
+/** Every option of `createSupCache`, checked, with defaults filled in. */
+export interface ResolvedOptions {
+  /** The data directory, or `null` when `path` was given. */
+  dataDir: string | null;
+  /** The database file, or `":memory:"` (set once `dataDir` is known). */
+  path: string | null;
+  /** Default TTL of cache writes, ms, or `null` for never. */
+  ttl: number | null;
+  /** The driver. */
+  driver: "node:sqlite" | "ffi" | Backend;
+  /** Limits with defaults. */
+  limits: ResolvedLimits;
+  /** WAL sync level. */
+  durability: "normal" | "full";
+  /** Sweep period in ms (0 = off). */
+  sweepIntervalMs: number;
+  /** Rows per sweep step. */
+  sweepBatch: number;
+}
+
+/**
+ * Check every option of `createSupCache` (unknown names, types, ranges)
+ * before anything touches the disk, so a bad option leaves no file behind.
+ */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  checkOptions(options, CACHE_OPTIONS, "createSupCache");
+  const o = options as SupCacheOptions;
+  if (o.path !== undefined && o.dataDir !== undefined) {
+    throw new InvalidInputError(
+      "give dataDir (a directory; the file is its cache.db) or path (the file itself), not both",
+    );
+  }
+  if (o.path !== undefined && (typeof o.path !== "string" || o.path === "")) {
+    throw new InvalidInputError(
+      `options.path must be a file path or ":memory:", got ${
+        JSON.stringify(o.path)
+      }`,
+    );
+  }
+  if (
+    o.dataDir !== undefined &&
+    (typeof o.dataDir !== "string" || o.dataDir === "")
+  ) {
+    throw new InvalidInputError(
+      `options.dataDir must be a directory path, got ${
+        JSON.stringify(o.dataDir)
+      }`,
+    );
+  }
+  const ttl = o.ttl === undefined
+    ? DEFAULT_TTL
+    : checkTtl(o.ttl, "options.ttl");
+  const durability = o.durability ?? "normal";
+  if (durability !== "normal" && durability !== "full") {
+    throw new InvalidInputError(
+      `options.durability must be "normal" or "full", got ${
+        JSON.stringify(durability)
+      }`,
+    );
+  }
+  const driver = o.driver ?? "node:sqlite";
+  if (
+    driver !== "node:sqlite" && driver !== "ffi" &&
+    !(typeof driver === "object" && driver !== null &&
+      typeof (driver as Backend).get === "function")
+  ) {
+    throw new InvalidInputError(
+      `options.driver must be "node:sqlite", "ffi" or a Backend object, got ${
+        JSON.stringify(driver)
+      }`,
+    );
+  }
+  const sweepBatch = o.sweepBatch ?? 500;
+  if (!Number.isSafeInteger(sweepBatch) || sweepBatch < 1) {
+    throw new InvalidInputError(
+      `options.sweepBatch must be a whole number of at least 1, got ${
+        String(sweepBatch)
+      }`,
+    );
+  }
+  const sweepIntervalMs = o.sweepIntervalMs ?? 60_000;
+  if (!Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 0) {
+    throw new InvalidInputError(
+      `options.sweepIntervalMs must be a whole number (0 turns the sweep off), got ${
+        String(sweepIntervalMs)
+      }`,
+    );
+  }
+  const limits = resolveLimits(o.limits);
+  const dataDir = o.path !== undefined ? null : (o.dataDir ?? defaultDataDir());
+  return {
+    dataDir,
+    path: o.path ?? null,
+    ttl,
+    driver,
+    limits,
+    durability,
+    sweepIntervalMs,
+    sweepBatch,
+  };
+}

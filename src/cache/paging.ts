@@ -27,11 +27,12 @@ export function prefixEnd(prefix: string): string | null {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** The cursor that continues after `key`. */
+/** The cursor that continues after `key`: its UTF-8 bytes in base64url. */
 export function encodeCursor(key: string): string {
-  const bin = Array.from(encoder.encode(key), (b) => String.fromCharCode(b))
-    .join("");
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return encoder.encode(key).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 /** The key a cursor continues after; a cursor not made here is an error. */
@@ -42,11 +43,18 @@ export function decodeCursor(cursor: unknown): string {
         JSON.stringify(cursor)
       } is not one that list() returned; pass the cursor of the previous page unchanged`,
     );
-  if (typeof cursor !== "string" || cursor === "") throw bad();
+  if (typeof cursor !== "string" || cursor === "" || cursor.includes("=")) {
+    throw bad();
+  }
   try {
-    const bin = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
-    const key = decoder.decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-    if (key === "" || encodeCursor(key) !== cursor) throw bad();
+    // Decoded once; "strict" refuses stray bits in the last group, so each
+    // key has exactly one cursor.
+    const bytes = Uint8Array.fromBase64(cursor, {
+      alphabet: "base64url",
+      lastChunkHandling: cursor.length % 4 === 0 ? "strict" : "loose",
+    });
+    const key = decoder.decode(bytes);
+    if (key === "") throw bad();
     return key;
   } catch {
     throw bad();

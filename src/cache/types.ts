@@ -12,8 +12,10 @@ export interface CacheEntry {
   /** The stored bytes (an empty array is a value, not a miss). */
   value: Uint8Array;
   /**
-   * Changes on every write to the key and never repeats within a namespace,
-   * even across delete and re-create; pass it to `atomic().check()`.
+   * Changes on every write to the key and never repeats within a
+   * namespace, even across delete and re-create (overwrites make it grow);
+   * pass it to `atomic().check()`. Compare it for equality only: versions
+   * are not a clock across keys or processes.
    */
   version: number;
   /** Expiry as milliseconds since the epoch, or `null` for never. */
@@ -106,6 +108,12 @@ export interface SyncNamespace {
   peek(key: string): CacheEntry | null;
   /** Store `value` under `key`. */
   set(key: string, value: CacheValue, options?: SetOptions): void;
+  /** Write many entries in one transaction; see `Namespace.setMany`. */
+  setMany(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): number;
   /** Remove `key`; `true` when a live entry was removed. */
   delete(key: string): boolean;
   /** Whether a live entry exists. */

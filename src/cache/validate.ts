@@ -8,13 +8,28 @@ import { InvalidInputError, LimitExceededError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
-/** UTF-8 byte length without allocating, for the common short key. */
-function utf8Length(s: string): number {
+/**
+ * UTF-8 byte length of a key without allocating, or -1 for a lone
+ * surrogate and -2 for a NUL; one pass, since this runs on every call.
+ */
+function keyBytes(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
-    // A surrogate pair is two UTF-16 units and four UTF-8 bytes: 1 + 1 each.
+    if (c < 0x80) {
+      if (c === 0) return -2;
+      continue;
+    }
+    if (c < 0x800) n += 1;
+    else if (c < 0xd800 || c > 0xdfff) n += 2;
+    else if (
+      // A surrogate pair is two UTF-16 units and four UTF-8 bytes.
+      c <= 0xdbff && i + 1 < s.length &&
+      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      n += 2;
+      i++;
+    } else return -1;
   }
   return n;
 }
@@ -29,17 +44,17 @@ export function checkKey(key: unknown, maxBytes: number, what = "key"): number {
   if (key.length === 0) {
     throw new InvalidInputError(`${what} must not be empty`);
   }
-  if (!key.isWellFormed()) {
+  const size = keyBytes(key);
+  if (size === -1) {
     throw new InvalidInputError(
       `${what} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the string (String.prototype.toWellFormed)`,
     );
   }
-  if (key.includes("\0")) {
+  if (size === -2) {
     throw new InvalidInputError(
       `${what} contains a NUL character (\\0), which SQLite text cannot carry through every driver; use another separator`,
     );
   }
-  const size = utf8Length(key);
   if (size > maxBytes) throw new LimitExceededError(what, size, maxBytes);
   return size;
 }
@@ -68,6 +83,16 @@ export function toValueBytes(value: unknown, maxBytes: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * The latest expiry that can be stored: the last millisecond a JavaScript
+ * `Date` can hold (+275760-09-13). Anything later would be written fine by
+ * SQLite but break every reader that turns it into a date (the CLI's
+ * listing and export), so it is refused at the door.
+ */
+export const MAX_EXPIRES_AT = 8_640_000_000_000_000;
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
 /** Check a TTL (positive whole ms, or `null` for never). */
 export function checkTtl(ttl: unknown, what = "ttl"): number | null {
   if (ttl === null) return null;
@@ -78,5 +103,39 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
       }`,
     );
   }
+  if (ttl > MAX_EXPIRES_AT - Date.now()) {
+    throw new InvalidInputError(
+      `${what} is ${fmt(ttl)} ms, out of range: it must be from 1 to ${
+        fmt(MAX_EXPIRES_AT - Date.now())
+      } ms (ending at most at ${
+        fmt(MAX_EXPIRES_AT)
+      } ms since the epoch, the last instant a JavaScript Date can hold), or null for never`,
+    );
+  }
   return ttl;
+}
+
+/** The expiry `ttl` ms from now, checked to be a valid `Date`. */
+export function expiryFromTtl(ttl: number): number {
+  const at = Date.now() + ttl;
+  if (at > MAX_EXPIRES_AT) checkTtl(ttl);
+  return at;
+}
+
+/** Check an absolute expiry (whole ms since the epoch within `Date`'s range, or `null`). */
+export function checkExpiresAt(at: unknown, what = "expiresAt"): number | null {
+  if (at === null) return null;
+  if (
+    typeof at !== "number" || !Number.isSafeInteger(at) || at < 0 ||
+    at > MAX_EXPIRES_AT
+  ) {
+    throw new InvalidInputError(
+      `${what} must be a whole number of milliseconds since the epoch from 0 to ${
+        fmt(MAX_EXPIRES_AT)
+      } (the last instant a JavaScript Date can hold), or null (never expires), got ${
+        String(at)
+      }`,
+    );
+  }
+  return at;
 }

@@ -25,6 +25,8 @@ export const OPTIONS = {
   all: { type: "boolean" },
   sender: { type: "string" },
   name: { type: "string" },
+  force: { type: "boolean" },
+  version: { type: "boolean", short: "V" },
 } as const;
 
 /** The name of an option, as typed after `--`. */
@@ -35,6 +37,7 @@ export const GLOBAL_OPTIONS: readonly OptionName[] = [
   "data-dir",
   "json",
   "help",
+  "version",
 ];
 
 /** Parsed option values, by option name; see each command's `--help`. */
@@ -67,6 +70,10 @@ export interface Values {
   sender?: string;
   /** `--name N`: a plugin's namespace. */
   name?: string;
+  /** `--force`: replace an existing output file (never a database). */
+  force?: boolean;
+  /** `-V`, `--version`: print the version instead of running. */
+  version?: boolean;
 }
 
 /** A parsed command line: the command word, its arguments, its options. */

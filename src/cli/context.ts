@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createSupCache, type SupCache } from "../cache/cache.ts";
 import { DB_FILE, defaultDataDir } from "../cache/options.ts";
+import { DatabaseNotFoundError } from "../transfer/errors.ts";
 import type { Values } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import type { Output } from "./output.ts";
@@ -24,23 +25,80 @@ export interface Context {
 }
 
 /**
+ * The variable the `sup` task sets to the directory `deno task` was run
+ * from (its `$INIT_CWD`): `deno task` runs commands in the directory of
+ * deno.json, so without it `deno task sup import ./backup.jsonl` would look
+ * for the file next to deno.json.
+ */
+export const CWD_VARIABLE = "SUP_CACHE_CWD";
+
+/**
+ * The directory relative paths on the command line are relative to: the
+ * one the user ran the command from. That is `$SUP_CACHE_CWD` when the
+ * `sup` task set it (and `--allow-env` lets us read it), else the current
+ * directory.
+ *
+ * @example
+ * ```ts
+ * import { userCwd } from "./context.ts";
+ * console.log(typeof userCwd()); // "string"
+ * ```
+ */
+export function userCwd(): string {
+  const state = Deno.permissions.querySync({
+    name: "env",
+    variable: CWD_VARIABLE,
+  }).state;
+  if (state === "granted") {
+    const dir = Deno.env.get(CWD_VARIABLE);
+    if (dir) return dir;
+  }
+  return Deno.cwd();
+}
+
+/**
+ * `path` (from the command line or the environment) made absolute against
+ * {@link userCwd}; `-` (stdin or stdout) stays as it is.
+ *
+ * @example
+ * ```ts
+ * import { userPath } from "./context.ts";
+ * console.log(userPath("/tmp/x"), userPath("-")); // "/tmp/x" "-"
+ * ```
+ */
+export function userPath(path: string): string {
+  return path === "-" ? path : resolve(userCwd(), path);
+}
+
+/** The data directory `--data-dir` (else the library's default) names, absolute. */
+export function dataDirOf(ctx: Context): string {
+  const dataDir = ctx.values["data-dir"] ?? defaultDataDir();
+  if (dataDir === "") {
+    throw new UsageError("--data-dir must not be empty", ctx.command);
+  }
+  return userPath(dataDir);
+}
+
+/** The database file of {@link dataDirOf}. */
+export function databaseOf(ctx: Context): string {
+  return join(dataDirOf(ctx), DB_FILE);
+}
+
+/**
  * Open the cache in `--data-dir` (else the library's default directory).
- * With `create: false` a missing database is an error rather than a fresh
- * empty one, so a mistyped `--data-dir` is caught instead of reporting
- * "no keys".
+ * With `create: false` a missing database is an error
+ * ({@link DatabaseNotFoundError}, exit code 1) rather than a fresh empty
+ * one, so a mistyped `--data-dir` is caught instead of reporting "no keys".
  */
 export async function openCache(
   ctx: Context,
   { create }: { create: boolean },
 ): Promise<SupCache> {
-  const dataDir = ctx.values["data-dir"] ?? defaultDataDir();
-  if (dataDir === "") {
-    throw new UsageError("--data-dir must not be empty", ctx.command);
-  }
+  const dataDir = dataDirOf(ctx);
   if (!create && !exists(join(dataDir, DB_FILE))) {
-    throw new UsageError(
-      `there is no sup-cache database in ${dataDir} (no ${DB_FILE}); check --data-dir (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)`,
-      ctx.command,
+    throw new DatabaseNotFoundError(
+      join(dataDir, DB_FILE),
+      "check --data-dir (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
     );
   }
   // A short-lived command has no use for the background sweep's timer;

@@ -21,9 +21,9 @@ import { SupCacheError } from "../errors.ts";
 export class UsageError extends SupCacheError {
   /** The command whose `--help` explains the right usage, if known. */
   readonly command: string | null;
-  /** `message` says what is wrong and what to type instead. */
-  constructor(message: string, command: string | null = null) {
-    super("USAGE", message);
+  /** `message` says what is wrong and what to type instead; `code` defaults to `"USAGE"`. */
+  constructor(message: string, command: string | null = null, code = "USAGE") {
+    super(code, message);
     this.command = command;
   }
 }
@@ -64,24 +64,37 @@ export class KeyNotFoundError extends SupCacheError {
   }
 }
 
+export { InputFormatError } from "../transfer/errors.ts";
+
 /**
- * An input file (an export to import, or a sup database) is malformed. The
- * message names the file and, for JSON Lines, the line. Nothing was written.
+ * A `--ttl` is a duration, but out of range: under 1 ms, not a whole number
+ * of ms, or so long that the expiry would fall past the latest time a
+ * JavaScript `Date` holds (+275760-09-13). A wrong command line: exit 2.
  *
  * @example
  * ```ts
- * import { InputFormatError } from "./errors.ts";
- * const err = new InputFormatError("backup.jsonl", "line 3: not JSON");
- * console.log(err.file, err.code); // "backup.jsonl" "INPUT_FORMAT"
+ * import { TtlRangeError } from "./errors.ts";
+ * const err = new TtlRangeError("9007199254740991ms", 9007199254740991, 6_875_000_000_000_000);
+ * console.log(err.code, err.min); // "TTL_RANGE" 1
  * ```
  */
-export class InputFormatError extends SupCacheError {
-  /** The file that could not be read as expected. */
-  readonly file: string;
-  /** `message` is prefixed with `file`. */
-  constructor(file: string, message: string, options?: ErrorOptions) {
-    super("INPUT_FORMAT", `${file}: ${message}`, options);
-    this.file = file;
+export class TtlRangeError extends UsageError {
+  /** The smallest TTL, in ms. */
+  readonly min = 1;
+  /** The largest TTL now, in ms. */
+  readonly max: number;
+  /** `ms` is what `text` parsed to; `max` the largest TTL now. */
+  constructor(text: string, ms: number, max: number) {
+    super(
+      `--ttl ${JSON.stringify(text)} is ${
+        ms.toLocaleString("en-US")
+      } ms, out of range: a TTL must be a whole number of milliseconds from 1 to ${
+        max.toLocaleString("en-US")
+      } (expiring by +275760-09-13, the latest time a JavaScript Date holds); use "never" for no expiry`,
+      null,
+      "TTL_RANGE",
+    );
+    this.max = max;
   }
 }
 

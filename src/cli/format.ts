@@ -3,38 +3,50 @@
  *
  * @module
  */
-import { UsageError } from "./errors.ts";
+// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
+import parseDuration from "npm:parse-duration@2.1.9";
+// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
+import prettyMilliseconds from "npm:pretty-ms@10.0.0";
+import { MAX_TIME_MS } from "../transfer/time.ts";
+import { TtlRangeError, UsageError } from "./errors.ts";
 
-const UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
+// What --ttl accepts: numbers each with a unit, e.g. 90s, 1h30m, 1.5h, 2d 12h.
+// parse-duration does the arithmetic but also reads bare numbers (as ms),
+// months and trailing junk ("5m3x" is 5 minutes), so the shape is checked
+// here first: a bare 60 could mean seconds or milliseconds, and a month has
+// no fixed length.
+const DURATION = /^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$/;
 
 /**
- * Parse a `--ttl` value: a whole number with a unit (`500ms`, `30s`, `5m`,
- * `2h`, `1d`) into milliseconds, or `never` into `null`. A bare number is
- * refused rather than guessed at, because seconds and milliseconds are both
- * common readings of `--ttl 60`.
+ * Parse a `--ttl` value: numbers with units (`500ms`, `30s`, `5m`, `2h`,
+ * `1d`, `1w`, combined as `1h30m`, or fractional as `1.5h`) into
+ * milliseconds, or `never` into `null`. A bare number is refused rather than
+ * guessed at, because seconds and milliseconds are both common readings of
+ * `--ttl 60`. A TTL whose expiry would fall past what a JavaScript `Date`
+ * holds throws {@link TtlRangeError} naming the range.
  *
  * @example
  * ```ts
  * import { parseTtl } from "./format.ts";
- * console.log(parseTtl("5m"), parseTtl("never")); // 300000 null
+ * console.log(parseTtl("5m"), parseTtl("1h30m"), parseTtl("never")); // 300000 5400000 null
  * ```
  */
-export function parseTtl(text: string): number | null {
+export function parseTtl(
+  text: string,
+  now: number = Date.now(),
+): number | null {
   if (text === "never") return null;
-  const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(text.trim());
-  const ms = match ? Number(match[1]) * UNITS[match[2]] : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1) {
+  const ms = DURATION.test(text) ? parseDuration(text) : null;
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
     throw new UsageError(
       `--ttl ${
         JSON.stringify(text)
-      } is not a duration; give a positive whole number with a unit (500ms, 30s, 5m, 2h, 1d) or "never"`,
+      } is not a duration; give numbers with units (500ms, 30s, 5m, 2h, 1d, 1w, or combined: 1h30m) or "never"`,
     );
+  }
+  const max = MAX_TIME_MS - now;
+  if (!Number.isInteger(ms) || ms < 1 || ms > max) {
+    throw new TtlRangeError(text, ms, max);
   }
   return ms;
 }
@@ -50,7 +62,8 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /**
- * A short relative duration: `59m 12s`, `3h 5m`, `2d 4h`, `800ms`.
+ * A short relative duration, two units at most: `59m 12s`, `3h 5m`,
+ * `2d 4h`, `800ms` (by `pretty-ms`).
  *
  * @example
  * ```ts
@@ -59,16 +72,10 @@ export function plural(n: number, one: string, many = `${one}s`): string {
  * ```
  */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
-  const parts: [number, string][] = [
-    [Math.floor(ms / 86_400_000), "d"],
-    [Math.floor(ms / 3_600_000) % 24, "h"],
-    [Math.floor(ms / 60_000) % 60, "m"],
-    [Math.floor(ms / 1_000) % 60, "s"],
-  ];
-  const first = parts.findIndex(([n]) => n > 0);
-  return parts.slice(first, first + 2).filter(([n]) => n > 0)
-    .map(([n, u]) => `${n}${u}`).join(" ");
+  return prettyMilliseconds(Math.max(0, Math.round(ms)), {
+    unitCount: 2,
+    secondsDecimalDigits: 0,
+  });
 }
 
 /** A UTC time as tables show it, to the second. */

@@ -4,6 +4,8 @@
  *
  * @module
  */
+// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
+import wrapAnsi from "npm:wrap-ansi@10.0.2";
 import type { Command } from "./command.ts";
 
 const GLOBAL_OPTIONS: [string, string][] = [
@@ -13,6 +15,7 @@ const GLOBAL_OPTIONS: [string, string][] = [
   ],
   ["--json", "print one JSON document (errors too, on stderr)"],
   ["-h, --help", "show this help"],
+  ["-V, --version", "print the version of sup-cache"],
 ];
 
 /** Option lines with the descriptions aligned and wrapped. */
@@ -73,14 +76,5 @@ export function commandHelp(command: Command): string {
 }
 
 function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
+  return wrapAnsi(text, width, { hard: false, trim: true }).split("\n");
 }

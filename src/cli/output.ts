@@ -1,9 +1,12 @@
 /**
  * Where command output goes. Results go to stdout; errors, notes and
  * progress to stderr, so `--json` output and piped values stay parseable.
+ * Human text (`line`, `note`) is escaped (see `escape.ts`); JSON and raw
+ * bytes are written exactly.
  *
  * @module
  */
+import { escapeText } from "./escape.ts";
 
 /** Something bytes can be written to, like `Deno.stdout`. */
 export interface Sink {
@@ -37,24 +40,29 @@ export class Output {
     this.stderr = stderr;
   }
 
-  /** Write all of `bytes` to stdout. */
+  /** Write all of `bytes` to stdout, exactly. */
   async bytes(bytes: Uint8Array): Promise<void> {
     await writeAll(this.stdout, bytes);
   }
 
-  /** Write `text` and a newline to stdout. */
+  /** Write `text` and a newline to stdout, control characters escaped. */
   async line(text: string): Promise<void> {
-    await writeAll(this.stdout, encoder.encode(`${text}\n`));
+    await writeAll(this.stdout, encoder.encode(`${escapeText(text)}\n`));
   }
 
-  /** Write `value` as one line of JSON to stdout. */
+  /** Write `value` as one line of JSON to stdout, exactly. */
   async json(value: unknown): Promise<void> {
-    await this.line(JSON.stringify(value));
+    await writeAll(this.stdout, encoder.encode(`${JSON.stringify(value)}\n`));
   }
 
-  /** Write `text` and a newline to stderr. */
+  /** Write `text` and a newline to stderr, control characters escaped. */
   async note(text: string): Promise<void> {
-    await writeAll(this.stderr, encoder.encode(`${text}\n`));
+    await writeAll(this.stderr, encoder.encode(`${escapeText(text)}\n`));
+  }
+
+  /** Write one line of JSON to stderr, exactly (errors under `--json`). */
+  async jsonNote(value: unknown): Promise<void> {
+    await writeAll(this.stderr, encoder.encode(`${JSON.stringify(value)}\n`));
   }
 }
 

@@ -8,8 +8,9 @@
  */
 import { checkArgs } from "./args.ts";
 import { type Command, printValue } from "./command.ts";
-import { type Context, openCache } from "./context.ts";
+import { type Context, openCache, userPath } from "./context.ts";
 import { UsageError } from "./errors.ts";
+import { escapeInline } from "./escape.ts";
 import { readStdin } from "./output.ts";
 
 /** The chat `message` claims to come from unless `--sender` says otherwise. */
@@ -35,14 +36,18 @@ async function withPlugin<T>(
       ctx.command,
     );
   }
+  path = userPath(path);
   await Deno.stat(path);
   const { loadPlugin } = await import("../../mod.ts");
   await using cache = await openCache(ctx, { create: true });
   // Plugin log lines and refused requests go to stderr: the host answers
   // sup's bare failure codes to the plugin, and this is where the reason
   // surfaces for the operator.
+  // One line each: a plugin must not print lines that look like ours.
   const log = (level: string) => (...args: unknown[]) =>
-    ctx.out.note(`plugin ${level}: ${args.map(String).join(" ")}`);
+    ctx.out.note(
+      `plugin ${level}: ${escapeInline(args.map(String).join(" "))}`,
+    );
   await using plugin = await loadPlugin(path, {
     cache,
     name: ctx.values.name,

@@ -1,9 +1,17 @@
 /**
  * Aligned plain-text tables for human output. Scripts use `--json`, so the
- * table is free to pad, escape and abbreviate for reading.
+ * table is free to pad and escape for reading.
+ *
+ * Column widths are display widths from `string-width` (CJK characters take
+ * two columns, combining marks none). The layout itself is a few lines
+ * here: the maintained table packages (`cli-table3`) draw boxes and wrap
+ * cells, which would break the plain, `grep`-able rows this tool prints.
  *
  * @module
  */
+// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
+import stringWidth from "npm:string-width@9.0.0";
+import { escapeInline } from "./escape.ts";
 
 /** One column: its header, and whether numbers in it align right. */
 export interface Column {
@@ -13,20 +21,18 @@ export interface Column {
   right?: boolean;
 }
 
-// Keys are arbitrary strings: a newline or escape sequence in one would
-// break the row or repaint the terminal, so control characters are shown
-// escaped instead of printed.
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/** `s` with control characters shown as `\n`, `\t` or `\u001b`. */
+/**
+ * `s` with control characters and bidi controls shown escaped (`\n`,
+ * `\u001b`), so a key cannot break a row or repaint the terminal.
+ *
+ * @example
+ * ```ts
+ * import { printable } from "./table.ts";
+ * console.log(printable("a\tb")); // "a\\tb"
+ * ```
+ */
 export function printable(s: string): string {
-  return s.replace(CONTROL, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    if (c === "\r") return "\\r";
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  });
+  return escapeInline(s);
 }
 
 /**
@@ -38,11 +44,11 @@ export function printable(s: string): string {
  * import { renderTable } from "./table.ts";
  * console.log(renderTable(
  *   [{ header: "NAME" }, { header: "KEYS", right: true }],
- *   [["counter", "12"], ["weather", "3"]],
+ *   [["counter", "12"], ["天気", "3"]],
  * ));
  * // NAME     KEYS
  * // counter    12
- * // weather     3
+ * // 天気        3
  * ```
  */
 export function renderTable(columns: Column[], rows: string[][]): string {
@@ -52,14 +58,22 @@ export function renderTable(columns: Column[], rows: string[][]): string {
         `a table row has ${row.length} cells but there are ${columns.length} columns`,
       );
     }
-    return row.map(printable);
+    return row.map((cell) => {
+      const text = printable(cell);
+      return { text, width: stringWidth(text) };
+    });
   });
-  const widths = columns.map((col, i) =>
-    Math.max(col.header.length, ...cells.map((row) => row[i].length))
+  const head = columns.map((c) => ({
+    text: c.header,
+    width: stringWidth(c.header),
+  }));
+  const widths = columns.map((_, i) =>
+    Math.max(head[i].width, ...cells.map((row) => row[i].width))
   );
-  const line = (row: string[]) =>
-    row.map((cell, i) =>
-      columns[i].right ? cell.padStart(widths[i]) : cell.padEnd(widths[i])
-    ).join("  ").trimEnd();
-  return [columns.map((c) => c.header), ...cells].map(line).join("\n");
+  const line = (row: { text: string; width: number }[]) =>
+    row.map(({ text, width }, i) => {
+      const pad = " ".repeat(widths[i] - width);
+      return columns[i].right ? pad + text : text + pad;
+    }).join("  ").trimEnd();
+  return [head, ...cells].map(line).join("\n");
 }

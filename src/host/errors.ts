@@ -15,7 +15,7 @@ import { SupCacheError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { PluginError } from "./mod.ts";
+ * import { PluginError } from "@sup/cache";
  * const err = new PluginError("counter", "handle_message", "plugin trapped: unreachable");
  * console.log(err.plugin, err.fn); // "counter" "handle_message"
  * ```
@@ -49,7 +49,7 @@ export class PluginError extends SupCacheError {
  *
  * @example
  * ```ts
- * import { PluginTimeoutError } from "./mod.ts";
+ * import { PluginTimeoutError } from "@sup/cache";
  * const err = new PluginTimeoutError("spin", "run", 100);
  * console.log(err.timeoutMs, err.message.includes("100 ms")); // 100 true
  * ```
@@ -75,7 +75,7 @@ export class PluginTimeoutError extends PluginError {
  *
  * @example
  * ```ts
- * import { PluginMemoryError } from "./mod.ts";
+ * import { PluginMemoryError } from "@sup/cache";
  * const err = new PluginMemoryError("greedy", "run", 2_000_000, 1_048_576);
  * console.log(err.limit); // 1048576
  * ```
@@ -106,7 +106,7 @@ export class PluginMemoryError extends PluginError {
  *
  * @example
  * ```ts
- * import { PluginLoadError } from "./mod.ts";
+ * import { PluginLoadError } from "@sup/cache";
  * const err = new PluginLoadError("junk", "not a WebAssembly module");
  * console.log(err.message); // cannot load plugin "junk": not a WebAssembly module
  * ```

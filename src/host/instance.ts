@@ -8,8 +8,8 @@
 // Extism is imported on the first plugin load, not with mod.ts: its npm
 // build reads environment variables at import, and cache-only scripts
 // should need no --allow-env for that.
-import type createPluginType from "@extism/extism";
-import type { Plugin } from "@extism/extism";
+import type createPluginType from "npm:@extism/extism@2.0.0-rc13";
+import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { binaryHostFunctions } from "./binary_abi.ts";
 import {
   charge,
@@ -64,7 +64,9 @@ export async function instantiate(
   clock: Clock,
   settings: InstanceSettings,
 ): Promise<Plugin> {
-  const { default: createPlugin } = await import("@extism/extism");
+  const { default: createPlugin } = await import(
+    "npm:@extism/extism@2.0.0-rc13"
+  );
   const sandbox: Record<string, HostFunction> = {
     tick: () => {
       if (performance.now() > clock.deadline) {

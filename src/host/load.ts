@@ -85,8 +85,7 @@ function positive(
  *
  * @example
  * ```ts
- * import { createSupCache } from "../../mod.ts";
- * import { loadPlugin } from "./mod.ts";
+ * import { createSupCache, loadPlugin } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * // The smallest valid module: no exports, so sup's fallbacks answer.
  * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);

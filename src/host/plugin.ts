@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Plugin } from "@extism/extism";
+import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { ClosedError } from "../errors.ts";
 import type { HostState } from "./context.ts";
 import { PluginError } from "./errors.ts";
@@ -83,8 +83,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { createSupCache } from "../../mod.ts";
- * import { loadPlugin } from "./mod.ts";
+ * import { createSupCache, loadPlugin } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
  * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });

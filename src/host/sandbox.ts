@@ -19,7 +19,7 @@
 // Pinned in deno.json to the exact build assemblyscript already depends on,
 // so nothing extra downloads. Loaded on the first plugin load, not at import:
 // it takes a few hundred ms, which cache-only users should not pay.
-import type Binaryen from "binaryen";
+import type Binaryen from "npm:binaryen@131.0.0-nightly.20260721";
 
 let binaryen: typeof Binaryen;
 
@@ -61,7 +61,7 @@ export async function instrument(
   wasm: Uint8Array,
   options: InstrumentOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  binaryen ??= (await import("binaryen")).default;
+  binaryen ??= (await import("npm:binaryen@131.0.0-nightly.20260721")).default;
   const b = binaryen;
   let mod: Binaryen.Module;
   try {

@@ -165,7 +165,13 @@ function readFile(state: HostState): HostFunction {
           "this plugin has no data directory (the cache is in memory); pass filesDir to loadPlugin",
         );
       }
-      return give(cx, state, readConfined(state.filesDir, requested));
+      // Never read more than the call may still allocate (plus one byte).
+      const maxBytes = Math.max(0, state.maxMemoryBytes - state.allocated);
+      return give(
+        cx,
+        state,
+        readConfined(state.filesDir, requested, { maxBytes }),
+      );
     } catch (err) {
       if (err instanceof PluginMemoryError) throw err;
       // sup answers an empty block on any failure; the reason goes to the log.

@@ -16,7 +16,10 @@ export type Space = 0 | 1;
 export interface StoredEntry {
   /** The value bytes. */
   value: Uint8Array;
-  /** Per-namespace write sequence number at the last write of this key. */
+  /**
+   * Changes on every write of the key and never repeats within its
+   * namespace, even across delete and re-create; overwrites make it grow.
+   */
   version: number;
   /** Milliseconds since the epoch, or `null` for never. */
   expiresAt: number | null;
@@ -76,6 +79,55 @@ export interface NamespaceUsage {
   oldest: number | null;
 }
 
+/** One write of a {@link Backend.writeMany} batch. */
+export interface BatchWrite {
+  /** The key. */
+  key: string;
+  /** The value, or `null` to delete the key. */
+  value: Uint8Array | null;
+  /** Expiry (ms since the epoch) or `null`; ignored for deletes. */
+  expiresAt: number | null;
+  /** Key bytes + value bytes (UTF-8); ignored for deletes. */
+  size: number;
+}
+
+/** Where a sweep stopped: the last row it looked at. */
+export interface SweepCursor {
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** The key. */
+  key: string;
+}
+
+/** One bounded step of an expiry purge. */
+export interface PurgeStep<C> {
+  /** Expired rows deleted by this step. */
+  deleted: number;
+  /** Where the next step starts, or `null` when this one reached the end. */
+  next: C | null;
+}
+
+/**
+ * Thrown by {@link Backend.writeMany} (and by a write inside
+ * {@link Backend.transaction}) when the namespace quota would be exceeded:
+ * the transaction is rolled back, and the cache layer purges expired rows
+ * and retries once before reporting a `QuotaExceededError`.
+ */
+export class QuotaRefusal extends Error {
+  /** The namespace that is full. */
+  readonly space: Space;
+  /** The namespace name. */
+  readonly ns: string;
+  /** Made by a backend. */
+  constructor(space: Space, ns: string) {
+    super(`namespace "${ns}" quota reached`);
+    this.space = space;
+    this.ns = ns;
+  }
+}
+
 /** The operations the cache layer builds on. All synchronous. */
 export interface Backend {
   /** Where the data lives (a file path, or `":memory:"`). */
@@ -87,6 +139,13 @@ export interface Backend {
     key: string,
     now: number,
   ): StoredEntry | undefined;
+  /** The live value only, or `undefined` (the hot read path). */
+  getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Uint8Array | undefined;
   /**
    * Insert or replace; `size` is key bytes + value bytes, `now` the write
    * time. Returns `false` (and writes nothing) when `quota` would be exceeded.
@@ -101,6 +160,35 @@ export interface Backend {
     now: number,
     quota: Quota | null,
   ): boolean;
+  /**
+   * Apply sets and deletes in order in one transaction (joining an outer
+   * one), with usage folded in once at the end. Throws
+   * {@link QuotaRefusal} when the result would pass `quota`.
+   */
+  writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): void;
+  /**
+   * Add `by` to a live decimal integer value (a missing or expired one
+   * counts as 0 and gets `expiresAt`) in one statement and return the new
+   * value as text; `undefined` (and nothing written) when the value is not
+   * a decimal integer, the result is not a safe integer, or the quota says
+   * no, so the caller can find out which.
+   */
+  increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): string | undefined;
   /** Delete the row; returns whether a live row was deleted. */
   delete(space: Space, ns: string, key: string, now: number): boolean;
   /** Live keys of `range`, in byte order. */
@@ -115,10 +203,37 @@ export interface Backend {
   namespaces(): NamespaceUsage[];
   /** Add to the persisted hit and miss counters. */
   addCounters(space: Space, ns: string, hits: number, misses: number): void;
-  /** Delete up to `limit` expired rows (any namespace); returns the count. */
-  purgeExpired(now: number, limit: number): number;
-  /** Delete every expired row of one namespace; returns the count. */
-  purgeExpiredIn(space: Space, ns: string, now: number): number;
+  /**
+   * Write usage changes this connection has not yet shared (deletes) to
+   * the file, where other processes see them, and (unless
+   * `returnLeases` is `false`) hand back quota reserved but not used.
+   */
+  flush(returnLeases?: boolean): void;
+  /**
+   * One bounded purge step over every namespace: look at a bounded run of
+   * rows after `after` and delete up to `limit` expired ones, in one short
+   * write transaction.
+   */
+  purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): PurgeStep<SweepCursor>;
+  /** The same bounded step within one namespace; the cursor is a key. */
+  purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    after: string | null,
+  ): PurgeStep<string>;
+  /**
+   * Count the namespace's rows again and, when the stored usage is higher
+   * than what is there (after a crash, a process's unshared deletes are
+   * otherwise counted forever), store the exact usage; returns whether it
+   * changed anything.
+   */
+  recount(space: Space, ns: string): boolean;
   /**
    * Run `fn` in one write transaction that takes the write lock up front
    * (so concurrent processes queue instead of failing), all or nothing.

@@ -8,10 +8,33 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
 
-class NodeStatement implements SqlStatement {
+/**
+ * A statement that can also return rows as arrays, which `node:sqlite`
+ * builds faster than objects (a 100-key page costs about a third less).
+ */
+export interface ValuesStatement extends SqlStatement {
+  /** All rows as arrays of column values, in column order. */
+  values(...params: SqlValue[]): SqlValue[][];
+}
+
+class NodeStatement implements ValuesStatement {
   #stmt: StatementSync;
-  constructor(stmt: StatementSync) {
-    this.#stmt = stmt;
+  #arrays: StatementSync | undefined;
+  #db: DatabaseSync;
+  #sql: string;
+  constructor(db: DatabaseSync, sql: string) {
+    this.#db = db;
+    this.#sql = sql;
+    this.#stmt = db.prepare(sql);
+  }
+  values(...params: SqlValue[]): SqlValue[][] {
+    if (!this.#arrays) {
+      this.#arrays = this.#db.prepare(this.#sql);
+      // In Deno's node:sqlite, missing from @types/node's StatementSync.
+      (this.#arrays as unknown as { setReturnArrays(on: boolean): void })
+        .setReturnArrays(true);
+    }
+    return this.#arrays.all(...params) as unknown as SqlValue[][];
   }
   get(...params: SqlValue[]): SqlRow | undefined {
     return this.#stmt.get(...params) as SqlRow | undefined;
@@ -29,7 +52,7 @@ export function openNodeSqlite(path: string): SqlDatabase {
   const db = new DatabaseSync(path);
   return {
     exec: (sql) => db.exec(sql),
-    prepare: (sql) => new NodeStatement(db.prepare(sql)),
+    prepare: (sql) => new NodeStatement(db, sql),
     close: () => db.close(),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The on-disk schema and its version. The version lives in
  * `PRAGMA user_version` so any SQLite tool can read it; a file from a newer
- * sup-cache is refused rather than guessed at.
+ * sup-cache is refused rather than guessed at, and a file from 0.1.0
+ * (schema 1) is migrated in one transaction.
  *
  * @module
  */
@@ -9,99 +10,201 @@ import { SchemaVersionError, StorageError } from "../errors.ts";
 import type { SqlDatabase } from "./driver.ts";
 
 /** The schema version this build writes and understands. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-// `written_at` (ms since the epoch) lets operators see how old a
-// namespace's data is. `size` (key bytes + value bytes) is stored so quota checks and usage
-// triggers never read a value just to measure it. `version` comes from the
-// namespace's `seq`, which survives deletes, so a re-created key never gets
-// an old version back (no ABA for atomic checks). Usage is kept by triggers
-// so a quota check is one indexed lookup instead of a COUNT over the table.
-const SCHEMA_V1 = `
+/**
+ * A version is `epoch << 12 | n`: each insert takes a fresh per-namespace
+ * epoch (`namespaces.seq`), each overwrite adds one within it. Versions of a
+ * key only grow, and a key deleted and written again gets a later epoch, so
+ * an old version never comes back (no ABA for `atomic().check`), yet an
+ * overwrite never has to write the namespace row.
+ */
+export const EPOCH_BITS = 12;
+
+/** The last millisecond a JavaScript `Date` can hold; no stored expiry is later. */
+const MAX_EXPIRY = 8_640_000_000_000_000;
+
+// Why this shape (schema 2), measured against a minimal
+// `PRIMARY KEY(ns, key) WITHOUT ROWID` table (docs/benchmarks.md):
+// - No index on expires_at: with the default TTL every row expires, so such
+//   an index costs a second random page per write. The sweep walks the
+//   primary key instead (bounded rows per tick).
+// - No `size` column: key bytes + length(value) is computed (length() of a
+//   blob reads only its header).
+// - expires_at sits before value, so reading it never pulls a large value's
+//   overflow pages.
+// - Usage (keys, bytes) is kept by triggers only where it changes: an
+//   insert, or an overwrite that changes the value's length. Overwrites of
+//   the same length, the common cache write, touch one page. Bulk writes
+//   (setMany, atomic) insert with version low bits 1, which the trigger
+//   skips, and fold their usage in once at commit. Deletes are folded in by
+//   the connection (see SqliteBackend), not per row.
+const SCHEMA_V2 = `
 CREATE TABLE entries (
   space INTEGER NOT NULL,
   ns TEXT NOT NULL,
   key TEXT NOT NULL,
-  value BLOB NOT NULL,
-  version INTEGER NOT NULL,
   expires_at INTEGER,
-  size INTEGER NOT NULL,
+  version INTEGER NOT NULL,
   written_at INTEGER NOT NULL,
+  value BLOB NOT NULL,
   PRIMARY KEY (space, ns, key)
 ) WITHOUT ROWID;
-CREATE INDEX entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE namespaces (
   space INTEGER NOT NULL,
   ns TEXT NOT NULL,
   keys INTEGER NOT NULL DEFAULT 0,
   bytes INTEGER NOT NULL DEFAULT 0,
   seq INTEGER NOT NULL DEFAULT 0,
+  gen INTEGER NOT NULL DEFAULT 0,
   hits INTEGER NOT NULL DEFAULT 0,
   misses INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (space, ns)
 ) WITHOUT ROWID;
-CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
+CREATE TRIGGER entries_insert AFTER INSERT ON entries
+WHEN (NEW.version & 4095) = 0 BEGIN
   INSERT INTO namespaces (space, ns, keys, bytes, seq)
-  VALUES (NEW.space, NEW.ns, 1, NEW.size, NEW.version)
+  VALUES (NEW.space, NEW.ns, 1,
+    length(CAST(NEW.key AS BLOB)) + length(NEW.value), NEW.version >> 12)
   ON CONFLICT (space, ns) DO UPDATE SET
-    keys = keys + 1, bytes = bytes + excluded.bytes, seq = max(seq, excluded.seq);
+    keys = keys + 1, bytes = bytes + excluded.bytes,
+    seq = max(seq, excluded.seq);
 END;
-CREATE TRIGGER entries_update AFTER UPDATE ON entries BEGIN
-  UPDATE namespaces SET bytes = bytes + NEW.size - OLD.size, seq = max(seq, NEW.version)
+CREATE TRIGGER entries_update AFTER UPDATE ON entries
+WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
+  UPDATE namespaces SET
+    bytes = bytes + length(NEW.value) - length(OLD.value),
+    seq = max(seq, NEW.version >> 12)
   WHERE space = NEW.space AND ns = NEW.ns;
-END;
-CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
-  UPDATE namespaces SET keys = keys - 1, bytes = bytes - OLD.size
-  WHERE space = OLD.space AND ns = OLD.ns;
 END;
 `;
 
-/** Pragmas every connection sets; shared with the benchmark's raw baseline. */
+// Schema 1 (0.1.0) kept a size column, an expiry index and three per-row
+// triggers; versions were the namespace sequence. Shifting them by
+// EPOCH_BITS keeps every key's versions growing across the upgrade.
+const MIGRATE_V1_TO_V2 = `
+DROP TRIGGER IF EXISTS entries_insert;
+DROP TRIGGER IF EXISTS entries_update;
+DROP TRIGGER IF EXISTS entries_delete;
+DROP INDEX IF EXISTS entries_expiry;
+ALTER TABLE entries RENAME TO entries_v1;
+ALTER TABLE namespaces RENAME TO namespaces_v1;
+${SCHEMA_V2}
+INSERT INTO namespaces (space, ns, seq, hits, misses)
+  SELECT space, ns, seq, hits, misses FROM namespaces_v1;
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+  SELECT space, ns, key,
+    -- 0.1.0 stored any expiry a plugin asked for; one past what a JavaScript
+    -- Date holds broke listing and export, so it becomes the latest valid one.
+    CASE WHEN expires_at > ${MAX_EXPIRY} THEN ${MAX_EXPIRY}
+      WHEN expires_at < 0 THEN 0 ELSE expires_at END,
+    version << 12, written_at, value
+  FROM entries_v1 WHERE true
+  ON CONFLICT DO NOTHING;
+UPDATE namespaces SET
+  keys = (SELECT count(*) FROM entries AS e
+    WHERE e.space = namespaces.space AND e.ns = namespaces.ns),
+  bytes = (SELECT coalesce(sum(length(CAST(e.key AS BLOB)) + length(e.value)), 0)
+    FROM entries AS e WHERE e.space = namespaces.space AND e.ns = namespaces.ns),
+  seq = max(seq, (SELECT coalesce(max(e.version >> 12), 0) FROM entries AS e
+    WHERE e.space = namespaces.space AND e.ns = namespaces.ns));
+DROP TABLE entries_v1;
+DROP TABLE namespaces_v1;
+`;
+
+/** Pragmas every connection sets; shared with the benchmark's baseline. */
 export function connectionPragmas(durability: "normal" | "full"): string {
-  // The busy timeout comes first: it makes a second writer wait instead of
-  // failing with SQLITE_BUSY, and switching a new file to WAL already takes
-  // a lock that other processes opening it may hold. WAL lets readers and
-  // one writer work at once across processes.
-  return `PRAGMA busy_timeout = 10000;
-PRAGMA journal_mode = WAL;
+  return `${BUSY_TIMEOUT}
+${filePragmas(durability)}`;
+}
+
+// The busy timeout comes first: it makes a second writer wait instead of
+// failing with SQLITE_BUSY. It only affects this connection, so it is safe
+// to set before the file is known to be ours.
+const BUSY_TIMEOUT = "PRAGMA busy_timeout = 10000;";
+
+// WAL lets readers and one writer work at once across processes. Switching
+// to WAL changes the file, so it runs only once the file is known to be ours.
+function filePragmas(durability: "normal" | "full"): string {
+  return `PRAGMA journal_mode = WAL;
 PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"};`;
 }
 
+function notOurs(path: string, why: string): StorageError {
+  return new StorageError(
+    path,
+    `${path} is an SQLite database but not a sup-cache one (${why}); it was left untouched. Point sup-cache at its own file or data directory, or use the CLI's import-sup to copy a sup database`,
+  );
+}
+
 /**
- * Create the schema in a fresh file, accept a current one, refuse a newer
- * one. Runs under the write lock so two processes opening a new file at once
- * do not both create it.
+ * Check that `db` is empty or ours, without changing it: reads only the
+ * schema table and `user_version`. Throws {@link StorageError} for another
+ * program's database and {@link SchemaVersionError} for a newer sup-cache.
  */
-export function migrate(db: SqlDatabase, path: string): void {
-  const read = () =>
-    Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
-  const found = read();
-  if (found > SCHEMA_VERSION) {
-    throw new SchemaVersionError(path, found, SCHEMA_VERSION);
+export function checkOwnership(db: SqlDatabase, path: string): number {
+  // One statement, so the version and the tables come from the same
+  // snapshot even while another process is creating the schema.
+  const row = db.prepare(
+    `SELECT user_version AS version,
+       (SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS tables,
+       (SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name IN ('entries', 'namespaces')) AS ours
+     FROM pragma_user_version`,
+  ).get();
+  const version = Number(row?.version ?? 0);
+  const tables = Number(row?.tables ?? 0);
+  const ours = Number(row?.ours ?? 0);
+  if (version === 0) {
+    if (tables > 0) {
+      throw notOurs(path, "it has tables and no sup-cache schema version");
+    }
+    return 0;
   }
+  if (ours < 2) {
+    throw notOurs(
+      path,
+      `user_version is ${version} but it has no entries and namespaces tables`,
+    );
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new SchemaVersionError(path, version, SCHEMA_VERSION);
+  }
+  return version;
+}
+
+/**
+ * Open `db` as a sup-cache: refuse a foreign or newer file before changing
+ * anything, then set the file pragmas and create or upgrade the schema.
+ * Creation and upgrade run under the write lock, so two processes opening a
+ * new file at once do not both create it.
+ */
+export function openSchema(
+  db: SqlDatabase,
+  path: string,
+  durability: "normal" | "full",
+): void {
+  db.exec(BUSY_TIMEOUT);
+  const found = checkOwnership(db, path);
+  db.exec(filePragmas(durability));
   if (found === SCHEMA_VERSION) return;
   db.exec("BEGIN IMMEDIATE");
   try {
-    const now = read();
-    if (now > SCHEMA_VERSION) {
-      throw new SchemaVersionError(path, now, SCHEMA_VERSION);
-    }
-    if (now === 0) {
-      const tables = db.prepare(
-        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'",
-      ).get();
-      if (Number(tables?.n) > 0) {
-        throw new StorageError(
-          path,
-          `${path} is an SQLite database but not a sup-cache one (it has tables and no schema version); point sup-cache at its own file, or use the CLI's import-sup to migrate a sup database`,
-        );
-      }
-      db.exec(SCHEMA_V1);
+    // Another process may have created or upgraded it meanwhile.
+    const now = checkOwnership(db, path);
+    if (now === 0) db.exec(SCHEMA_V2);
+    else if (now === 1) db.exec(MIGRATE_V1_TO_V2);
+    if (now !== SCHEMA_VERSION) {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }
     db.exec("COMMIT");
   } catch (err) {
-    db.exec("ROLLBACK");
+    try {
+      db.exec("ROLLBACK");
+    } catch {
+      // Already rolled back by SQLite (disk full, I/O error).
+    }
     throw err;
   }
 }

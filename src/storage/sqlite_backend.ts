@@ -6,17 +6,22 @@
  * @module
  */
 import { StorageError } from "../errors.ts";
-import type {
-  Backend,
-  KeyedEntry,
-  KeyRange,
-  NamespaceUsage,
-  Quota,
-  Space,
-  StoredEntry,
+import {
+  type Backend,
+  type BatchWrite,
+  type KeyedEntry,
+  type KeyRange,
+  type NamespaceUsage,
+  type PurgeStep,
+  type Quota,
+  QuotaRefusal,
+  type Space,
+  type StoredEntry,
+  type SweepCursor,
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
-import { connectionPragmas, migrate } from "./schema.ts";
+import type { ValuesStatement } from "./node_sqlite.ts";
+import { EPOCH_BITS, openSchema } from "./schema.ts";
 
 /** SQLite's own words for the failures a user can act on. */
 const KNOWN_FAILURES: [RegExp, string][] = [
@@ -26,8 +31,8 @@ const KNOWN_FAILURES: [RegExp, string][] = [
     "is corrupt; restore it from a backup (the CLI's export/import) or move it aside",
   ],
   [
-    /disk is full|database or disk is full/i,
-    "cannot grow: the disk (or the database's size limit) is full; free space or purge expired entries",
+    /disk is full|database or disk is full|SQLITE_FULL|no space left/i,
+    "cannot grow: the disk is full (or the database reached its page limit); nothing of the failed write was stored. Free disk space, or purge expired entries",
   ],
   [
     /readonly|read-only/i,
@@ -51,32 +56,162 @@ export function storageError(path: string, err: unknown): StorageError {
   });
 }
 
-/** The upsert without a quota; exported so the benchmark's raw baseline runs the same SQL. */
-export const SET_UNLIMITED = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
-FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-WHERE true
-ON CONFLICT (space, ns, key) DO UPDATE SET
-  value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size,
-  written_at = excluded.written_at`;
+const EPOCH = 2 ** EPOCH_BITS;
+const LOW = EPOCH - 1;
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-// The quota is checked inside the insert, so no other process can slip a
-// write between the check and the write.
-const SET_WITH_QUOTA = `
-INSERT INTO entries (space, ns, key, value, version, expires_at, size, written_at)
-SELECT ?1, ?2, ?3, ?4, coalesce(n.seq, 0) + 1, ?5, ?6, ?7
+// One statement: the quota is read by the write itself, so no other
+// process can slip a write between check and write. The namespace row is
+// only read; an overwrite keeps its epoch (version + 1) and touches one page
+// unless the value's length changes; an insert takes the next epoch (the
+// trigger records it). The key's existence is only looked up when the
+// namespace is at its key quota (an overwrite is allowed then), and the
+// byte quota only when a value grows. ?7 is the key's size in bytes.
+const SET = `
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6, ?4
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-LEFT JOIN entries AS old ON old.space = ?1 AND old.ns = ?2 AND old.key = ?3
-WHERE coalesce(n.bytes, 0) - coalesce(old.size, 0) + ?6 <= ?8
-  AND coalesce(n.keys, 0) + (old.key IS NULL) <= ?9
+WHERE (coalesce(n.keys, 0) + 1 <= ?9 AND coalesce(n.bytes, 0) + ?7 + length(?4) <= ?8)
+  OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
 ON CONFLICT (space, ns, key) DO UPDATE SET
-  value = excluded.value, version = excluded.version,
-  expires_at = excluded.expires_at, size = excluded.size,
-  written_at = excluded.written_at`;
+  expires_at = excluded.expires_at,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW}
+    THEN version + 1 ELSE excluded.version END,
+  written_at = excluded.written_at, value = excluded.value
+WHERE length(excluded.value) <= length(value)
+  OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+    - length(value) + length(excluded.value) <= ?8`;
 
+// The common cache write overwrites a key that exists: try that first, as
+// a plain UPDATE of one row (no namespace row read unless the value grows).
+// A miss falls through to SET, which also covers a concurrent delete.
+const OVERWRITE = `
+UPDATE entries SET
+  expires_at = ?5,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW} THEN version + 1
+    ELSE ((SELECT seq FROM namespaces WHERE space = ?1 AND ns = ?2) + 1)
+      << ${EPOCH_BITS} END,
+  written_at = ?6, value = ?4
+WHERE space = ?1 AND ns = ?2 AND key = ?3
+  AND (length(?4) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(?4) <= ?7)`;
+
+// Quota leases: a connection counts a block of keys, bytes and epochs as
+// used in one write, then inserts new keys against it without writing the
+// namespace row each time (one page per insert instead of two). The stored
+// usage therefore never falls below what the rows use, so quotas stay safe
+// across processes; unused lease is handed back on flush (the sweep tick,
+// after deletes, close), and a recount (gen + 1) voids every lease, which
+// the insert itself checks. Leases are only taken far from the quota.
+const LEASE_KEYS = 64;
+const LEASE_BYTES = 64 * 1024;
+const TAKE_LEASE = `
+UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4, seq = seq + ?3
+WHERE space = ?1 AND ns = ?2
+  AND keys + 4 * ?3 <= ?5 AND bytes + 4 * ?4 <= ?6
+RETURNING gen, seq`;
+const LEASE_INSERT = `
+INSERT OR IGNORE INTO entries
+  (space, ns, key, expires_at, version, written_at, value)
+SELECT ?1, ?2, ?3, ?5, ?7, ?6, ?4 FROM namespaces
+WHERE space = ?1 AND ns = ?2 AND gen = ?8`;
+const RETURN_LEASE = `
+UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4
+WHERE space = ?1 AND ns = ?2 AND gen = ?5`;
+
+// Bulk rows carry a version reserved up front with low bits 1, which the
+// insert trigger skips, so usage is folded in once at the end. INSERT OR
+// IGNORE tells an insert (one change) from an existing key, which then gets
+// a plain UPDATE; RETURNING would say the same but costs an ephemeral table
+// per row (half the speed of a raw insert).
+const BULK_INSERT = `
+INSERT OR IGNORE INTO entries
+  (space, ns, key, expires_at, version, written_at, value)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`;
+const BULK_UPDATE = `
+UPDATE entries SET
+  expires_at = ?4,
+  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
+    THEN version + 1 ELSE ?5 + 1 END,
+  written_at = ?6, value = ?7
+WHERE space = ?1 AND ns = ?2 AND key = ?3`;
+
+// One statement instead of read-check-write: the old value is parsed and
+// checked in SQL (canonical decimal, result within ±(2^53-1)); when a check
+// fails nothing is written, nothing is returned, and the caller finds out
+// why. A live counter keeps its expiry; a missing or expired one starts
+// from `by` with the expiry given.
+const LIVE_ROW = "(expires_at IS NULL OR expires_at > ?6)";
+const OLD_INT = "CAST(CAST(value AS TEXT) AS INTEGER)";
+const BY = "CAST(?4 AS INTEGER)";
+const NEW_VALUE =
+  `CASE WHEN ${LIVE_ROW} THEN CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB) ELSE excluded.value END`;
+// The common increment: a live, valid counter. A miss (missing, expired,
+// not a number, overflow, quota) falls through to INCREMENT.
+const INCREMENT_LIVE = `
+UPDATE entries SET
+  value = CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB),
+  version = CASE WHEN (version & ${LOW}) <> ${LOW} THEN version + 1
+    ELSE ((SELECT seq FROM namespaces WHERE space = ?1 AND ns = ?2) + 1)
+      << ${EPOCH_BITS} END,
+  written_at = ?6
+WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
+  AND CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
+  AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}
+  AND (length(CAST(${OLD_INT} + ${BY} AS TEXT)) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(CAST(${OLD_INT} + ${BY} AS TEXT)) <= ?8)
+RETURNING CAST(value AS TEXT) AS value`;
+
+const INCREMENT = `
+INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6,
+  CAST(CAST(${BY} AS TEXT) AS BLOB)
+FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
+WHERE (coalesce(n.keys, 0) + 1 <= ?9
+    AND coalesce(n.bytes, 0) + ?7 + length(CAST(${BY} AS TEXT)) <= ?8)
+  OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
+ON CONFLICT (space, ns, key) DO UPDATE SET
+  value = ${NEW_VALUE},
+  expires_at = CASE WHEN ${LIVE_ROW} THEN expires_at ELSE excluded.expires_at END,
+  version = CASE WHEN (version & ${LOW}) <> ${LOW}
+    THEN version + 1 ELSE excluded.version END,
+  written_at = excluded.written_at
+WHERE (NOT ${LIVE_ROW} OR (CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
+    AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}))
+  AND (length(${NEW_VALUE}) <= length(value)
+    OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
+      - length(value) + length(${NEW_VALUE}) <= ?8)
+RETURNING CAST(value AS TEXT) AS value`;
+
+const SIZE = "length(CAST(key AS BLOB)) + length(value)";
 const LIVE = "(expires_at IS NULL OR expires_at > ?4)";
+const GET_VALUE = `SELECT value FROM entries
+  WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`;
+
+// Deletes fold their usage change in later (see #pending); the namespace's
+// `gen` tells whether a recount has since made that change part of the count.
+const DELETE = `
+DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3
+RETURNING ${SIZE} AS size, ${LIVE} AS live,
+  (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) AS gen`;
+
+const FOLD = `
+UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+WHERE space = ?1 AND ns = ?2 AND gen = ?5`;
+
+const FOLD_CHECKED = `
+UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+WHERE space = ?1 AND ns = ?2 AND keys + ?3 <= ?5 AND bytes + ?4 <= ?6`;
+
+const RESERVE = `
+INSERT INTO namespaces (space, ns, seq) VALUES (?1, ?2, ?3)
+ON CONFLICT (space, ns) DO UPDATE SET seq = seq + excluded.seq
+RETURNING seq`;
+
+/** How many rows one purge step may look at, per row it may delete. */
+const SCAN_FACTOR = 20;
 
 function usageOf(
   row: SqlRow | undefined,
@@ -104,23 +239,47 @@ function entryOf(row: SqlRow): StoredEntry {
   };
 }
 
+/** Usage this connection changed and has not yet written to the file. */
+interface Pending {
+  space: Space;
+  ns: string;
+  gen: number;
+  keys: number;
+  bytes: number;
+}
+
+/** Quota this connection counted as used and has not yet used. */
+interface Lease {
+  space: Space;
+  ns: string;
+  gen: number;
+  keys: number;
+  bytes: number;
+  /** The next reserved epoch; `keys` of them are left. */
+  epoch: number;
+}
+
 /** {@link Backend} over SQLite. */
 export class SqliteBackend implements Backend {
   readonly path: string;
   #db: SqlDatabase;
   #stmts = new Map<string, SqlStatement>();
   #inTransaction = false;
+  #pending = new Map<string, Pending>();
+  #leases = new Map<string, Lease>();
+  /** Namespaces whose last single write was an insert. */
+  #inserting = new Set<string>();
 
   /**
-   * Wrap an open connection: set pragmas and create or check the schema.
+   * Wrap an open connection: refuse a file that is not ours before
+   * changing it, then set pragmas and create or upgrade the schema.
    * Throws {@link StorageError} naming `path` when the file is unusable.
    */
   constructor(db: SqlDatabase, path: string, durability: "normal" | "full") {
     this.path = path;
     this.#db = db;
     try {
-      db.exec(connectionPragmas(durability));
-      migrate(db, path);
+      openSchema(db, path, durability);
     } catch (err) {
       db.close();
       throw storageError(path, err);
@@ -140,6 +299,7 @@ export class SqliteBackend implements Backend {
     try {
       return fn();
     } catch (err) {
+      if (err instanceof QuotaRefusal) throw err;
       throw storageError(this.path, err);
     }
   }
@@ -150,13 +310,30 @@ export class SqliteBackend implements Backend {
     key: string,
     now: number,
   ): StoredEntry | undefined {
-    const row = this.#run(() =>
-      this.#stmt(
+    try {
+      const row = this.#stmt(
         `SELECT value, version, expires_at, written_at FROM entries
          WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
-      ).get(space, ns, key, now)
-    );
-    return row ? entryOf(row) : undefined;
+      ).get(space, ns, key, now);
+      return row ? entryOf(row) : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
+  }
+
+  getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Uint8Array | undefined {
+    // No closure on the hottest path.
+    try {
+      const row = this.#stmt(GET_VALUE).get(space, ns, key, now);
+      return row ? row.value as Uint8Array : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
   }
 
   set(
@@ -169,39 +346,322 @@ export class SqliteBackend implements Backend {
     now: number,
     quota: Quota | null,
   ): boolean {
-    const params: SqlValue[] = [space, ns, key, value, expiresAt, size, now];
+    const keySize = size - value.length;
+    const maxBytes = quota?.maxBytes ?? NO_LIMIT;
+    // A write that matches nothing still opens and closes a write
+    // transaction, so try first what the last write here turned out to be:
+    // streams of new keys and streams of overwrites each cost one statement.
+    const id = `${space}\u0000${ns}`;
+    const overwrite = () =>
+      this.#stmt(OVERWRITE).run(
+        space,
+        ns,
+        key,
+        value,
+        expiresAt,
+        now,
+        maxBytes,
+      ) > 0;
+    const insert = () =>
+      this.#leasedInsert(space, ns, key, value, expiresAt, size, now, quota);
     return this.#run(() => {
-      if (!quota) {
-        this.#stmt(SET_UNLIMITED).run(...params);
-        return true;
+      if (this.#inserting.has(id)) {
+        if (insert()) return true;
+        if (overwrite()) {
+          this.#inserting.delete(id);
+          return true;
+        }
+      } else {
+        if (overwrite()) return true;
+        if (insert()) {
+          this.#inserting.add(id);
+          return true;
+        }
       }
-      const { maxBytes, maxKeys } = quota;
-      return this.#stmt(SET_WITH_QUOTA).run(...params, maxBytes, maxKeys) > 0;
+      return this.#stmt(SET).run(
+        space,
+        ns,
+        key,
+        value,
+        expiresAt,
+        now,
+        keySize,
+        quota?.maxBytes ?? NO_LIMIT,
+        quota?.maxKeys ?? NO_LIMIT,
+      ) > 0;
     });
+  }
+
+  /** Insert a new key against this connection's lease; `false` = use SET. */
+  #leasedInsert(
+    space: Space,
+    ns: string,
+    key: string,
+    value: Uint8Array,
+    expiresAt: number | null,
+    size: number,
+    now: number,
+    quota: Quota | null,
+  ): boolean {
+    // A lease taken in a transaction that rolls back would not exist.
+    if (this.#inTransaction || size > LEASE_BYTES / 4) return false;
+    const id = `${space}\u0000${ns}`;
+    let lease = this.#leases.get(id);
+    if (!lease || lease.keys < 1 || lease.bytes < size) {
+      if (lease) this.#returnLease(lease);
+      const row = this.#stmt(TAKE_LEASE).get(
+        space,
+        ns,
+        LEASE_KEYS,
+        LEASE_BYTES,
+        quota?.maxKeys ?? NO_LIMIT,
+        quota?.maxBytes ?? NO_LIMIT,
+      );
+      // No namespace row yet, or near the quota: count exactly instead.
+      if (!row) return false;
+      lease = {
+        space,
+        ns,
+        gen: Number(row.gen),
+        keys: LEASE_KEYS,
+        bytes: LEASE_BYTES,
+        epoch: Number(row.seq) - LEASE_KEYS + 1,
+      };
+      this.#leases.set(id, lease);
+    }
+    const inserted = this.#stmt(LEASE_INSERT).run(
+      space,
+      ns,
+      key,
+      value,
+      expiresAt,
+      now,
+      lease.epoch * EPOCH + 1,
+      lease.gen,
+    );
+    if (inserted === 1) {
+      lease.epoch++;
+      lease.keys--;
+      lease.bytes -= size;
+      return true;
+    }
+    // The key appeared meanwhile, or a recount voided the lease.
+    const gen = this.#stmt(
+      "SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2",
+    ).get(space, ns);
+    if (Number(gen?.gen) !== lease.gen) this.#leases.delete(id);
+    return false;
+  }
+
+  #returnLease(lease: Lease): void {
+    this.#leases.delete(`${lease.space}\u0000${lease.ns}`);
+    if (lease.keys === 0 && lease.bytes === 0) return;
+    this.#stmt(RETURN_LEASE).run(
+      lease.space,
+      lease.ns,
+      lease.keys,
+      lease.bytes,
+      lease.gen,
+    );
+  }
+
+  writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): void {
+    this.transaction(() =>
+      this.#run(() => {
+        let sets = 0;
+        for (const w of writes) if (w.value !== null) sets++;
+        let epoch = 0;
+        if (sets > 0) {
+          const row = this.#stmt(RESERVE).get(space, ns, sets);
+          epoch = Number(row!.seq) - sets + 1;
+        }
+        let keys = 0;
+        let bytes = 0;
+        const insert = this.#stmt(BULK_INSERT);
+        const update = this.#stmt(BULK_UPDATE);
+        const del = this.#stmt(DELETE);
+        // Key order visits each B-tree page once instead of jumping around
+        // (a stable sort keeps the order of writes to the same key).
+        const ordered = writes.length > 1
+          ? [...writes].sort((a, b) =>
+            a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+          )
+          : writes;
+        for (const w of ordered) {
+          if (w.value === null) {
+            const row = del.get(space, ns, w.key, now);
+            if (row) {
+              keys--;
+              bytes -= Number(row.size);
+            }
+            continue;
+          }
+          const version = epoch++ * EPOCH + 1;
+          const params = [
+            space,
+            ns,
+            w.key,
+            w.expiresAt,
+            version,
+            now,
+            w.value,
+          ] as const;
+          if (insert.run(...params) === 1) {
+            keys++;
+            bytes += w.size;
+          } else update.run(...params);
+        }
+        this.#foldPendingIn(space, ns);
+        if (sets === 0 || quota === null) {
+          this.#stmt(FOLD_CHECKED).run(
+            space,
+            ns,
+            keys,
+            bytes,
+            NO_LIMIT,
+            NO_LIMIT,
+          );
+          return;
+        }
+        const changed = this.#stmt(FOLD_CHECKED).run(
+          space,
+          ns,
+          keys,
+          bytes,
+          quota.maxKeys,
+          quota.maxBytes,
+        );
+        if (changed === 0) throw new QuotaRefusal(space, ns);
+      })
+    );
+  }
+
+  increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): string | undefined {
+    const row = this.#run(() =>
+      this.#stmt(INCREMENT_LIVE).get(
+        space,
+        ns,
+        key,
+        by,
+        expiresAt,
+        now,
+        keySize,
+        quota?.maxBytes ?? NO_LIMIT,
+      ) ??
+        this.#stmt(INCREMENT).get(
+          space,
+          ns,
+          key,
+          by,
+          expiresAt,
+          now,
+          keySize,
+          quota?.maxBytes ?? NO_LIMIT,
+          quota?.maxKeys ?? NO_LIMIT,
+        )
+    );
+    return row === undefined ? undefined : String(row.value);
   }
 
   delete(space: Space, ns: string, key: string, now: number): boolean {
-    return this.#run(() => {
-      const row = this.#stmt(
-        `DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3
-         RETURNING ${LIVE} AS live`,
-      ).get(space, ns, key, now);
-      return row !== undefined && Number(row.live) === 1;
-    });
+    const row = this.#run(() => this.#stmt(DELETE).get(space, ns, key, now));
+    if (row === undefined) return false;
+    this.#addPending(space, ns, Number(row.gen ?? 0), -1, -Number(row.size));
+    if (this.#inTransaction) this.#foldPendingIn(space, ns);
+    return Number(row.live) === 1;
+  }
+
+  #addPending(
+    space: Space,
+    ns: string,
+    gen: number,
+    keys: number,
+    bytes: number,
+  ): void {
+    const id = `${space}\u0000${ns}`;
+    let p = this.#pending.get(id);
+    // A recount since the last change already counted it: start over.
+    if (!p || p.gen !== gen) {
+      p = { space, ns, gen, keys: 0, bytes: 0 };
+      this.#pending.set(id, p);
+    }
+    p.keys += keys;
+    p.bytes += bytes;
+  }
+
+  #foldPendingIn(space: Space, ns: string): void {
+    const id = `${space}\u0000${ns}`;
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#stmt(FOLD).run(space, ns, p.keys, p.bytes, p.gen);
+    this.#pending.delete(id);
+  }
+
+  flush(returnLeases = true): void {
+    if (this.#inTransaction) {
+      for (const p of [...this.#pending.values()]) {
+        this.#run(() => this.#foldPendingIn(p.space, p.ns));
+      }
+      return;
+    }
+    if (returnLeases && this.#leases.size > 0) {
+      // Each return is one statement; a failed one leaves usage counted
+      // too high (safe), which a recount corrects.
+      for (const lease of [...this.#leases.values()]) {
+        this.#run(() => this.#returnLease(lease));
+      }
+    }
+    if (this.#pending.size === 0) return;
+    this.transaction(() => this.flush(false));
+  }
+
+  #rangeStmt(columns: string, r: KeyRange): SqlStatement {
+    return this.#run(() =>
+      this.#stmt(`SELECT ${columns} FROM entries
+      WHERE space = ?1 AND ns = ?2 AND key ${r.exclusive ? ">" : ">="} ?3
+      AND ${LIVE}${r.before === null ? "" : " AND key < ?6"}
+      ORDER BY key LIMIT ?5`)
+    );
+  }
+
+  #rangeParams(r: KeyRange): SqlValue[] {
+    const params: SqlValue[] = [r.space, r.ns, r.from, r.now, r.limit];
+    if (r.before !== null) params.push(r.before);
+    return params;
   }
 
   #range(columns: string, r: KeyRange): SqlRow[] {
-    const sql = `SELECT ${columns} FROM entries
-      WHERE space = ?1 AND ns = ?2 AND key ${r.exclusive ? ">" : ">="} ?3
-      AND ${LIVE}${r.before === null ? "" : " AND key < ?6"}
-      ORDER BY key LIMIT ?5`;
-    const params: SqlValue[] = [r.space, r.ns, r.from, r.now, r.limit];
-    if (r.before !== null) params.push(r.before);
-    return this.#run(() => this.#stmt(sql).all(...params));
+    const stmt = this.#rangeStmt(columns, r);
+    return this.#run(() => stmt.all(...this.#rangeParams(r)));
   }
 
   list(range: KeyRange): string[] {
-    return this.#range("key", range).map((row) => row.key as string);
+    const stmt = this.#rangeStmt("key", range);
+    const params = this.#rangeParams(range);
+    return this.#run(() => {
+      if ("values" in stmt) {
+        const rows = (stmt as ValuesStatement).values(...params);
+        const keys = new Array<string>(rows.length);
+        for (let i = 0; i < rows.length; i++) keys[i] = rows[i][0] as string;
+        return keys;
+      }
+      return stmt.all(...params).map((row) => row.key as string);
+    });
   }
 
   scan(range: KeyRange): KeyedEntry[] {
@@ -210,30 +670,55 @@ export class SqliteBackend implements Backend {
   }
 
   clear(space: Space, ns: string): number {
-    return this.#run(() =>
-      this.#stmt("DELETE FROM entries WHERE space = ?1 AND ns = ?2").run(
-        space,
-        ns,
-      )
+    return this.transaction(() =>
+      this.#run(() => {
+        const n = this.#stmt(
+          "DELETE FROM entries WHERE space = ?1 AND ns = ?2",
+        ).run(space, ns);
+        // Zero and a new gen: unshared deletes of other connections are
+        // part of the zero now and must not be subtracted again.
+        this.#stmt(
+          `UPDATE namespaces SET keys = 0, bytes = 0, gen = gen + 1
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns);
+        this.#pending.delete(`${space}\u0000${ns}`);
+        this.#leases.delete(`${space}\u0000${ns}`);
+        return n;
+      })
     );
+  }
+
+  #adjusted(row: SqlRow | undefined, space: Space, ns: string) {
+    const usage = usageOf(row, space, ns);
+    const p = this.#pending.get(`${space}\u0000${ns}`);
+    if (p && row && Number(row.gen) === p.gen) {
+      usage.keys += p.keys;
+      usage.bytes += p.bytes;
+    }
+    const lease = this.#leases.get(`${space}\u0000${ns}`);
+    if (lease && row && Number(row.gen) === lease.gen) {
+      usage.keys -= lease.keys;
+      usage.bytes -= lease.bytes;
+    }
+    return usage;
   }
 
   usage(space: Space, ns: string): NamespaceUsage {
     const row = this.#run(() =>
       this.#stmt(
-        `SELECT keys, bytes, hits, misses,
+        `SELECT keys, bytes, hits, misses, gen,
           (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
           (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
       ).get(space, ns)
     );
-    return usageOf(row, space, ns);
+    return this.#adjusted(row, space, ns);
   }
 
   namespaces(): NamespaceUsage[] {
     const rows = this.#run(() =>
       this.#stmt(
-        `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses,
+        `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses, n.gen,
           (SELECT min(e.expires_at) FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
           (SELECT min(e.written_at) FROM entries AS e
@@ -242,7 +727,7 @@ export class SqliteBackend implements Backend {
       ).all()
     );
     return rows.map((row) =>
-      usageOf(row, Number(row.space) as Space, row.ns as string)
+      this.#adjusted(row, Number(row.space) as Space, row.ns as string)
     );
   }
 
@@ -256,23 +741,196 @@ export class SqliteBackend implements Backend {
     );
   }
 
-  purgeExpired(now: number, limit: number): number {
-    return this.#run(() =>
-      this.#stmt(
-        `DELETE FROM entries WHERE (space, ns, key) IN (
-           SELECT space, ns, key FROM entries
-           WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`,
-      ).run(now, limit)
+  /**
+   * Delete the rows of `candidates` that are still expired, in one short
+   * transaction, and fold the usage change in at its commit.
+   */
+  #deleteExpired(
+    candidates: (SweepCursor & { size: number })[],
+    now: number,
+  ): number {
+    if (candidates.length === 0) return 0;
+    return this.transaction(() =>
+      this.#run(() => {
+        // The size seen by the scan is checked by the delete itself, so
+        // the common case needs no RETURNING (an ephemeral table per row,
+        // which made a purge step several times slower); a row rewritten
+        // since the scan is deleted with RETURNING to get its real size.
+        const del = this.#stmt(
+          `DELETE FROM entries
+           WHERE space = ?1 AND ns = ?2 AND key = ?3 AND expires_at <= ?4
+             AND ${SIZE} = ?5`,
+        );
+        const delAny = this.#stmt(
+          `DELETE FROM entries
+           WHERE space = ?1 AND ns = ?2 AND key = ?3 AND expires_at <= ?4
+           RETURNING ${SIZE} AS size`,
+        );
+        const freed = new Map<string, Pending>();
+        let deleted = 0;
+        for (const c of candidates) {
+          let size = c.size;
+          if (del.run(c.space, c.ns, c.key, now, c.size) === 0) {
+            const row = delAny.get(c.space, c.ns, c.key, now);
+            if (!row) continue;
+            size = Number(row.size);
+          }
+          deleted++;
+          const id = `${c.space}\u0000${c.ns}`;
+          let f = freed.get(id);
+          if (!f) {
+            f = { space: c.space, ns: c.ns, gen: 0, keys: 0, bytes: 0 };
+            freed.set(id, f);
+          }
+          f.keys--;
+          f.bytes -= size;
+        }
+        const fold = this.#stmt(
+          `UPDATE namespaces SET keys = keys + ?3, bytes = bytes + ?4
+           WHERE space = ?1 AND ns = ?2`,
+        );
+        for (const f of freed.values()) {
+          fold.run(f.space, f.ns, f.keys, f.bytes);
+        }
+        return deleted;
+      })
     );
   }
 
-  purgeExpiredIn(space: Space, ns: string, now: number): number {
-    return this.#run(() =>
-      this.#stmt(
-        `DELETE FROM entries
-         WHERE space = ?1 AND ns = ?2 AND expires_at <= ?3`,
-      ).run(space, ns, now)
+  // One step looks at a window of at most `limit * SCAN_FACTOR` rows after
+  // the cursor: the window's end is found by walking the key index (no row
+  // is built), then only its expired rows are read. Reading needs no write
+  // lock (WAL readers run beside a writer); only the deletes take it.
+  #step<C>(
+    windowEnd: SqlRow | undefined,
+    dead: SqlRow[],
+    limit: number,
+    now: number,
+    cursorOf: (row: SqlRow) => C,
+  ): PurgeStep<C> {
+    const deleted = this.#deleteExpired(
+      dead.map((row) => ({
+        space: Number(row.space) as Space,
+        ns: row.ns as string,
+        key: row.key as string,
+        size: Number(row.size),
+      })),
+      now,
     );
+    // A full batch stops at its last row; otherwise at the window's end,
+    // and a window that reached the last row ends the pass.
+    const next = dead.length >= limit
+      ? cursorOf(dead[dead.length - 1])
+      : windowEnd === undefined
+      ? null
+      : cursorOf(windowEnd);
+    return { deleted, next };
+  }
+
+  purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): PurgeStep<SweepCursor> {
+    const scan = limit * SCAN_FACTOR;
+    const from = after ?? { space: -1, ns: "", key: "" };
+    return this.#run(() => {
+      const end = this.#stmt(
+        `SELECT space, ns, key FROM entries
+         WHERE (space, ns, key) > (?1, ?2, ?3)
+         ORDER BY space, ns, key LIMIT 1 OFFSET ?4`,
+      ).get(from.space, from.ns, from.key, scan - 1);
+      // Two shapes, so the window's end is an index bound, not a filter.
+      const dead = end === undefined
+        ? this.#stmt(
+          `SELECT space, ns, key, ${SIZE} AS size FROM entries
+           WHERE (space, ns, key) > (?1, ?2, ?3) AND expires_at <= ?4
+           ORDER BY space, ns, key LIMIT ?5`,
+        ).all(from.space, from.ns, from.key, now, limit)
+        : this.#stmt(
+          `SELECT space, ns, key, ${SIZE} AS size FROM entries
+           WHERE (space, ns, key) > (?1, ?2, ?3)
+             AND (space, ns, key) <= (?6, ?7, ?8) AND expires_at <= ?4
+           ORDER BY space, ns, key LIMIT ?5`,
+        ).all(
+          from.space,
+          from.ns,
+          from.key,
+          now,
+          limit,
+          end.space,
+          end.ns,
+          end.key,
+        );
+      return this.#step(end, dead, limit, now, (row) => ({
+        space: Number(row.space) as Space,
+        ns: row.ns as string,
+        key: row.key as string,
+      }));
+    });
+  }
+
+  purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    after: string | null,
+  ): PurgeStep<string> {
+    const scan = limit * SCAN_FACTOR;
+    return this.#run(() => {
+      const end = this.#stmt(
+        `SELECT key FROM entries WHERE space = ?1 AND ns = ?2 AND key > ?3
+         ORDER BY key LIMIT 1 OFFSET ?4`,
+      ).get(space, ns, after ?? "", scan - 1);
+      const dead = end === undefined
+        ? this.#stmt(
+          `SELECT ?1 AS space, ?2 AS ns, key, ${SIZE} AS size FROM entries
+           WHERE space = ?1 AND ns = ?2 AND key > ?3 AND expires_at <= ?4
+           ORDER BY key LIMIT ?5`,
+        ).all(space, ns, after ?? "", now, limit)
+        : this.#stmt(
+          `SELECT ?1 AS space, ?2 AS ns, key, ${SIZE} AS size FROM entries
+           WHERE space = ?1 AND ns = ?2 AND key > ?3 AND key <= ?6
+             AND expires_at <= ?4
+           ORDER BY key LIMIT ?5`,
+        ).all(space, ns, after ?? "", now, limit, end.key);
+      return this.#step(end, dead, limit, now, (row) => row.key as string);
+    });
+  }
+
+  recount(space: Space, ns: string): boolean {
+    const counted = `SELECT
+        (SELECT count(*) FROM entries WHERE space = ?1 AND ns = ?2) AS keys,
+        (SELECT coalesce(sum(${SIZE}), 0) FROM entries
+          WHERE space = ?1 AND ns = ?2) AS bytes,
+        (SELECT keys FROM namespaces WHERE space = ?1 AND ns = ?2) AS stored_keys,
+        (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2) AS stored_bytes`;
+    // Count first without the write lock (a WAL reader blocks no writer);
+    // only a count below the stored one (deletes of a crashed process that
+    // were never shared) needs the locked recount, which holds the lock for
+    // one pass over the namespace.
+    const seen = this.#run(() => this.#stmt(counted).get(space, ns));
+    if (
+      seen && seen.stored_keys !== null &&
+      Number(seen.keys) >= Number(seen.stored_keys) &&
+      Number(seen.bytes) >= Number(seen.stored_bytes)
+    ) return false;
+    this.transaction(() =>
+      this.#run(() => {
+        this.#stmt(
+          `UPDATE namespaces SET
+            keys = (SELECT count(*) FROM entries WHERE space = ?1 AND ns = ?2),
+            bytes = (SELECT coalesce(sum(${SIZE}), 0) FROM entries
+              WHERE space = ?1 AND ns = ?2),
+            gen = gen + 1
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns);
+        this.#pending.delete(`${space}\u0000${ns}`);
+        this.#leases.delete(`${space}\u0000${ns}`);
+      })
+    );
+    return true;
   }
 
   transaction<T>(fn: () => T): T {
@@ -280,6 +938,10 @@ export class SqliteBackend implements Backend {
     if (this.#inTransaction) return fn();
     this.#run(() => this.#db.exec("BEGIN IMMEDIATE"));
     this.#inTransaction = true;
+    // Pending usage folded inside a transaction that rolls back is still pending.
+    const saved = new Map(
+      [...this.#pending].map(([id, p]) => [id, { ...p }]),
+    );
     try {
       const result = fn();
       this.#run(() => this.#db.exec("COMMIT"));
@@ -294,6 +956,7 @@ export class SqliteBackend implements Backend {
           throw storageError(this.path, rollbackErr);
         }
       }
+      this.#pending = saved;
       throw err;
     } finally {
       this.#inTransaction = false;
@@ -301,6 +964,10 @@ export class SqliteBackend implements Backend {
   }
 
   close(): void {
-    this.#run(() => this.#db.close());
+    try {
+      this.flush();
+    } finally {
+      this.#run(() => this.#db.close());
+    }
   }
 }

@@ -46,3 +46,40 @@ export async function writeOddPlugin(dir: string): Promise<string> {
   await Deno.writeFile(path, await compileWat("odd", ODD_WAT));
   return path;
 }
+
+/** `bytes` as a WAT data string: every byte as a \\hh escape. */
+function watBytes(bytes: Uint8Array): string {
+  return [...bytes].map((b) => `\\${b.toString(16).padStart(2, "0")}`).join("");
+}
+
+/**
+ * Write a plugin to `dir/<name>.wasm` whose `handle_message` answers
+ * `reply` (the JSON text, byte for byte) whatever it is sent.
+ */
+export async function writeReplyPlugin(
+  dir: string,
+  name: string,
+  reply: string,
+): Promise<string> {
+  const bytes = new TextEncoder().encode(reply);
+  const wat = `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "${watBytes(bytes)}")
+  (func (export "handle_message") (result i32) (local $h i64) (local $k i32)
+    (local.set $h (call $alloc (i64.const ${bytes.length})))
+    (block $done (loop $copy
+      (br_if $done (i32.ge_u (local.get $k) (i32.const ${bytes.length})))
+      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $k)))
+        (i32.load8_u (local.get $k)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $copy)))
+    (call $output_set (local.get $h) (i64.const ${bytes.length}))
+    (i32.const 0))
+)`;
+  const path = `${dir}/${name}.wasm`;
+  await Deno.writeFile(path, await compileWat(name, wat));
+  return path;
+}

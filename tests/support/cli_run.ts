@@ -13,7 +13,7 @@ export const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 export const CLI_FLAGS = [
   "--allow-read",
   "--allow-write",
-  "--allow-env=SUP_DATA_DIR,XDG_DATA_HOME,HOME,EXTISM_ENABLE_WASI_OUTPUT,__MINIMATCH_TESTING_PLATFORM__",
+  "--allow-env=SUP_DATA_DIR,XDG_DATA_HOME,HOME,SUP_CACHE_CWD,EXTISM_ENABLE_WASI_OUTPUT,__MINIMATCH_TESTING_PLATFORM__",
 ];
 
 /** What one run produced. */
@@ -33,6 +33,8 @@ export interface RunOptions {
   flags?: string[];
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** The directory to run in (default: the repository root). */
+  cwd?: string;
 }
 
 const decoder = new TextDecoder();
@@ -44,7 +46,7 @@ export async function cli(
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...(options.flags ?? CLI_FLAGS), CLI, ...args],
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -1,7 +1,13 @@
 /**
  * Runs the same cache tests against every storage driver. The FFI driver
- * needs JSR and --allow-ffi; where it cannot load, its tests are registered
- * as ignored with the reason in the name, so the skip is visible.
+ * needs `jsr:@db/sqlite` (JSR, or the offline copy through deno.ffi.json),
+ * the SQLite library and --allow-ffi. Where it cannot load, its tests are
+ * registered as ignored with the reason in the name, so the skip is
+ * visible; with SUP_REQUIRE_FFI=1 (set by `deno task test:ffi`, which CI
+ * runs) an unavailable driver fails the run instead, so CI never skips it.
+ *
+ * SUP_TEST_DRIVERS=ffi (or node:sqlite) registers only that driver's
+ * variants, so the FFI run does not repeat the default driver's tests.
  */
 import {
   createSupCache,
@@ -12,28 +18,41 @@ import {
 
 export type Open = (options?: SupCacheOptions) => Promise<SupCache>;
 
-async function ffiAvailable(): Promise<string | null> {
+type DriverName = "node:sqlite" | "ffi";
+
+/** Why the FFI driver cannot run here, or `null` when it can. */
+async function ffiUnavailable(): Promise<string | null> {
   const dir = await Deno.makeTempDir();
   try {
     const cache = await createSupCache({ dataDir: dir, driver: "ffi" });
     await cache.close();
     return null;
   } catch (err) {
-    if (err instanceof DriverUnavailableError) {
-      return "jsr:@db/sqlite or --allow-ffi unavailable";
-    }
+    if (err instanceof DriverUnavailableError) return err.message;
     throw err;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-const ffiSkip = await ffiAvailable();
+/** The reason the FFI driver is skipped here, or `null` when it runs. */
+export const ffiSkip: string | null = await ffiUnavailable();
 
-const DRIVERS: { name: "node:sqlite" | "ffi"; skip: string | null }[] = [
-  { name: "node:sqlite", skip: null },
-  { name: "ffi", skip: ffiSkip },
-];
+if (ffiSkip !== null && Deno.env.get("SUP_REQUIRE_FFI") === "1") {
+  throw new Error(
+    `SUP_REQUIRE_FFI=1 but the ffi driver is unavailable: ${ffiSkip}`,
+  );
+}
+
+const only = Deno.env.get("SUP_TEST_DRIVERS")?.split(",");
+const DRIVERS: { name: DriverName; skip: string | null }[] = [
+  { name: "node:sqlite" as const, skip: null },
+  {
+    name: "ffi" as const,
+    // Short in the test name; the full reason is in the module's ffiSkip.
+    skip: ffiSkip === null ? null : "jsr:@db/sqlite or --allow-ffi unavailable",
+  },
+].filter((d) => only === undefined || only.includes(d.name));
 
 /** A fresh data directory on disk, removed after the test. */
 export async function withDataDir<T>(

@@ -14,7 +14,7 @@
  * @module
  */
 import type { SupCache } from "../cache/cache.ts";
-import { UsageError } from "./errors.ts";
+import { NamespaceNotFoundError } from "./errors.ts";
 
 /** The `format` field of an export's first line. */
 export const EXPORT_FORMAT = "sup-cache-export";
@@ -84,12 +84,7 @@ export async function exportCache(
       !spaces.some((s) => s.name === n)
     );
     if (missing.length > 0) {
-      throw new UsageError(
-        `no ${options.kind ?? "cache or store"} namespace ${
-          missing.map((n) => JSON.stringify(n)).join(", ")
-        } in ${cache.path}; list them with: sup-cache namespaces`,
-        "export",
-      );
+      throw new NamespaceNotFoundError(missing, cache.path, options.kind);
     }
     spaces = spaces.filter((s) => wanted.has(s.name));
   }

@@ -10,13 +10,21 @@
  * `:`), keeping its remaining TTL. Rows that cannot move are reported with
  * the reason, never dropped silently.
  *
+ * Keys are read as the bytes sup stored. Go strings may hold any bytes, but
+ * our keys are UTF-8 text: a key that is not valid UTF-8 is refused (and
+ * counted in {@link SupImportReport.notUtf8}) rather than decoded with
+ * replacement characters, which would make different sup keys collide.
+ * Keys with NUL and expiry times that are not real dates are refused too.
+ *
  * @module
  */
 import { basename } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { SupCache } from "../cache/cache.ts";
-import { InputFormatError, UsageError } from "./errors.ts";
-import { putEntry } from "./put_entry.ts";
+import { InvalidInputError } from "../errors.ts";
+import { InputFormatError } from "./errors.ts";
+import { isExpiryInRange, MAX_TIME_MS } from "./time.ts";
+import { type Entry, EntryWriter, type WriteOptions } from "./write.ts";
 
 /** A sup row that was not moved, and why. */
 export interface SupSkipped {
@@ -40,14 +48,14 @@ export interface SupImportReport {
   namespaces: Record<string, number>;
   /** Rows not moved, with reasons. */
   skipped: SupSkipped[];
+  /** How many of the skipped rows had a key that is not valid UTF-8. */
+  notUtf8: number;
 }
 
 /** How to import. */
-export interface SupImportOptions {
+export interface SupImportOptions extends WriteOptions {
   /** Which keyspace to fill; default from the file name (`cache.db` or `store.db`). */
   kind?: "cache" | "store";
-  /** Replace live entries with the same key (default: skip them). */
-  overwrite?: boolean;
   /** Told the running count of rows handled, and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -56,11 +64,11 @@ export interface SupImportOptions {
 // " m=+1.000000001" when the time still carries a monotonic clock reading
 // (sup's expiry is time.Now().Add(ttl), which does).
 const GO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ([+-])(\d{2})(\d{2})(?: [^\s]+)?(?: m=[+-]\d+(?:\.\d+)?)?$/;
+  /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ([+-])(\d{2})(\d{2})(?: [^\s]+)?(?: m=[+-]\d+(?:\.\d+)?)?$/;
 // SQLite's own text form, which other kv writers and modernc's
 // `_time_format=sqlite` produce; no zone means UTC, as in SQLite.
 const SQL_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
+  /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
 
 function utc(
   y: string,
@@ -74,24 +82,48 @@ function utc(
   oh: string | undefined,
   om: string | undefined,
 ): number | null {
-  const ms = Date.UTC(
-    +y,
-    +mo - 1,
-    +d,
-    +h,
-    +mi,
-    +(s ?? 0),
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s ?? "0"]
+    .map(Number);
+  // Date.UTC would roll 2025-02-30 over into March; a time sup wrote is
+  // always a real one, so anything else is refused, not reinterpreted.
+  if (
+    month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+    hour > 23 || minute > 59 || second > 59
+  ) return null;
+  const offsetH = sign ? +oh! : 0;
+  const offsetM = sign ? +om! : 0;
+  if (offsetH > 23 || offsetM > 59) return null;
+  const date = new Date(0);
+  // setUTCFullYear, because Date.UTC reads years 0-99 as 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(
+    hour,
+    minute,
+    second,
     Math.floor(+(frac ?? "0").padEnd(3, "0").slice(0, 3)),
   );
-  const offset = sign ? (sign === "-" ? -1 : 1) * (+oh! * 60 + +om!) : 0;
-  const at = ms - offset * 60_000;
-  return Number.isFinite(at) ? at : null;
+  const offset = (sign === "-" ? -1 : 1) * (offsetH * 60 + offsetM);
+  const at = date.getTime() - offset * 60_000;
+  // A real date, but beyond what a Date holds (Go's years go further).
+  if (!Number.isFinite(at)) return year > 1970 ? Infinity : -Infinity;
+  if (at > MAX_TIME_MS) return Infinity;
+  return at;
+}
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) {
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    return leap ? 29 : 28;
+  }
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 /**
  * Parse an `expires_at` as sup's kv stores it (Go's `time.Time.String()`,
  * or SQLite's `YYYY-MM-DD HH:MM:SS` text) into ms since the epoch, or
- * `null` when it is neither.
+ * `null` when it is neither or names no real time (February 30th, hour
+ * 24). A real time beyond what a JavaScript `Date` holds is `Infinity` (or
+ * `-Infinity` in the far past).
  *
  * @example
  * ```ts
@@ -150,11 +182,10 @@ function kindOf(path: string, kind: "cache" | "store" | undefined) {
   const name = basename(path);
   if (name === "cache.db") return "cache";
   if (name === "store.db") return "store";
-  throw new UsageError(
+  throw new InvalidInputError(
     `cannot tell from the name ${
       JSON.stringify(name)
-    } whether it is sup's cache or its store; pass --kind cache or --kind store`,
-    "import-sup",
+    } whether it is sup's cache or its store; pass kind "cache" or "store" (--kind on the command line)`,
   );
 }
 
@@ -227,18 +258,40 @@ export async function importSup(
       moved: 0,
       namespaces: {},
       skipped: [],
+      notUtf8: 0,
     };
-    const rows = db.prepare(
-      "SELECT key, value, expires_at FROM key_values ORDER BY key",
-    );
     let done = 0;
+    const writer = new EntryWriter<string>(
+      cache,
+      options,
+      (_entry, reason, key) => {
+        report.skipped.push({ key, reason });
+        options.onProgress?.(++done, total);
+      },
+      (entry) => {
+        report.moved++;
+        report.namespaces[entry.namespace] =
+          (report.namespaces[entry.namespace] ?? 0) + 1;
+        options.onProgress?.(++done, total);
+      },
+    );
+    // CAST: the key's stored bytes, not a decoding of them.
+    const rows = db.prepare(
+      "SELECT CAST(key AS BLOB) AS key, value, expires_at FROM key_values ORDER BY key",
+    );
     for (const row of rows.iterate()) {
-      const reason = await moveRow(cache, kind, row, options, report);
-      if (reason !== null) {
-        report.skipped.push({ key: String(row.key), reason });
-      }
-      options.onProgress?.(++done, total);
+      const entry = toEntry(kind, row);
+      if (typeof entry === "string") {
+        const shown = row.key instanceof Uint8Array
+          ? showKey(row.key)
+          : String(row.key);
+        if (entry === NOT_UTF8) report.notUtf8++;
+        report.skipped.push({ key: shown, reason: entry });
+        options.onProgress?.(++done, total);
+      } else await writer.add(entry, label(entry));
     }
+    await writer.flush();
+    report.skipped.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     return report;
   } finally {
     db.close();
@@ -246,16 +299,43 @@ export async function importSup(
 }
 
 const encoder = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const NOT_UTF8 =
+  "the key is not valid UTF-8; sup-cache keys are text, and decoding it with replacement characters could make it collide with another key";
 
-async function moveRow(
-  cache: SupCache,
+function label(entry: Entry): string {
+  return `${entry.namespace}:${entry.key}`;
+}
+
+/** A key for a report: as text when it is UTF-8, else with `\xNN` escapes. */
+function showKey(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return [...bytes].map((b) =>
+      b >= 0x20 && b < 0x7f && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`
+    ).join("");
+  }
+}
+
+/** The entry a sup row becomes, or why it cannot move. */
+function toEntry(
   kind: "cache" | "store",
   row: Record<string, unknown>,
-  options: SupImportOptions,
-  report: SupImportReport,
-): Promise<string | null> {
-  if (typeof row.key !== "string") return "the key is not text";
-  const split = splitSupKey(row.key);
+): Entry | string {
+  if (!(row.key instanceof Uint8Array)) return "the key is not text";
+  let text: string;
+  try {
+    text = utf8.decode(row.key);
+  } catch {
+    return NOT_UTF8;
+  }
+  if (text.includes("\0")) {
+    return "the key contains a NUL character, which sup-cache keys cannot hold";
+  }
+  const split = splitSupKey(text);
   if (!split) {
     return "no plugin prefix: sup stores plugin keys as plugin:key, so this row belongs to no plugin";
   }
@@ -268,7 +348,16 @@ async function moveRow(
     if (expiresAt === null) {
       return `expires_at ${
         JSON.stringify(row.expires_at)
-      } is not a time sup's kv writes (Go time.Time.String() or YYYY-MM-DD HH:MM:SS)`;
+      } is not a real time as sup's kv writes it (Go time.Time.String() or YYYY-MM-DD HH:MM:SS)`;
+    }
+    if (expiresAt === -Infinity) {
+      return `expired at ${row.expires_at}`;
+    }
+    if (expiresAt > 0 && !isExpiryInRange(expiresAt)) {
+      // Infinity included: Go writes years past 275760, a Date stops there.
+      return `expires_at ${
+        JSON.stringify(row.expires_at)
+      } is past the latest time a JavaScript Date holds (+275760-09-13)`;
     }
   }
   // kv binds values as BLOB; another writer may have left TEXT.
@@ -278,15 +367,5 @@ async function moveRow(
     ? encoder.encode(row.value)
     : null;
   if (value === null) return "the value is neither bytes nor text";
-  const reason = await putEntry(
-    cache,
-    { kind, namespace: split.namespace, key: split.key, value, expiresAt },
-    options,
-  );
-  if (reason === null) {
-    report.moved++;
-    report.namespaces[split.namespace] =
-      (report.namespaces[split.namespace] ?? 0) + 1;
-  }
-  return reason;
+  return { kind, namespace: split.namespace, key: split.key, value, expiresAt };
 }

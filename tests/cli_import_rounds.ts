@@ -1,0 +1,144 @@
+/**
+ * Import throughput in interleaved rounds, the figures docs/cli.md quotes:
+ * each round runs every case once, in a fresh random order, on a fresh
+ * database, so drift on a shared machine hits all cases alike; ratios are
+ * the baseline's median over the case's median (1 = as fast as raw
+ * inserts, above 1 = faster). CPU time of this process and wall time are
+ * both reported.
+ *
+ *   deno run --allow-read --allow-write --allow-env tests/cli_import_rounds.ts
+ *
+ * SUP_BENCH_ROUNDS (default 9) sets the rounds, SUP_BENCH_ENTRIES (default
+ * 10000) the entries: random 16-hex-digit keys, 100-byte values, the default
+ * one-hour expiry, one namespace. The baseline parses the same JSON Lines
+ * and inserts them in one transaction into a minimal table
+ * (`PRIMARY KEY(ns, key) WITHOUT ROWID`, WAL, `synchronous=NORMAL`).
+ */
+import { cpuUsage } from "node:process";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { createSupCache } from "../mod.ts";
+import { importExport } from "../src/transfer/import.ts";
+
+const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 9);
+const n = Number(Deno.env.get("SUP_BENCH_ENTRIES") ?? 10_000);
+const root = await Deno.makeTempDir({ prefix: "sup-cache-import-rounds-" });
+
+const value = crypto.getRandomValues(new Uint8Array(100)).toBase64();
+const expiresAt = Date.now() + 3_600_000;
+const text = [
+  JSON.stringify({ format: "sup-cache-export", version: 1, exportedAt: 0 }),
+  ...Array.from({ length: n }, () =>
+    JSON.stringify({
+      kind: "cache",
+      namespace: "bench",
+      key: crypto.getRandomValues(new Uint8Array(8)).toHex(),
+      value,
+      expiresAt,
+    })),
+].join("\n");
+const bytes = new TextEncoder().encode(text);
+
+let made = 0;
+const fresh = () => join(root, `db-${made++}`);
+
+type Case = {
+  name: string;
+  setup(): Promise<unknown>;
+  run(state: unknown): Promise<void>;
+  done(state: unknown): Promise<void>;
+};
+
+const cases: Case[] = [
+  {
+    name: "raw inserts, one transaction (baseline)",
+    async setup() {
+      const dir = fresh();
+      await Deno.mkdir(dir);
+      const db = new DatabaseSync(join(dir, "raw.db"));
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+      db.exec(
+        "CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID",
+      );
+      return db;
+    },
+    async run(state) {
+      const db = state as DatabaseSync;
+      const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, ?)");
+      const lines = new TextDecoder().decode(bytes).split("\n");
+      db.exec("BEGIN");
+      for (let i = 1; i < lines.length; i++) {
+        const e = JSON.parse(lines[i]);
+        insert.run(
+          e.namespace,
+          e.key,
+          Uint8Array.fromBase64(e.value),
+          e.expiresAt,
+        );
+      }
+      db.exec("COMMIT");
+      await Promise.resolve();
+    },
+    async done(state) {
+      (state as DatabaseSync).close();
+      await Promise.resolve();
+    },
+  },
+  ...[10_000, 1].map((batchSize): Case => ({
+    name: batchSize === 1
+      ? "import, one entry per transaction (as before)"
+      : `import, batches of ${batchSize.toLocaleString("en-US")}`,
+    setup: () => createSupCache({ dataDir: fresh(), sweepIntervalMs: 0 }),
+    async run(state) {
+      const cache = state as Awaited<ReturnType<typeof createSupCache>>;
+      await importExport(cache, "bench", () => [bytes], { batchSize });
+    },
+    async done(state) {
+      await (state as Awaited<ReturnType<typeof createSupCache>>).close();
+    },
+  })),
+];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
+
+try {
+  const times = new Map(cases.map((c) => [c.name, { cpu: [0], wall: [0] }]));
+  for (const t of times.values()) t.cpu.length = t.wall.length = 0;
+  for (let r = 0; r < rounds; r++) {
+    const order = [...cases].sort(() => Math.random() - 0.5);
+    for (const c of order) {
+      const state = await c.setup();
+      const cpu0 = cpuUsage();
+      const wall0 = performance.now();
+      await c.run(state);
+      const wall = performance.now() - wall0;
+      const cpu = cpuUsage(cpu0);
+      await c.done(state);
+      times.get(c.name)!.cpu.push((cpu.user + cpu.system) / 1000);
+      times.get(c.name)!.wall.push(wall);
+    }
+  }
+  const base = times.get(cases[0].name)!;
+  console.log(
+    `deno ${Deno.version.deno}, ${
+      n.toLocaleString("en-US")
+    } entries, ${rounds} interleaved rounds, medians; ratio = baseline / case\n`,
+  );
+  console.log("| case | CPU ms | wall ms | ratio (CPU) | ratio (wall) |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const c of cases) {
+    const t = times.get(c.name)!;
+    console.log(
+      `| ${c.name} | ${median(t.cpu).toFixed(0)} | ${
+        median(t.wall).toFixed(0)
+      } | ${(median(base.cpu) / median(t.cpu)).toFixed(2)}x | ${
+        (median(base.wall) / median(t.wall)).toFixed(2)
+      }x |`,
+    );
+  }
+} finally {
+  await Deno.remove(root, { recursive: true });
+}
