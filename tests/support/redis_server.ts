@@ -172,6 +172,7 @@ export class RedisServer {
         // A server with a password answers NOAUTH: it is up all the same.
         return reply.startsWith("+PONG") || reply.startsWith("-NOAUTH");
       },
+      30_000,
     );
   }
 
@@ -253,6 +254,16 @@ export class RedisCluster {
 
   /** Start three cluster nodes and join them with `redis-cli --cluster create`. */
   static async start(): Promise<RedisCluster> {
+    // Once more on failure: on a loaded machine a port picked as free can
+    // be taken before the server binds it.
+    try {
+      return await RedisCluster.#start();
+    } catch {
+      return await RedisCluster.#start();
+    }
+  }
+
+  static async #start(): Promise<RedisCluster> {
     const nodes: RedisServer[] = [];
     try {
       for (let i = 0; i < 3; i++) {
@@ -391,12 +402,19 @@ let prefixCounter = 0;
 export function sharedRedis(
   kind: "redis" | "redis-cluster",
 ): Promise<string[]> {
+  // A failed start is not kept: the next test tries again.
   if (kind === "redis") {
-    shared.single ??= RedisServer.start({ aof: true });
-    return shared.single.then((s) => [s.url]);
+    const single = shared.single ??= RedisServer.start({ aof: true });
+    single.catch(() => {
+      if (shared.single === single) shared.single = undefined;
+    });
+    return single.then((s) => [s.url]);
   }
-  shared.cluster ??= RedisCluster.start();
-  return shared.cluster.then((c) => c.urls);
+  const cluster = shared.cluster ??= RedisCluster.start();
+  cluster.catch(() => {
+    if (shared.cluster === cluster) shared.cluster = undefined;
+  });
+  return cluster.then((c) => c.urls);
 }
 
 globalThis.addEventListener("unload", () => {
