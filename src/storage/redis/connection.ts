@@ -25,7 +25,7 @@ const {
   ErrorReply,
   RESP_TYPES,
 } = redis;
-import { ClosedError } from "../../errors.ts";
+import { ClosedError, StorageError } from "../../errors.ts";
 import { RedisReplyError, RedisUnavailableError } from "./errors.ts";
 import type { ResolvedRedisOptions } from "./options.ts";
 import type { LuaScript } from "./scripts.ts";
@@ -61,6 +61,10 @@ function backoff(retries: number): number {
   return base / 2 + Math.random() * base / 2;
 }
 
+// Redis Enterprise's maintenance notifications are off: plain Redis and
+// Valkey do not send them, and the handshake for them reads environment
+// variables (REDIS_DEBUG_MAINTENANCE), which would need a wider
+// --allow-env than the CLI documents.
 function socketOptions(o: ResolvedRedisOptions) {
   return {
     connectTimeout: o.connectTimeoutMs,
@@ -79,6 +83,7 @@ function singleTransport(
     socket: socketOptions(o),
     disableOfflineQueue: true,
     emitInvalidate: onInvalidate !== undefined,
+    maintNotifications: "disabled",
   });
   client.on("error", onError);
   if (onInvalidate) {
@@ -120,6 +125,7 @@ function clusterTransport(
         ? { ...socketOptions(o), tls: true as const }
         : socketOptions(o),
       disableOfflineQueue: true,
+      maintNotifications: "disabled",
     },
     RESP: 3,
   });
@@ -203,8 +209,10 @@ export class RedisLink {
       state.lastError = err;
       if (state.link) state.link.#lastError = err;
       else if (
-        err instanceof ErrorReply &&
-        /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)
+        (err instanceof ErrorReply &&
+          /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)) ||
+        err instanceof Deno.errors.NotCapable ||
+        err instanceof Deno.errors.PermissionDenied
       ) refuse(err);
     };
     const { transport, connect } = o.url !== null
@@ -387,6 +395,16 @@ export class RedisLink {
 class DeadlineError extends Error {}
 
 function wrap(path: string, op: string, timeout: number, err: unknown) {
+  if (
+    err instanceof Deno.errors.NotCapable ||
+    err instanceof Deno.errors.PermissionDenied
+  ) {
+    return new StorageError(
+      path,
+      `Redis at ${path} cannot be reached: ${err.message} (--allow-net=HOST:PORT for each server or cluster node)`,
+      { cause: err },
+    );
+  }
   if (err instanceof ErrorReply) {
     return new RedisReplyError(path, op, err.message, { cause: err });
   }
