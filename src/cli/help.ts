@@ -11,7 +11,7 @@ import type { Command } from "./command.ts";
 const GLOBAL_OPTIONS: [string, string][] = [
   [
     "--data-dir DIR",
-    "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
+    "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup-cache, else ~/.local/share/sup-cache)",
   ],
   ["--json", "print one JSON document (errors too, on stderr)"],
   ["-h, --help", "show this help"],
