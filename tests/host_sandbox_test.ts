@@ -195,3 +195,34 @@ Deno.test("load errors are typed and name the plugin", async () => {
     (e) => e instanceof PluginLoadError && /mystery/.test(e.message),
   );
 });
+
+Deno.test("Extism vars survive the fresh instance a failed call gets", async () => {
+  await using host = await openHost();
+  const { ATTACKS: _a, attackModule } = await import(
+    "./reliability/sandbox_attacks.ts"
+  );
+  const p = await loadPlugin(await attackModule("attack"), {
+    cache: host.cache,
+    name: "vars",
+    hostFunctions: { slow: () => {} },
+  });
+  try {
+    await p.call("var_put", "kept");
+    assert.ok((await p.call("trap").catch((e) => e)) instanceof PluginError);
+    assert.equal((await p.call("var_show")).text(), "kept");
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("loadPlugin refuses unknown options, naming the closest known one", async () => {
+  await using host = await openHost();
+  await assert.rejects(
+    loadPlugin(await compileWat("bare"), {
+      cache: host.cache,
+      name: "bare",
+      timeout: 5,
+    } as Record<string, unknown>),
+    /unknown option "timeout" for loadPlugin\(\); did you mean "timeoutMs"\?/,
+  );
+});

@@ -6,7 +6,7 @@
  * @module
  */
 import type { SyncNamespace } from "../cache/types.ts";
-import { PluginMemoryError } from "./errors.ts";
+import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
 
 /**
  * The logger `loadPlugin` reports to; `console` fits. Host functions that
@@ -67,8 +67,34 @@ export interface HostState {
   readonly filesDir: string | null;
   /** Where refused requests are reported. */
   readonly logger: Logger;
-  /** Cap on Extism memory allocated during one call, in bytes. */
+  /**
+   * The one memory cap: linear memory, tables, Extism blocks of the running
+   * call and Extism vars together, in bytes.
+   */
   readonly maxMemoryBytes: number;
+  /** Bytes the tables may hold (counted up front, see wasm_sections.ts). */
+  tableBytes: number;
+  /** The call limit in ms, for error messages. */
+  readonly timeoutMs: number;
+  /** `performance.now()` after which the running call is stopped. */
+  deadline: number;
+  /**
+   * Why the running call must stop, once decided. Every later check throws
+   * or traps with it, and the call rejects with it even if the plugin
+   * caught the exception and returned.
+   */
+  poison: Error | null;
+  /** The running instance's linear memory, once instantiated. */
+  memory: WebAssembly.Memory | null;
+  /** The running instance's fuel global (zeroed to stop it at its next check). */
+  fuel: WebAssembly.Global | null;
+  /**
+   * Extism vars. Kept here, not in Extism's call context, so they survive
+   * the fresh instance a failed call gets.
+   */
+  readonly vars: Map<string, Uint8Array>;
+  /** Bytes `vars` holds, keys and per-entry overhead included. */
+  varBytes: number;
   /**
    * True while the host only asks `get_required_env_vars`: like sup's
    * temporary plugin, host functions then touch nothing.
@@ -80,17 +106,56 @@ export interface HostState {
   allocated: number;
 }
 
+/** What an Extism block costs the host beyond its bytes (objects, views). */
+export const BLOCK_OVERHEAD = 256;
+
+/** Bytes the plugin makes the host hold now (see {@link HostState.maxMemoryBytes}). */
+export function held(state: HostState): number {
+  return (state.memory?.buffer.byteLength ?? 0) + state.tableBytes +
+    state.allocated + state.varBytes;
+}
+
 /**
- * Count `bytes` against the per-call memory cap, throwing a
- * {@link PluginMemoryError} (which traps the plugin) when it would pass it.
+ * Decide that the running call stops with `err`: later checks throw or
+ * trap with it, and the plugin's fuel is zeroed so its next check comes at
+ * once. The first reason wins.
+ */
+export function poison(state: HostState, err: Error): Error {
+  state.poison ??= err;
+  if (state.fuel !== null) state.fuel.value = 0;
+  return state.poison;
+}
+
+/**
+ * Throw if the running call must stop: already poisoned, or past its
+ * deadline. Host functions call this first, so a loop of host calls ends
+ * on time even when each call is slow.
+ */
+export function checkpoint(state: HostState): void {
+  if (state.poison !== null) throw state.poison;
+  if (performance.now() > state.deadline) {
+    throw poison(
+      state,
+      new PluginTimeoutError(state.plugin, state.fn, state.timeoutMs),
+    );
+  }
+}
+
+/**
+ * Count `bytes` more against the memory cap, throwing a
+ * {@link PluginMemoryError} (and poisoning the call) when it would pass it.
  */
 export function charge(state: HostState, bytes: number): void {
-  if (state.allocated + bytes > state.maxMemoryBytes) {
-    throw new PluginMemoryError(
-      state.plugin,
-      state.fn,
-      state.allocated + bytes,
-      state.maxMemoryBytes,
+  const total = held(state) + bytes;
+  if (total > state.maxMemoryBytes) {
+    throw poison(
+      state,
+      new PluginMemoryError(
+        state.plugin,
+        state.fn,
+        total,
+        state.maxMemoryBytes,
+      ),
     );
   }
   state.allocated += bytes;
@@ -103,7 +168,7 @@ export function give(
   bytes: Uint8Array | string,
 ): bigint {
   const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
-  charge(state, data.length);
+  charge(state, data.length + BLOCK_OVERHEAD);
   return cx.store(data);
 }
 

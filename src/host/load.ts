@@ -7,12 +7,15 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createSupCache, type SupCache } from "../cache/cache.ts";
+import { checkOptions } from "../check_options.ts";
 import type { HostFunction, HostState, Logger } from "./context.ts";
-import { PluginLoadError } from "./errors.ts";
+import { describeThrown, PluginLoadError } from "./errors.ts";
 import { pluginDirName } from "./files.ts";
-import { type Clock, type InstanceSettings, instantiate } from "./instance.ts";
+import { type InstanceSettings, instantiate } from "./instance.ts";
 import { SupPlugin } from "./plugin.ts";
-import { instrument, InstrumentError, PAGE_BYTES } from "./sandbox.ts";
+import { runCall } from "./call_runner.ts";
+import { sandboxed } from "./sandbox_store.ts";
+import { capLimits, PAGE_BYTES, refuseUncappable } from "./wasm_sections.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
 /** Default call timeout: generous for a chat command, short enough to notice a hang. */
@@ -60,6 +63,24 @@ export interface LoadPluginOptions {
   logger?: Logger;
 }
 
+const OPTION_NAMES: ReadonlyArray<keyof LoadPluginOptions> = [
+  "cache",
+  "name",
+  "config",
+  "env",
+  "allowedHosts",
+  "allowedPaths",
+  "filesDir",
+  "timeoutMs",
+  "maxMemoryBytes",
+  "wasi",
+  "hostFunctions",
+  "logger",
+];
+
+/** Compiled modules by content address and memory cap: a warm load compiles nothing. */
+const compiled = new Map<string, WebAssembly.Module>();
+
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function positive(
@@ -98,6 +119,7 @@ export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions = {},
 ): Promise<SupPlugin> {
+  checkOptions(options, OPTION_NAMES, "loadPlugin");
   const resolved = await resolveSource(source);
   const name = options.name ?? resolved.name;
   if (name === null || name === "") {
@@ -118,33 +140,40 @@ export async function loadPlugin(
     options.maxMemoryBytes,
     DEFAULT_MAX_MEMORY_BYTES,
   );
-  const maxPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
-  if (maxPages < 1) {
+  if (maxMemoryBytes < PAGE_BYTES) {
     throw new PluginLoadError(
       name,
       `maxMemoryBytes must be at least ${PAGE_BYTES} (one page)`,
     );
   }
-  const compile = async (env: [string, string][]) => {
+  try {
+    refuseUncappable(resolved.bytes);
+  } catch (cause) {
+    throw new PluginLoadError(name, (cause as Error).message, { cause });
+  }
+  let tableBytes = 0;
+  const compile = async (env: [string, string][], dataDir: string | null) => {
     try {
-      return await WebAssembly.compile(
-        await instrument(resolved.bytes, { maxPages, env }) as Uint8Array<
-          ArrayBuffer
-        >,
-      );
+      const out = await sandboxed(resolved.bytes, env, dataDir);
+      const id = `${out.key}/${maxMemoryBytes}`;
+      const capped = capLimits(out.wasm, maxMemoryBytes);
+      tableBytes = capped.tableBytes;
+      let mod = compiled.get(id);
+      if (mod === undefined) {
+        mod = await WebAssembly.compile(capped.wasm);
+        compiled.set(id, mod);
+      }
+      return mod;
     } catch (cause) {
-      const why = cause instanceof InstrumentError
-        ? cause.message
-        : (cause as Error).message;
-      throw new PluginLoadError(name, why, { cause });
+      throw new PluginLoadError(name, (cause as Error).message, { cause });
     }
   };
-  let module = await compile([]);
 
   const ownsCache = options.cache === undefined;
   const cache = options.cache ?? await createSupCache();
   let instance;
   try {
+    let module = await compile([], cache.dataDir);
     const filesDir = options.filesDir ??
       (cache.dataDir === null
         ? null
@@ -169,11 +198,18 @@ export async function loadPlugin(
       filesDir,
       logger: options.logger ?? silent,
       maxMemoryBytes,
+      tableBytes,
+      timeoutMs,
+      deadline: performance.now() + timeoutMs,
+      poison: null,
+      memory: null,
+      fuel: null,
+      vars: new Map(),
+      varBytes: 0,
       probing: false,
       fn: "(instantiation)",
       allocated: 0,
     };
-    const clock: Clock = { deadline: performance.now() + timeoutMs, timeoutMs };
     const settings: InstanceSettings = {
       wasi: options.wasi ?? true,
       config: { ...resolved.manifest.config, ...options.config },
@@ -185,14 +221,22 @@ export async function loadPlugin(
       hostFunctions: options.hostFunctions ?? {},
     };
     const create = async (mod: WebAssembly.Module) => {
-      clock.deadline = performance.now() + timeoutMs;
+      state.deadline = performance.now() + timeoutMs;
+      state.poison = null;
+      state.fn = "(instantiation)";
+      state.allocated = 0;
       try {
-        return await instantiate(mod, state, clock, settings);
+        return await instantiate(mod, state, settings);
       } catch (cause) {
-        throw new PluginLoadError(name, (cause as Error).message, { cause });
+        throw new PluginLoadError(
+          name,
+          describeThrown(state.poison ?? cause),
+          { cause: state.poison ?? cause },
+        );
       }
     };
     instance = await create(module);
+    const suspends = canSuspend(module, settings.hostFunctions);
     const wantsEnv = WebAssembly.Module.exports(module).some((e) =>
       e.name === "get_required_env_vars" && e.kind === "function"
     );
@@ -203,22 +247,32 @@ export async function loadPlugin(
       state.fn = "get_required_env_vars";
       let names: unknown;
       try {
-        clock.deadline = performance.now() + timeoutMs;
-        names = (await instance.call("get_required_env_vars"))?.json() ?? [];
+        const out = await runCall(
+          state,
+          instance,
+          "get_required_env_vars",
+          new Uint8Array(0),
+          suspends,
+        );
+        if (!out.ok) throw out.error;
+        names = out.output.length === 0
+          ? []
+          : JSON.parse(new TextDecoder().decode(out.output));
       } catch (cause) {
-        await instance.close();
+        await instance.plugin.close();
         throw new PluginLoadError(
           name,
           `get_required_env_vars failed or did not answer a JSON array of names: ${
-            (cause as Error).message
+            describeThrown(state.poison ?? cause)
           }`,
           { cause },
         );
       } finally {
         state.probing = false;
+        state.fn = "(instantiation)";
       }
       if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) {
-        await instance.close();
+        await instance.plugin.close();
         throw new PluginLoadError(
           name,
           `get_required_env_vars answered ${
@@ -232,7 +286,7 @@ export async function loadPlugin(
         try {
           value = options.env ? options.env[key] : Deno.env.get(key);
         } catch (cause) {
-          await instance.close();
+          await instance.plugin.close();
           throw new PluginLoadError(
             name,
             `the plugin needs $${key}, but reading it was refused; run with --allow-env=${key} or pass options.env`,
@@ -244,8 +298,8 @@ export async function loadPlugin(
       if (env.length > 0) {
         // WASI runtimes read the environment once at start-up, so the
         // variables must be in the module before it is instantiated.
-        await instance.close();
-        module = await compile(env);
+        await instance.plugin.close();
+        module = await compile(env, cache.dataDir);
         instance = await create(module);
       }
     }
@@ -253,12 +307,30 @@ export async function loadPlugin(
       module,
       instance,
       state,
-      clock,
       settings,
+      suspends,
       onClose: ownsCache ? () => cache.close() : () => Promise.resolve(),
     });
   } catch (err) {
     if (ownsCache) await cache.close();
     throw err;
   }
+}
+
+/**
+ * Whether a call can wait on a promise: the module imports Extism's
+ * `http_request` (which Extism runs asynchronously) or one of the caller's
+ * host functions is async.
+ */
+function canSuspend(
+  module: WebAssembly.Module,
+  hostFunctions: Record<string, HostFunction>,
+): boolean {
+  const http = WebAssembly.Module.imports(module).some((i) =>
+    i.name === "http_request"
+  );
+  return http ||
+    Object.values(hostFunctions).some((f) =>
+      f.constructor.name === "AsyncFunction"
+    );
 }

@@ -6,11 +6,15 @@
  *
  * @module
  */
-import type { Plugin } from "@extism/extism";
 import { ClosedError } from "../errors.ts";
+import { runCall } from "./call_runner.ts";
 import type { HostState } from "./context.ts";
-import { PluginError } from "./errors.ts";
-import { type Clock, type InstanceSettings, instantiate } from "./instance.ts";
+import { describeThrown, PluginError } from "./errors.ts";
+import {
+  type Instance,
+  type InstanceSettings,
+  instantiate,
+} from "./instance.ts";
 import { PluginResult } from "./result.ts";
 
 /** Input of `call`: text, bytes, or anything `JSON.stringify` accepts. */
@@ -69,10 +73,11 @@ export interface PluginHelp {
 /** Internal wiring handed over by `loadPlugin`. */
 export interface PluginParts {
   module: WebAssembly.Module;
-  instance: Plugin;
+  instance: Instance;
   state: HostState;
-  clock: Clock;
   settings: InstanceSettings;
+  /** Whether calls can wait on promises (see call_runner.ts). */
+  suspends: boolean;
   onClose: () => Promise<void>;
 }
 
@@ -99,7 +104,7 @@ export class SupPlugin implements AsyncDisposable {
   readonly filesDir: string | null;
   readonly #parts: PluginParts;
   readonly #exports: Set<string>;
-  #instance: Plugin | null;
+  #instance: Instance | null;
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -152,51 +157,64 @@ export class SupPlugin implements AsyncDisposable {
       : input instanceof Uint8Array
       ? input
       : encoder.encode(JSON.stringify(input));
-    const { state, clock } = this.#parts;
+    const { state } = this.#parts;
     if (this.#instance === null) {
-      clock.deadline = performance.now() + clock.timeoutMs;
+      state.deadline = performance.now() + state.timeoutMs;
+      state.poison = null;
+      state.allocated = 0;
       state.fn = "(instantiation)";
-      this.#instance = await instantiate(
-        this.#parts.module,
-        state,
-        clock,
-        this.#parts.settings,
-      );
-    }
-    const instance = this.#instance;
-    state.fn = fn;
-    state.allocated = 0;
-    clock.deadline = performance.now() + clock.timeoutMs;
-    try {
-      const out = await instance.call(fn, bytes);
-      return new PluginResult(out ? out.bytes().slice() : new Uint8Array(0));
-    } catch (err) {
-      const message = describeThrown(err);
-      const reported = message.match(/^Plugin-originated error: ([\s\S]*)$/);
-      if (reported) {
+      try {
+        this.#instance = await instantiate(
+          this.#parts.module,
+          state,
+          this.#parts.settings,
+        );
+      } catch (err) {
         throw new PluginError(
           this.namespace,
           fn,
-          `the plugin reported an error: ${reported[1]}`,
+          describeThrown(state.poison ?? err),
+          {
+            cause: err,
+          },
         );
       }
-      // The instance's memory may be half-updated; start the next call fresh.
-      this.#instance = null;
-      await instance.close().catch((closeErr) => {
-        state.logger.error(
-          `plugin "${this.namespace}": closing the instance after a failed call failed: ${closeErr}`,
-        );
-      });
-      if (err instanceof PluginError) throw err;
+    }
+    const instance = this.#instance;
+    const out = await runCall(state, instance, fn, bytes, this.#parts.suspends);
+    if (out.ok) return new PluginResult(out.output);
+    if (out.reported) {
+      const message = describeThrown(out.error);
       throw new PluginError(
         this.namespace,
         fn,
-        err instanceof Error ? `the plugin trapped: ${message}` : message,
-        {
-          cause: err,
-        },
+        `the plugin reported an error: ${
+          message.slice("Plugin-originated error: ".length)
+        }`,
       );
     }
+    // The instance's memory may be half-updated; start the next call fresh.
+    this.#instance = null;
+    instance.slot.dead = true;
+    if (!out.closesLater) await this.#closeInstance(instance);
+    const err = out.error;
+    if (err instanceof PluginError) throw err;
+    throw new PluginError(
+      this.namespace,
+      fn,
+      err instanceof Error && err.message
+        ? `the plugin trapped: ${err.message}`
+        : describeThrown(err),
+      { cause: err },
+    );
+  }
+
+  async #closeInstance(instance: Instance): Promise<void> {
+    await instance.plugin.close().catch((closeErr) => {
+      this.#parts.state.logger.error(
+        `plugin "${this.namespace}": closing the instance after a failed call failed: ${closeErr}`,
+      );
+    });
   }
 
   async #optional(fn: string): Promise<PluginResult | null> {
@@ -338,7 +356,7 @@ export class SupPlugin implements AsyncDisposable {
     const instance = this.#instance;
     this.#instance = null;
     try {
-      await instance?.close();
+      await instance?.plugin.close();
     } finally {
       await this.#parts.onClose();
     }
@@ -348,19 +366,4 @@ export class SupPlugin implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Words for whatever a call threw. WASI's `proc_exit` throws a plain object
- * with the exit code, not an Error; say that instead of "[object Object]".
- */
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === "object" && err !== null && "code" in err) {
-    const kind = err.constructor?.name === "WASIProcExit"
-      ? "called WASI proc_exit"
-      : `threw ${err.constructor?.name ?? "an object"} with code`;
-    return `the plugin ${kind}(${String(err.code)}), ending the call`;
-  }
-  return `the plugin threw ${String(err)}`;
 }

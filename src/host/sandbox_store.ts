@@ -1,0 +1,140 @@
+/**
+ * The sandbox's output, computed once per module: the rewrite
+ * (sandbox.ts) is content-addressed by the SHA-256 of the module bytes,
+ * the sandbox version and the environment baked in, and kept in memory
+ * and on disk under `<dataDir>/sandbox/`. Files are written atomically
+ * (temporary file, then rename) and carry the SHA-256 of their body, which
+ * is checked on every read; a damaged or foreign file is rebuilt.
+ *
+ * @module
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { instrument, SANDBOX_VERSION } from "./sandbox.ts";
+
+const DIGEST_BYTES = 32;
+const memory = new Map<string, Uint8Array<ArrayBuffer>>();
+const encoder = new TextEncoder();
+
+async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
+  );
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The content address of `wasm` rewritten with `env`.
+ *
+ * @example
+ * ```ts
+ * import { sandboxKey } from "./sandbox_store.ts";
+ * const key = await sandboxKey(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), []);
+ * console.log(key.length); // 64
+ * ```
+ */
+export async function sandboxKey(
+  wasm: Uint8Array,
+  env: ReadonlyArray<readonly [string, string]>,
+): Promise<string> {
+  const moduleHash = await sha256(wasm);
+  const extra = encoder.encode(
+    `sup-sandbox/${SANDBOX_VERSION}\0${JSON.stringify(env)}`,
+  );
+  const all = new Uint8Array(moduleHash.length + extra.length);
+  all.set(moduleHash);
+  all.set(extra, moduleHash.length);
+  return hex(await sha256(all));
+}
+
+/** Where cached rewrites live under a data directory. */
+export function sandboxDir(dataDir: string): string {
+  return join(dataDir, "sandbox");
+}
+
+/**
+ * The content address and rewritten module for `wasm`: from memory, else from a verified file
+ * under `dataDir`, else rewritten now (and stored in both).
+ *
+ * @example
+ * ```ts
+ * import { sandboxed } from "./sandbox_store.ts";
+ * const out = await sandboxed(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), [], null);
+ * console.log(WebAssembly.validate(out.wasm)); // true
+ * ```
+ */
+export async function sandboxed(
+  wasm: Uint8Array,
+  env: ReadonlyArray<readonly [string, string]>,
+  dataDir: string | null,
+): Promise<{ key: string; wasm: Uint8Array<ArrayBuffer> }> {
+  const key = await sandboxKey(wasm, env);
+  return { key, wasm: await lookup(key, wasm, env, dataDir) };
+}
+
+async function lookup(
+  key: string,
+  wasm: Uint8Array,
+  env: ReadonlyArray<readonly [string, string]>,
+  dataDir: string | null,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const hit = memory.get(key);
+  if (hit !== undefined) return hit;
+  const file = dataDir === null
+    ? null
+    : join(sandboxDir(dataDir), `${key}.wasm`);
+  if (file !== null) {
+    const stored = await readVerified(file);
+    if (stored !== null) {
+      memory.set(key, stored);
+      return stored;
+    }
+  }
+  const out = await instrument(wasm, { env });
+  memory.set(key, out);
+  if (file !== null) await writeAtomic(file, out);
+  return out;
+}
+
+async function readVerified(
+  file: string,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  let data: Uint8Array;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return null;
+  }
+  if (data.length <= DIGEST_BYTES) return null;
+  const body = data.slice(DIGEST_BYTES);
+  if (!equal(data.subarray(0, DIGEST_BYTES), await sha256(body))) return null;
+  return body;
+}
+
+async function writeAtomic(file: string, body: Uint8Array): Promise<void> {
+  const data = new Uint8Array(DIGEST_BYTES + body.length);
+  data.set(await sha256(body));
+  data.set(body, DIGEST_BYTES);
+  const tmp = `${file}.${crypto.randomUUID()}.tmp`;
+  try {
+    mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // A read-only data directory only costs the next process a rewrite.
+  }
+}
+
+/** Forget the in-memory copies (tests measure the disk path with it). */
+export function clearSandboxMemory(): void {
+  memory.clear();
+}
