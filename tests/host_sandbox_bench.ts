@@ -3,7 +3,7 @@
 // ("p50") of each pair; issue 9's targets are ratios of those.
 // The C bench plugin (plugins/bench/bench.c) is built here with Debian's
 // clang for wasm32-wasi; without clang those groups are skipped.
-import createPlugin from "npm:@extism/extism@2.0.0-rc13";
+import createPlugin from "@extism/extism";
 import { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../src/cache/cache.ts";
 import { loadPlugin } from "../src/host/mod.ts";

@@ -8,7 +8,9 @@
 // Extism is imported on the first plugin load, not with mod.ts: its npm
 // build reads environment variables at import, and cache-only scripts
 // should need no --allow-env for that.
+// deno-lint-ignore no-import-prefix
 import type createPluginType from "npm:@extism/extism@2.0.0-rc13";
+// deno-lint-ignore no-import-prefix
 import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { binaryHostFunctions } from "./binary_abi.ts";
 import type { HostFunction, HostState, Logger } from "./context.ts";
@@ -61,6 +63,7 @@ export async function instantiate(
   settings: InstanceSettings,
 ): Promise<Instance> {
   const { default: createPlugin } = await import(
+    // deno-lint-ignore no-import-prefix
     "npm:@extism/extism@2.0.0-rc13"
   );
   const slot: Slot = { dead: false };

@@ -25,6 +25,7 @@
  *
  * @module
  */
+// deno-lint-ignore no-import-prefix
 import type Binaryen from "npm:binaryen@131.0.0-nightly.20260721";
 import { InstrumentError } from "./sandbox_errors.ts";
 
@@ -64,6 +65,7 @@ export interface InstrumentOptions {
 
 /** Load Binaryen (a few hundred ms), once per process, only when a rewrite is needed. */
 async function loadBinaryen(): Promise<typeof Binaryen> {
+  // deno-lint-ignore no-import-prefix
   binaryen ??= (await import("npm:binaryen@131.0.0-nightly.20260721")).default;
   return binaryen;
 }
