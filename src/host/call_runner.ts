@@ -12,7 +12,6 @@ import type { HostState } from "./context.ts";
 import { poison } from "./context.ts";
 import { PluginTimeoutError } from "./errors.ts";
 import type { Instance } from "./instance.ts";
-import { FUEL_PER_TICK } from "./sandbox.ts";
 
 /** How a call ended. */
 export type Outcome =
@@ -37,8 +36,9 @@ export function beginCall(
   state.poison = null;
   state.memory = instance.memory;
   state.fuel = instance.fuel;
-  if (instance.fuel !== null) instance.fuel.value = FUEL_PER_TICK;
-  state.deadline = performance.now() + state.timeoutMs;
+  // The fuel is not refilled: it only decides when the next look at the
+  // clock comes, and a poisoned instance (fuel zeroed) is never reused.
+  state.deadline = 0;
 }
 
 /**
@@ -54,6 +54,7 @@ export async function runCall(
   suspends: boolean,
 ): Promise<Outcome> {
   beginCall(state, fn, instance);
+  if (suspends) state.deadline = Date.now() + state.timeoutMs;
   const call = instance.plugin.call(fn, input);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let abandoned = false;
@@ -71,7 +72,7 @@ export async function runCall(
               new PluginTimeoutError(state.plugin, fn, state.timeoutMs),
             ),
           );
-        }, Math.max(0, state.deadline - performance.now()));
+        }, Math.max(0, state.deadline - Date.now()));
       });
       out = await Promise.race([call, expired]);
     } else {
@@ -108,4 +109,27 @@ export async function runCall(
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+}
+
+/**
+ * What a call that threw means: an error the plugin reported itself
+ * (`error_set`, the instance is fine), or a trap, timeout or memory error
+ * (the call's poison wins over the trap it caused).
+ */
+export function classify(
+  state: HostState,
+  err: unknown,
+): Exclude<Outcome, { ok: true }> {
+  const message = err instanceof Error ? err.message : "";
+  if (
+    state.poison === null && message.startsWith("Plugin-originated error: ")
+  ) {
+    return { ok: false, error: err, reported: true, closesLater: false };
+  }
+  return {
+    ok: false,
+    error: state.poison ?? err,
+    reported: false,
+    closesLater: false,
+  };
 }

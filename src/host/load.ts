@@ -14,7 +14,7 @@ import { pluginDirName } from "./files.ts";
 import { type InstanceSettings, instantiate } from "./instance.ts";
 import { SupPlugin } from "./plugin.ts";
 import { runCall } from "./call_runner.ts";
-import { sandboxed } from "./sandbox_store.ts";
+import { sandboxed, sandboxKey } from "./sandbox_store.ts";
 import { capLimits, PAGE_BYTES, refuseUncappable } from "./wasm_sections.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
@@ -79,7 +79,10 @@ const OPTION_NAMES: ReadonlyArray<keyof LoadPluginOptions> = [
 ];
 
 /** Compiled modules by content address and memory cap: a warm load compiles nothing. */
-const compiled = new Map<string, WebAssembly.Module>();
+const compiled = new Map<
+  string,
+  { module: WebAssembly.Module; tableBytes: number }
+>();
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -146,24 +149,23 @@ export async function loadPlugin(
       `maxMemoryBytes must be at least ${PAGE_BYTES} (one page)`,
     );
   }
-  try {
-    refuseUncappable(resolved.bytes);
-  } catch (cause) {
-    throw new PluginLoadError(name, (cause as Error).message, { cause });
-  }
   let tableBytes = 0;
   const compile = async (env: [string, string][], dataDir: string | null) => {
     try {
-      const out = await sandboxed(resolved.bytes, env, dataDir);
-      const id = `${out.key}/${maxMemoryBytes}`;
-      const capped = capLimits(out.wasm, maxMemoryBytes);
-      tableBytes = capped.tableBytes;
-      let mod = compiled.get(id);
-      if (mod === undefined) {
-        mod = await WebAssembly.compile(capped.wasm);
-        compiled.set(id, mod);
+      const id = `${sandboxKey(resolved.bytes, env)}/${maxMemoryBytes}`;
+      let hit = compiled.get(id);
+      if (hit === undefined) {
+        refuseUncappable(resolved.bytes);
+        const out = await sandboxed(resolved.bytes, env, dataDir);
+        const capped = capLimits(out.wasm, maxMemoryBytes);
+        hit = {
+          module: await WebAssembly.compile(capped.wasm),
+          tableBytes: capped.tableBytes,
+        };
+        compiled.set(id, hit);
       }
-      return mod;
+      tableBytes = hit.tableBytes;
+      return hit.module;
     } catch (cause) {
       throw new PluginLoadError(name, (cause as Error).message, { cause });
     }
@@ -200,7 +202,7 @@ export async function loadPlugin(
       maxMemoryBytes,
       tableBytes,
       timeoutMs,
-      deadline: performance.now() + timeoutMs,
+      deadline: Date.now() + timeoutMs,
       poison: null,
       memory: null,
       fuel: null,
@@ -221,7 +223,7 @@ export async function loadPlugin(
       hostFunctions: options.hostFunctions ?? {},
     };
     const create = async (mod: WebAssembly.Module) => {
-      state.deadline = performance.now() + timeoutMs;
+      state.deadline = Date.now() + timeoutMs;
       state.poison = null;
       state.fn = "(instantiation)";
       state.allocated = 0;

@@ -16,6 +16,7 @@ import {
   type HostCallContext,
   type HostFunction,
   type HostState,
+  pastDeadline,
   poison,
 } from "./context.ts";
 import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
@@ -80,7 +81,7 @@ export function sandboxImports(
   return {
     tick: () => {
       if (slot.dead || state.poison !== null) return 1;
-      if (performance.now() > state.deadline) {
+      if (pastDeadline(state)) {
         timeout(state);
         return 1;
       }
@@ -198,7 +199,8 @@ function pollOneoff(
   if (fired.length === 0) {
     const wait = clocks.reduce((m, c) => c.ns < m ? c.ns : m, clocks[0].ns);
     const waitMs = Number(wait) / 1e6;
-    const left = state.deadline - performance.now();
+    pastDeadline(state);
+    const left = state.deadline - Date.now();
     if (waitMs > left) {
       sleep(left);
       throw timeout(state);

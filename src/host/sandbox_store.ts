@@ -9,21 +9,17 @@
  * @module
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { instrument, SANDBOX_VERSION } from "./sandbox.ts";
 
 const DIGEST_BYTES = 32;
 const memory = new Map<string, Uint8Array<ArrayBuffer>>();
-const encoder = new TextEncoder();
 
-async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(
-    await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
-  );
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+// node:crypto hashes synchronously; crypto.subtle's promise costs more
+// than hashing a plugin-sized module.
+function sha256(data: Uint8Array): Uint8Array {
+  return createHash("sha256").update(data).digest();
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -38,22 +34,18 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
  * @example
  * ```ts
  * import { sandboxKey } from "./sandbox_store.ts";
- * const key = await sandboxKey(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), []);
+ * const key = sandboxKey(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), []);
  * console.log(key.length); // 64
  * ```
  */
-export async function sandboxKey(
+export function sandboxKey(
   wasm: Uint8Array,
   env: ReadonlyArray<readonly [string, string]>,
-): Promise<string> {
-  const moduleHash = await sha256(wasm);
-  const extra = encoder.encode(
-    `sup-sandbox/${SANDBOX_VERSION}\0${JSON.stringify(env)}`,
-  );
-  const all = new Uint8Array(moduleHash.length + extra.length);
-  all.set(moduleHash);
-  all.set(extra, moduleHash.length);
-  return hex(await sha256(all));
+): string {
+  return createHash("sha256")
+    .update(`sup-sandbox/${SANDBOX_VERSION}\0${JSON.stringify(env)}\0`)
+    .update(wasm)
+    .digest("hex");
 }
 
 /** Where cached rewrites live under a data directory. */
@@ -77,7 +69,7 @@ export async function sandboxed(
   env: ReadonlyArray<readonly [string, string]>,
   dataDir: string | null,
 ): Promise<{ key: string; wasm: Uint8Array<ArrayBuffer> }> {
-  const key = await sandboxKey(wasm, env);
+  const key = sandboxKey(wasm, env);
   return { key, wasm: await lookup(key, wasm, env, dataDir) };
 }
 
@@ -116,13 +108,13 @@ async function readVerified(
   }
   if (data.length <= DIGEST_BYTES) return null;
   const body = data.slice(DIGEST_BYTES);
-  if (!equal(data.subarray(0, DIGEST_BYTES), await sha256(body))) return null;
+  if (!equal(data.subarray(0, DIGEST_BYTES), sha256(body))) return null;
   return body;
 }
 
 async function writeAtomic(file: string, body: Uint8Array): Promise<void> {
   const data = new Uint8Array(DIGEST_BYTES + body.length);
-  data.set(await sha256(body));
+  data.set(sha256(body));
   data.set(body, DIGEST_BYTES);
   const tmp = `${file}.${crypto.randomUUID()}.tmp`;
   try {

@@ -54,6 +54,13 @@ for (const [name, attack] of Object.entries(ATTACKS)) {
       const result = JSON.parse(
         new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!,
       );
+      console.log(
+        `[sandbox] ${name}: ${result.outcome} after ${
+          Math.round(result.elapsedMs)
+        } ms (limit ${attack.timeoutMs} ms), host grew ${
+          Math.round(result.rssGrowth / 1_048_576)
+        } MiB`,
+      );
       assert.equal(
         result.outcome,
         EXPECTED[attack.expect],
