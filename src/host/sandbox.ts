@@ -65,8 +65,17 @@ export interface InstrumentOptions {
 
 /** Load Binaryen (a few hundred ms), once per process, only when a rewrite is needed. */
 async function loadBinaryen(): Promise<typeof Binaryen> {
-  // deno-lint-ignore no-import-prefix
-  binaryen ??= (await import("npm:binaryen@131.0.0-nightly.20260721")).default;
+  if (binaryen === undefined) {
+    // deno-lint-ignore no-import-prefix
+    const b = (await import("npm:binaryen@131.0.0-nightly.20260721")).default;
+    // The hooks are a dozen instructions; inlining keeps a loop iteration
+    // at a few nanoseconds instead of a call. Set once, before any rewrite:
+    // Binaryen's options are global, and the output (which is cached by
+    // content) must not depend on what ran before.
+    b.setAlwaysInlineMaxSize(20);
+    b.setFlexibleInlineMaxSize(40);
+    binaryen = b;
+  }
   return binaryen;
 }
 
@@ -118,13 +127,9 @@ export async function instrument(
     );
     mod.addFunction(logger, b.i32, b.none, [], burn(mod, mod.i32.const(1)));
     addBulk(mod);
-    for (const name of plugin) meterBulk(mod, name);
+    for (const name of plugin) meterBulk(mod, name, logger);
     rewriteImports(mod, options.env);
     meterImports(mod);
-    // The hooks are a dozen instructions; inlining keeps a loop iteration
-    // at a few nanoseconds instead of a call.
-    b.setAlwaysInlineMaxSize(20);
-    b.setFlexibleInlineMaxSize(40);
     mod.runPasses(["inlining"]);
     if (!mod.validate()) {
       throw new InstrumentError("the rewritten module does not validate");
@@ -229,8 +234,15 @@ function childKeys(b: typeof Binaryen): Map<number, string[]> {
   ]);
 }
 
-/** Route the size of every memory.fill/copy in `name` through the bulk meter. */
-function meterBulk(mod: Binaryen.Module, name: string): void {
+/**
+ * Route the size of every memory.fill/copy in `name` through the bulk
+ * meter, and zero the ids of the log-execution hooks.
+ */
+function meterBulk(
+  mod: Binaryen.Module,
+  name: string,
+  logger: string,
+): void {
   const b = binaryen;
   const body = b.getFunctionInfo(mod.getFunction(name)).body;
   if (!body) return;
@@ -246,6 +258,15 @@ function meterBulk(mod: Binaryen.Module, name: string): void {
       string,
       unknown
     >;
+    if (info.id === b.CallId && info.target === logger) {
+      // log-execution numbers its hooks from a process-wide counter; the
+      // number is unused, and zeroing it makes the output depend on the
+      // module alone (it is cached by content).
+      (b as unknown as Record<
+        string,
+        { setOperandAt(expr: number, i: number, op: number): void }
+      >).Call.setOperandAt(expr, 0, mod.i32.const(0));
+    }
     if (info.id === b.MemoryFillId || info.id === b.MemoryCopyId) {
       const size = info.size as number;
       const wide = b.getExpressionType(size) === b.i64;

@@ -107,7 +107,7 @@ async function readVerified(
     return null;
   }
   if (data.length <= DIGEST_BYTES) return null;
-  const body = data.slice(DIGEST_BYTES);
+  const body = new Uint8Array(data.subarray(DIGEST_BYTES));
   if (!equal(data.subarray(0, DIGEST_BYTES), sha256(body))) return null;
   return body;
 }
