@@ -1,18 +1,25 @@
 // The sandbox against plain Extism, same wasm, same process, interleaved
 // (`deno bench -A tests/host_sandbox_bench.ts`). Compare the medians
 // ("p50") of each pair; issue 9's targets are ratios of those.
-// The C bench plugin (plugins/bench/bench.c) is built here with Debian's
-// clang for wasm32-wasi; without clang those groups are skipped.
+// The bench plugins (plugins/bench/) are built here: bench_as.ts with
+// AssemblyScript, bench.c with Debian's clang for wasm32-wasi (without
+// clang the C groups are skipped).
 import createPlugin from "@extism/extism";
 import { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../src/cache/cache.ts";
 import { loadPlugin } from "../src/host/mod.ts";
 import { compileWat, frames } from "./fixtures/wat.ts";
-import { buildBenchPlugin } from "../plugins/bench/build_c.ts";
+import {
+  buildBenchPlugin,
+  buildBenchPluginAs,
+} from "../plugins/bench/build.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "sup-sandbox-bench-" });
 const cache = await createSupCache({ dataDir: dir });
 const c = await buildBenchPlugin(dir);
+const as = await buildBenchPluginAs();
+const benchPlugins: Array<[string, Uint8Array]> = [["AS", as]];
+if (c !== null) benchPlugins.push(["C", c]);
 
 const vowels = new TextEncoder().encode(
   "The quick brown fox jumps over the lazy dog. ".repeat(23_302).slice(
@@ -21,13 +28,13 @@ const vowels = new TextEncoder().encode(
   ),
 );
 
-if (c !== null) {
-  const sandboxed = await loadPlugin(c, {
+for (const [lang, wasm] of benchPlugins) {
+  const sandboxed = await loadPlugin(wasm, {
     cache,
-    name: "bench-c",
+    name: `bench-${lang}`,
     timeoutMs: 60_000,
   });
-  const plain = await createPlugin({ wasm: [{ data: c }] }, {
+  const plain = await createPlugin({ wasm: [{ data: wasm }] }, {
     useWasi: false,
     runInWorker: false,
   });
@@ -40,16 +47,21 @@ if (c !== null) {
     ["nothing", new Uint8Array(0)],
   ];
   for (const [fn, input] of cases) {
-    Deno.bench(`C ${fn}: plain Extism`, {
-      group: `C ${fn}`,
+    Deno.bench(`${lang} ${fn}: plain Extism`, {
+      group: `${lang} ${fn}`,
       baseline: true,
     }, async () => {
       await plain.call(fn, input);
     });
-    Deno.bench(`C ${fn}: sup sandbox`, { group: `C ${fn}` }, async () => {
+    Deno.bench(`${lang} ${fn}: sup sandbox`, {
+      group: `${lang} ${fn}`,
+    }, async () => {
       await sandboxed.call(fn, input);
     });
   }
+}
+
+if (c !== null) {
   Deno.bench("load: plain createPlugin", {
     group: "load",
     baseline: true,

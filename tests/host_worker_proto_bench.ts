@@ -5,7 +5,7 @@
 // the main-thread sandbox (`deno bench -A tests/host_worker_proto_bench.ts`).
 import { createSupCache } from "../src/cache/cache.ts";
 import { loadPlugin } from "../src/host/mod.ts";
-import { buildBenchPlugin } from "../plugins/bench/build_c.ts";
+import { buildBenchPlugin } from "../plugins/bench/build.ts";
 import { compileWat, frames } from "./fixtures/wat.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "sup-worker-proto-" });
