@@ -1,5 +1,3 @@
-// AssemblyScript has no `import type`, so this Deno lint rule cannot be met here.
-// deno-lint-ignore-file verbatim-module-syntax
 /**
  * Bench plugin in AssemblyScript: the same CPU-bound exports as bench.c,
  * built with the project's PDK by plugins/bench/build.ts, for the sandbox

@@ -85,7 +85,7 @@ async function lookup(
     ? null
     : join(sandboxDir(dataDir), `${key}.wasm`);
   if (file !== null) {
-    const stored = await readVerified(file);
+    const stored = readVerified(file);
     if (stored !== null) {
       memory.set(key, stored);
       return stored;
@@ -93,13 +93,13 @@ async function lookup(
   }
   const out = await instrument(wasm, { env });
   memory.set(key, out);
-  if (file !== null) await writeAtomic(file, out);
+  if (file !== null) writeAtomic(file, out);
   return out;
 }
 
-async function readVerified(
+function readVerified(
   file: string,
-): Promise<Uint8Array<ArrayBuffer> | null> {
+): Uint8Array<ArrayBuffer> | null {
   let data: Uint8Array;
   try {
     data = readFileSync(file);
@@ -112,7 +112,7 @@ async function readVerified(
   return body;
 }
 
-async function writeAtomic(file: string, body: Uint8Array): Promise<void> {
+function writeAtomic(file: string, body: Uint8Array): void {
   const data = new Uint8Array(DIGEST_BYTES + body.length);
   data.set(sha256(body));
   data.set(body, DIGEST_BYTES);
