@@ -41,7 +41,9 @@ export interface HostCallContext {
 
 /**
  * A host function as Extism calls it: the call context, then the wasm
- * arguments (i64 as `bigint`, i32 as `number`).
+ * arguments (i64 as `bigint`, i32 as `number`). An `async` function
+ * suspends the plugin while it waits (Extism uses JSPI); the call's
+ * deadline still holds.
  *
  * @example
  * ```ts
@@ -53,7 +55,7 @@ export interface HostCallContext {
 export type HostFunction = (
   cx: HostCallContext,
   ...args: bigint[]
-) => bigint | number | void;
+) => bigint | number | void | Promise<bigint | number | void>;
 
 /** Everything a host function of one plugin needs. */
 export interface HostState {
