@@ -37,7 +37,7 @@ let binaryen: typeof Binaryen;
  * Version of the rewrite. Part of the content address of cached output:
  * bump it whenever {@link instrument}'s output changes.
  */
-export const SANDBOX_VERSION = "2";
+export const SANDBOX_VERSION = "4";
 /** Import module of the functions the rewritten plugin calls. */
 export const SANDBOX_MODULE = "sup:host/sandbox";
 /** Export name of the fuel global. */
@@ -56,6 +56,7 @@ const TICK = "__sup_tick";
 const BURN = "__sup_burn";
 const BULK32 = "__sup_bulk32";
 const BULK64 = "__sup_bulk64";
+const NO_HOOK = "__sup_no_hook";
 
 /** What {@link instrument} needs to know. */
 export interface InstrumentOptions {
@@ -122,10 +123,12 @@ export async function instrument(
       BURN,
       b.i32,
       b.none,
-      [],
-      burn(mod, mod.local.get(0, b.i32)),
+      [b.i32],
+      burn(mod, mod.local.get(0, b.i32), 1),
     );
-    mod.addFunction(logger, b.i32, b.none, [], burn(mod, mod.i32.const(1)));
+    // The hook's own (unused) parameter holds the new fuel value.
+    mod.addFunction(logger, b.i32, b.none, [], burn(mod, mod.i32.const(1), 0));
+    mod.addFunction(NO_HOOK, b.i32, b.none, [], mod.nop());
     addBulk(mod);
     for (const name of plugin) meterBulk(mod, name, logger);
     rewriteImports(mod, options.env);
@@ -140,13 +143,23 @@ export async function instrument(
   }
 }
 
-/** `fuel -= amount; if (fuel <= 0) { fuel = FUEL_PER_TICK; if (tick()) unreachable }` */
-function burn(mod: Binaryen.Module, amount: number): number {
+/**
+ * `fuel -= amount; if (fuel <= 0) { fuel = FUEL_PER_TICK; if (tick()) unreachable }`,
+ * with the new value kept in local `scratch` so the global is read once.
+ */
+function burn(mod: Binaryen.Module, amount: number, scratch: number): number {
   const b = binaryen;
   return mod.block(null, [
-    mod.global.set(FUEL, mod.i32.sub(mod.global.get(FUEL, b.i32), amount)),
+    mod.global.set(
+      FUEL,
+      mod.local.tee(
+        scratch,
+        mod.i32.sub(mod.global.get(FUEL, b.i32), amount),
+        b.i32,
+      ),
+    ),
     mod.if(
-      mod.i32.le_s(mod.global.get(FUEL, b.i32), mod.i32.const(0)),
+      mod.i32.le_s(mod.local.get(scratch, b.i32), mod.i32.const(0)),
       mod.block(null, [
         mod.global.set(FUEL, mod.i32.const(FUEL_PER_TICK)),
         mod.if(mod.call(TICK, [], b.i32), mod.unreachable()),
@@ -188,6 +201,24 @@ function addBulk(mod: Binaryen.Module): void {
       mod.local.get(0, b.i64),
     ], b.i64),
   );
+}
+
+/** Expression kinds without children. */
+function leafIds(b: typeof Binaryen): Set<number> {
+  return new Set([
+    b.NopId,
+    b.ConstId,
+    b.LocalGetId,
+    b.GlobalGetId,
+    b.UnreachableId,
+    b.MemorySizeId,
+    b.RefNullId,
+    b.RefFuncId,
+    b.DataDropId,
+    b.PopId,
+    b.TableSizeId,
+    b.RethrowId,
+  ].filter((id) => typeof id === "number"));
 }
 
 /** Expression kinds that can hold others, and the fields holding them. */
@@ -247,27 +278,45 @@ function meterBulk(
   const body = b.getFunctionInfo(mod.getFunction(name)).body;
   if (!body) return;
   const keys = childKeys(b);
-  const stack = [body];
+  const leaves = leafIds(b);
+  const api = b as unknown as Record<
+    string,
+    {
+      setOperandAt(expr: number, i: number, op: number): void;
+      setTarget(expr: number, target: string): void;
+      setSize(expr: number, size: number): void;
+    }
+  >;
+  const entryHooks: number[] = [];
+  // Whether a call can run outside every loop of this function, or the
+  // function holds code this walk cannot see into.
+  let callOutsideLoops = false;
+  const stack: Array<[expr: number, inLoop: boolean]> = [[body, false]];
   while (stack.length > 0) {
-    const expr = stack.pop()!;
-    const fields = keys.get(b.getExpressionId(expr));
-    // Leaves, and kinds Binaryen.js has no accessors for (try_table, for
-    // one): the loop-header fuel still covers whatever is under those.
-    if (fields === undefined) continue;
+    const [expr, inLoop] = stack.pop()!;
+    const id = b.getExpressionId(expr);
+    const fields = keys.get(id);
+    if (fields === undefined) {
+      // Kinds Binaryen.js has no accessors for (try_table, call_ref, for
+      // some): the loop-header fuel still covers whatever is under those,
+      // and the function keeps its entry hook.
+      if (!leaves.has(id)) callOutsideLoops = true;
+      continue;
+    }
     const info = b.getExpressionInfo(expr) as unknown as Record<
       string,
       unknown
     >;
-    if (info.id === b.CallId && info.target === logger) {
+    if (id === b.CallId && info.target === logger) {
       // log-execution numbers its hooks from a process-wide counter; the
       // number is unused, and zeroing it makes the output depend on the
       // module alone (it is cached by content).
-      (b as unknown as Record<
-        string,
-        { setOperandAt(expr: number, i: number, op: number): void }
-      >).Call.setOperandAt(expr, 0, mod.i32.const(0));
+      api.Call.setOperandAt(expr, 0, mod.i32.const(0));
+      if (!inLoop) entryHooks.push(expr);
+    } else if ((id === b.CallId || id === b.CallIndirectId) && !inLoop) {
+      callOutsideLoops = true;
     }
-    if (info.id === b.MemoryFillId || info.id === b.MemoryCopyId) {
+    if (id === b.MemoryFillId || id === b.MemoryCopyId) {
       const size = info.size as number;
       const wide = b.getExpressionType(size) === b.i64;
       const metered = mod.call(
@@ -276,24 +325,31 @@ function meterBulk(
         wide ? b.i64 : b.i32,
       );
       // Typed in binaryen.js but missing from its .d.ts.
-      const api = b as unknown as Record<
-        string,
-        { setSize(expr: number, size: number): void }
-      >;
-      api[info.id === b.MemoryFillId ? "MemoryFill" : "MemoryCopy"].setSize(
+      api[id === b.MemoryFillId ? "MemoryFill" : "MemoryCopy"].setSize(
         expr,
         metered,
       );
     }
+    const childInLoop = inLoop || id === b.LoopId;
     for (const key of fields) {
       const child = info[key];
-      if (typeof child === "number" && child !== 0) stack.push(child);
-      else if (Array.isArray(child)) {
+      if (typeof child === "number" && child !== 0) {
+        stack.push([child, childInLoop]);
+      } else if (Array.isArray(child)) {
         for (const c of child) {
-          if (typeof c === "number" && c !== 0) stack.push(c);
+          if (typeof c === "number" && c !== 0) stack.push([c, childInLoop]);
         }
       }
     }
+  }
+  // The entry hook bounds recursion and call chains. A function whose
+  // every call sits inside a loop passes a loop-header hook before each
+  // call, and one without calls runs straight-line code between its loop
+  // hooks: either way the work between two hooks stays bounded by the
+  // code's size, so the entry hook can go (recursive code pays one hook a
+  // call instead of two).
+  if (!callOutsideLoops) {
+    for (const hook of entryHooks) api.Call.setTarget(hook, NO_HOOK);
   }
 }
 

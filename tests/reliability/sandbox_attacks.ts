@@ -87,6 +87,12 @@ export const ATTACKS: Readonly<Record<string, Attack>> = {
     expect: "timeout",
     ...short,
   },
+  "2^40 calls through 40 functions without loops": {
+    module: "attack",
+    fn: "call_chain",
+    expect: "timeout",
+    ...short,
+  },
   "100 host calls per loop pass": {
     module: "attack",
     fn: "calls_loop",

@@ -179,6 +179,16 @@ export function fetchWat(): string {
  * (exceptions and reference types on).
  */
 export function sandboxAttackWat(): string {
+  // 40 functions without loops, each calling the next twice: 2^40 calls.
+  const chain = Array.from(
+    { length: 40 },
+    (_, i) =>
+      i === 39
+        ? `(func $chain${i})`
+        : `(func $chain${i} (call $chain${i + 1}) (call $chain${i + 1}))`,
+  ).join(
+    "\n  ",
+  );
   const hundredCalls = "(drop (call $length (i64.const 0)))\n".repeat(100);
   return `(module
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
@@ -202,6 +212,8 @@ export function sandboxAttackWat(): string {
   (func $out (param $h i64) (call $output_set (local.get $h) (call $length (local.get $h))))
   (func (export "ok") (result i32) (call $out (call $block (i32.const 16) (i32.const 1))) (i32.const 0))
   (func (export "trap") (result i32) unreachable)
+  ${chain}
+  (func (export "call_chain") (result i32) (call $chain0) (i32.const 0))
   ;; one WASI clock subscription at 1024, events at 2048
   (func $sleep (param $ns i64) (param $flags i32) (result i32)
     (i64.store (i32.const 1024) (i64.const 42))
