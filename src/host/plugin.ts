@@ -82,6 +82,8 @@ export interface PluginParts {
 }
 
 const encoder = new TextEncoder();
+/** Output of calls that set none (zero-length, so sharing it is safe). */
+const EMPTY = new Uint8Array(0);
 
 function toBytes(input: PluginInput): Uint8Array {
   return input === undefined
@@ -176,34 +178,49 @@ export class SupPlugin implements AsyncDisposable {
     input: PluginInput,
     instance: Instance,
   ): Promise<PluginResult> {
-    const state = this.#parts.state;
     let started: Promise<{ bytes(): Uint8Array } | null>;
     try {
       const bytes = toBytes(input);
-      beginCall(state, fn, instance);
+      beginCall(this.#parts.state, fn, instance);
       started = instance.plugin.call(fn, bytes);
     } catch (err) {
       started = Promise.reject(err);
     }
+    // One fast call at a time (#pending is 0 to get here), so its details
+    // live on the object and the handlers are allocated once.
     this.#pending = 1;
-    const result = started.then((out) => {
-      this.#pending = 0;
-      if (state.poison !== null) {
-        return this.#failed(fn, instance, {
-          ok: false,
-          error: state.poison,
-          reported: false,
-          closesLater: false,
-        });
-      }
-      return new PluginResult(out ? out.bytes().slice() : new Uint8Array(0));
-    }, (err) => {
-      this.#pending = 0;
-      return this.#failed(fn, instance, classify(state, err));
-    });
+    this.#fastFn = fn;
+    this.#fastInstance = instance;
+    const result = started.then(this.#fastDone, this.#fastFailed);
     this.#last = result;
     return result;
   }
+
+  #fastFn = "";
+  #fastInstance: Instance | null = null;
+  readonly #fastDone = (
+    out: { bytes(): Uint8Array } | null,
+  ): PluginResult | Promise<never> => {
+    this.#pending = 0;
+    const state = this.#parts.state;
+    if (state.poison !== null) {
+      return this.#failed(this.#fastFn, this.#fastInstance!, {
+        ok: false,
+        error: state.poison,
+        reported: false,
+        closesLater: false,
+      });
+    }
+    return new PluginResult(out === null ? EMPTY : out.bytes().slice());
+  };
+  readonly #fastFailed = (err: unknown): Promise<never> => {
+    this.#pending = 0;
+    return this.#failed(
+      this.#fastFn,
+      this.#fastInstance!,
+      classify(this.#parts.state, err),
+    );
+  };
 
   async #call(fn: string, input: PluginInput): Promise<PluginResult> {
     if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
