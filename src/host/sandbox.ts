@@ -37,7 +37,7 @@ let binaryen: typeof Binaryen;
  * Version of the rewrite. Part of the content address of cached output:
  * bump it whenever {@link instrument}'s output changes.
  */
-export const SANDBOX_VERSION = "4";
+export const SANDBOX_VERSION = "5";
 /** Import module of the functions the rewritten plugin calls. */
 export const SANDBOX_MODULE = "sup:host/sandbox";
 /** Export name of the fuel global. */
@@ -203,6 +203,39 @@ function addBulk(mod: Binaryen.Module): void {
   );
 }
 
+/** Loop passes counted in a local before one burn from the global. */
+export const LOOP_BATCH = 64;
+
+/** Whether `block`'s first child is a call to the log-execution hook. */
+function isHook(b: typeof Binaryen, block: number, logger: string): boolean {
+  const info = b.getExpressionInfo(block) as unknown as { children: number[] };
+  const first = info.children[0];
+  if (first === undefined || b.getExpressionId(first) !== b.CallId) {
+    return false;
+  }
+  return (b.getExpressionInfo(first) as unknown as { target: string })
+    .target === logger;
+}
+
+/** `if (--c <= 0) { c = LOOP_BATCH; burn(LOOP_BATCH) }` on local `c`. */
+function loopCounter(mod: Binaryen.Module, c: number): number {
+  const b = binaryen;
+  return mod.if(
+    mod.i32.le_s(
+      mod.local.tee(
+        c,
+        mod.i32.sub(mod.local.get(c, b.i32), mod.i32.const(1)),
+        b.i32,
+      ),
+      mod.i32.const(0),
+    ),
+    mod.block(null, [
+      mod.local.set(c, mod.i32.const(LOOP_BATCH)),
+      mod.call(BURN, [mod.i32.const(LOOP_BATCH)], b.none),
+    ]),
+  );
+}
+
 /** Expression kinds without children. */
 function leafIds(b: typeof Binaryen): Set<number> {
   return new Set([
@@ -285,9 +318,11 @@ function meterBulk(
       setOperandAt(expr: number, i: number, op: number): void;
       setTarget(expr: number, target: string): void;
       setSize(expr: number, size: number): void;
+      setChildAt(expr: number, i: number, child: number): void;
     }
   >;
   const entryHooks: number[] = [];
+  let counter = -1;
   // Whether a call can run outside every loop of this function, or the
   // function holds code this walk cannot see into.
   let callOutsideLoops = false;
@@ -329,6 +364,23 @@ function meterBulk(
         expr,
         metered,
       );
+    }
+    if (id === b.LoopId) {
+      // log-execution made the loop body `[call hook, body]`. Count loop
+      // passes in a local (a register) and burn LOOP_BATCH fuel from the
+      // global once per batch, in advance, so nothing goes uncounted.
+      const block = info.body as number;
+      if (
+        block !== 0 && b.getExpressionId(block) === b.BlockId &&
+        isHook(b, block, logger)
+      ) {
+        if (counter < 0) {
+          counter = (b as unknown as {
+            _BinaryenFunctionAddVar(f: number, t: number): number;
+          })._BinaryenFunctionAddVar(mod.getFunction(name), b.i32);
+        }
+        api.Block.setChildAt(block, 0, loopCounter(mod, counter));
+      }
     }
     const childInLoop = inLoop || id === b.LoopId;
     for (const key of fields) {

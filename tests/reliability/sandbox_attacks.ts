@@ -93,6 +93,12 @@ export const ATTACKS: Readonly<Record<string, Attack>> = {
     expect: "timeout",
     ...short,
   },
+  "2^40 recursive calls, each from inside a loop": {
+    module: "attack",
+    fn: "recursion_in_loops",
+    expect: "timeout",
+    ...short,
+  },
   "100 host calls per loop pass": {
     module: "attack",
     fn: "calls_loop",

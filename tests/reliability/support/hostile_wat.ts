@@ -214,6 +214,14 @@ export function sandboxAttackWat(): string {
   (func (export "trap") (result i32) unreachable)
   ${chain}
   (func (export "call_chain") (result i32) (call $chain0) (i32.const 0))
+  ;; 2^40 recursive calls, every one from inside a loop
+  (func $rec (param $n i32) (local $i i32)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $again
+      (call $rec (i32.sub (local.get $n) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 2)))))
+  (func (export "recursion_in_loops") (result i32) (call $rec (i32.const 40)) (i32.const 0))
   ;; one WASI clock subscription at 1024, events at 2048
   (func $sleep (param $ns i64) (param $flags i32) (result i32)
     (i64.store (i32.const 1024) (i64.const 42))
