@@ -9,6 +9,7 @@ import binaryen from "binaryen";
 import wabtInit from "wabt";
 import {
   exitAtLoadWat,
+  loopAtLoadWat,
   REFUSED_WAT,
   sandboxAttackWat,
 } from "./support/hostile_wat.ts";
@@ -18,7 +19,11 @@ export type Expect = "timeout" | "memory" | "capped" | "refused" | "load-error";
 
 /** One attack: an export of a hostile module, and the limits it runs under. */
 export interface Attack {
-  module: "attack" | keyof typeof REFUSED_WAT | "exit-at-load";
+  module:
+    | "attack"
+    | keyof typeof REFUSED_WAT
+    | "exit-at-load"
+    | "loop-at-load";
   fn: string;
   expect: Expect;
   timeoutMs: number;
@@ -169,6 +174,13 @@ export const ATTACKS: Readonly<Record<string, Attack>> = {
     mentions: /proc_exit\(3\)/,
     ...short,
   },
+  "a start function that never returns": {
+    module: "loop-at-load",
+    fn: "run",
+    expect: "load-error",
+    mentions: /did not finish within 300 ms/,
+    ...short,
+  },
 };
 
 /** The bytes of an attack's module, compiled from the text in hostile_wat.ts. */
@@ -177,6 +189,7 @@ export async function attackModule(
 ): Promise<Uint8Array> {
   if (module === "attack") return await wat(sandboxAttackWat());
   if (module === "exit-at-load") return await wat(exitAtLoadWat());
+  if (module === "loop-at-load") return await wat(loopAtLoadWat());
   const mod = binaryen.parseText(REFUSED_WAT[module].text);
   try {
     mod.setFeatures(binaryen.Features.All);

@@ -368,3 +368,12 @@ export function exitAtLoadWat(): string {
   (start $start)
   (func (export "run") (result i32) (i32.const 0)))`;
 }
+
+/** A module whose start function never returns. */
+export function loopAtLoadWat(): string {
+  return `(module
+  (memory (export "memory") 1)
+  (func $start (loop $forever (br $forever)))
+  (start $start)
+  (func (export "run") (result i32) (i32.const 0)))`;
+}
