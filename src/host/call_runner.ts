@@ -25,7 +25,20 @@ export type Outcome =
     closesLater: boolean;
   };
 
-/** Start a call: fresh deadline, fuel and budget; no poison. */
+/**
+ * Start a call: fresh deadline (started at the first check), budget and
+ * no poison.
+ *
+ * @example
+ * ```ts
+ * import { beginCall } from "./call_runner.ts";
+ * import type { HostState } from "./context.ts";
+ * import type { Instance } from "./instance.ts";
+ * const state = { poison: new Error("old") } as unknown as HostState;
+ * beginCall(state, "run", { memory: null, fuel: null } as unknown as Instance);
+ * console.log(state.poison, state.fn); // null "run"
+ * ```
+ */
 export function beginCall(
   state: HostState,
   fn: string,
@@ -45,6 +58,17 @@ export function beginCall(
  * Call `fn` on `instance`. `suspends` says whether the call can wait on a
  * promise (then a timer enforces the deadline); purely synchronous calls
  * skip the timer, which would cost more than a trivial call.
+ *
+ * @example
+ * ```ts
+ * import { createSupCache } from "../cache/cache.ts";
+ * import { loadPlugin } from "./load.ts";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * // loadPlugin's calls go through runCall.
+ * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+ * console.log(await plugin.version()); // "unknown"
+ * ```
  */
 export async function runCall(
   state: HostState,
@@ -115,6 +139,15 @@ export async function runCall(
  * What a call that threw means: an error the plugin reported itself
  * (`error_set`, the instance is fine), or a trap, timeout or memory error
  * (the call's poison wins over the trap it caused).
+ *
+ * @example
+ * ```ts
+ * import { classify } from "./call_runner.ts";
+ * import type { HostState } from "./context.ts";
+ * const state = { poison: null } as unknown as HostState;
+ * const out = classify(state, new Error("Plugin-originated error: no"));
+ * console.log(out.reported); // true
+ * ```
  */
 export function classify(
   state: HostState,

@@ -116,7 +116,20 @@ export interface HostState {
 /** What an Extism block costs the host beyond its bytes (objects, views). */
 export const BLOCK_OVERHEAD = 512;
 
-/** Bytes the plugin makes the host hold now (see {@link HostState.maxMemoryBytes}). */
+/**
+ * Bytes the plugin makes the host hold now (see {@link HostState.maxMemoryBytes}).
+ *
+ * @example
+ * ```ts
+ * import { held, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * console.log(held(state)); // 0
+ * ```
+ */
 export function held(state: HostState): number {
   return (state.memory?.buffer.byteLength ?? 0) + state.tableBytes +
     state.allocated + state.varBytes;
@@ -126,6 +139,18 @@ export function held(state: HostState): number {
  * Decide that the running call stops with `err`: later checks throw or
  * trap with it, and the plugin's fuel is zeroed so its next check comes at
  * once. The first reason wins.
+ *
+ * @example
+ * ```ts
+ * import { type HostState, poison } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * poison(state, new Error("first"));
+ * console.log(poison(state, new Error("second")).message); // "first"
+ * ```
  */
 export function poison(state: HostState, err: Error): Error {
   state.poison ??= err;
@@ -138,6 +163,17 @@ export function poison(state: HostState, err: Error): Error {
  * call's first check rather than at its start: reading it costs a quarter
  * of a trivial call, and the first check comes within one tick of fuel
  * (microseconds of work) or the first host call.
+ *
+ * @example
+ * ```ts
+ * import { type HostState, pastDeadline } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * console.log(pastDeadline(state), state.deadline > 0); // false true
+ * ```
  */
 export function pastDeadline(state: HostState): boolean {
   const now = Date.now();
@@ -152,6 +188,17 @@ export function pastDeadline(state: HostState): boolean {
  * Throw if the running call must stop: already poisoned, or past its
  * deadline. Host functions call this first, so a loop of host calls ends
  * on time even when each call is slow.
+ *
+ * @example
+ * ```ts
+ * import { checkpoint, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * checkpoint(state); // the clock starts; nothing to stop yet
+ * ```
  */
 export function checkpoint(state: HostState): void {
   if (state.poison !== null) throw state.poison;
@@ -166,6 +213,18 @@ export function checkpoint(state: HostState): void {
 /**
  * Count `bytes` more against the memory cap, throwing a
  * {@link PluginMemoryError} (and poisoning the call) when it would pass it.
+ *
+ * @example
+ * ```ts
+ * import { charge, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * charge(state, 1000);
+ * console.log(state.allocated); // 1000
+ * ```
  */
 export function charge(state: HostState, bytes: number): void {
   const total = held(state) + bytes;

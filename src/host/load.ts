@@ -1,106 +1,29 @@
 /**
  * `loadPlugin`: read, sandbox and instantiate a plugin, wire it to its
- * namespace of a cache, and hand back a {@link SupPlugin}.
+ * namespace of a cache, and hand back a {@link SupPlugin}. Options are
+ * resolved once (config.ts), modules compiled once (compile.ts), calls run
+ * by one runner (call_runner.ts).
  *
  * @module
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createSupCache, type SupCache } from "../cache/cache.ts";
-import { checkOptions } from "../check_options.ts";
-import type { HostFunction, HostState, Logger } from "./context.ts";
+import { createSupCache } from "../cache/cache.ts";
+import { runCall } from "./call_runner.ts";
+import { compileSandboxed } from "./compile.ts";
+import { type LoadPluginOptions, resolveConfig } from "./config.ts";
+import type { HostFunction, HostState } from "./context.ts";
 import { describeThrown, PluginLoadError } from "./errors.ts";
 import { pluginDirName } from "./files.ts";
-import { type InstanceSettings, instantiate } from "./instance.ts";
+import { instantiate } from "./instance.ts";
 import { SupPlugin } from "./plugin.ts";
-import { runCall } from "./call_runner.ts";
-import { sandboxed, sandboxKey } from "./sandbox_store.ts";
-import { capLimits, PAGE_BYTES, refuseUncappable } from "./wasm_sections.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
-/** Default call timeout: generous for a chat command, short enough to notice a hang. */
-export const DEFAULT_TIMEOUT_MS = 10_000;
-/** Default memory cap (linear memory, and Extism memory per call). */
-export const DEFAULT_MAX_MEMORY_BYTES = 256 * 1_048_576;
-
-/** Options of {@link loadPlugin}. */
-export interface LoadPluginOptions {
-  /**
-   * The cache whose namespace the plugin uses. When absent, one is created
-   * on the default data directory and closed with the plugin.
-   */
-  cache?: SupCache;
-  /** Plugin name and namespace. Default: the file name without `.wasm`. */
-  name?: string;
-  /** Extism config the plugin reads with `config_get`. */
-  config?: Record<string, string>;
-  /**
-   * Where the values of the variables named by the plugin's
-   * `get_required_env_vars` come from. Default: the process environment
-   * (`Deno.env`, needing `--allow-env` for exactly those names). Only the
-   * named variables with non-empty values reach the plugin, as in sup.
-   */
-  env?: Record<string, string>;
-  /** Hosts the plugin may reach with Extism's `http_request`. Default none. */
-  allowedHosts?: string[];
-  /** WASI preopens, guest path to host path. Default none. */
-  allowedPaths?: Record<string, string>;
-  /** Directory `read_file`/`list_directory` see. Default `<cache.dataDir>/plugins/<name>`. */
-  filesDir?: string;
-  /** Per-call time limit in ms. Default {@link DEFAULT_TIMEOUT_MS}. */
-  timeoutMs?: number;
-  /** Memory cap in bytes, rounded down to 64 KiB pages. Default {@link DEFAULT_MAX_MEMORY_BYTES}. */
-  maxMemoryBytes?: number;
-  /** Turn WASI off (plugins importing it then fail to load). Default `true`. */
-  wasi?: boolean;
-  /**
-   * Extra or replacing `extism:host/user` functions, by name, e.g. a real
-   * `send_image` or `exec_command`. They receive Extism's call context and
-   * the raw i64 arguments.
-   */
-  hostFunctions?: Record<string, HostFunction>;
-  /** Receives plugin log lines and refused requests. Default: silent. */
-  logger?: Logger;
-}
-
-const OPTION_NAMES: ReadonlyArray<keyof LoadPluginOptions> = [
-  "cache",
-  "name",
-  "config",
-  "env",
-  "allowedHosts",
-  "allowedPaths",
-  "filesDir",
-  "timeoutMs",
-  "maxMemoryBytes",
-  "wasi",
-  "hostFunctions",
-  "logger",
-];
-
-/** Compiled modules by content address and memory cap: a warm load compiles nothing. */
-const compiled = new Map<
-  string,
-  { module: WebAssembly.Module; tableBytes: number }
->();
-
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-function positive(
-  plugin: string,
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new PluginLoadError(
-      plugin,
-      `${name} must be a positive number, got ${value}`,
-    );
-  }
-  return value;
-}
+export {
+  DEFAULT_MAX_MEMORY_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  type LoadPluginOptions,
+} from "./config.ts";
 
 /**
  * Load a plugin: its namespace in `options.cache` is its name, its host
@@ -122,61 +45,31 @@ export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions = {},
 ): Promise<SupPlugin> {
-  checkOptions(options, OPTION_NAMES, "loadPlugin");
   const resolved = await resolveSource(source);
-  const name = options.name ?? resolved.name;
-  if (name === null || name === "") {
-    throw new PluginLoadError(
-      "?",
-      "the source has no file name to take the plugin name from; pass options.name",
-    );
-  }
-  const timeoutMs = positive(
-    name,
-    "timeoutMs",
-    options.timeoutMs,
-    DEFAULT_TIMEOUT_MS,
-  );
-  const maxMemoryBytes = positive(
-    name,
-    "maxMemoryBytes",
-    options.maxMemoryBytes,
-    DEFAULT_MAX_MEMORY_BYTES,
-  );
-  if (maxMemoryBytes < PAGE_BYTES) {
-    throw new PluginLoadError(
-      name,
-      `maxMemoryBytes must be at least ${PAGE_BYTES} (one page)`,
-    );
-  }
+  const config = resolveConfig(resolved, options);
+  const { name, timeoutMs, maxMemoryBytes, settings } = config;
   let tableBytes = 0;
   const compile = async (env: [string, string][], dataDir: string | null) => {
     try {
-      const id = `${sandboxKey(resolved.bytes, env)}/${maxMemoryBytes}`;
-      let hit = compiled.get(id);
-      if (hit === undefined) {
-        refuseUncappable(resolved.bytes);
-        const out = await sandboxed(resolved.bytes, env, dataDir);
-        const capped = capLimits(out.wasm, maxMemoryBytes);
-        hit = {
-          module: await WebAssembly.compile(capped.wasm),
-          tableBytes: capped.tableBytes,
-        };
-        compiled.set(id, hit);
-      }
-      tableBytes = hit.tableBytes;
-      return hit.module;
+      const out = await compileSandboxed(
+        resolved.bytes,
+        env,
+        maxMemoryBytes,
+        dataDir,
+      );
+      tableBytes = out.tableBytes;
+      return out.module;
     } catch (cause) {
       throw new PluginLoadError(name, (cause as Error).message, { cause });
     }
   };
 
-  const ownsCache = options.cache === undefined;
-  const cache = options.cache ?? await createSupCache();
+  const ownsCache = config.cache === null;
+  const cache = config.cache ?? await createSupCache();
   let instance;
   try {
     let module = await compile([], cache.dataDir);
-    const filesDir = options.filesDir ??
+    const filesDir = config.filesDir ??
       (cache.dataDir === null
         ? null
         : join(cache.dataDir, "plugins", pluginDirName(name)));
@@ -198,7 +91,7 @@ export async function loadPlugin(
       cache: cache.namespace(name).sync,
       store: cache.store(name).sync,
       filesDir,
-      logger: options.logger ?? silent,
+      logger: config.logger,
       maxMemoryBytes,
       tableBytes,
       timeoutMs,
@@ -211,16 +104,6 @@ export async function loadPlugin(
       probing: false,
       fn: "(instantiation)",
       allocated: 0,
-    };
-    const settings: InstanceSettings = {
-      wasi: options.wasi ?? true,
-      config: { ...resolved.manifest.config, ...options.config },
-      allowedPaths: options.allowedPaths ?? resolved.manifest.allowedPaths ??
-        {},
-      allowedHosts: options.allowedHosts ?? resolved.manifest.allowedHosts ??
-        [],
-      logger: options.logger ?? null,
-      hostFunctions: options.hostFunctions ?? {},
     };
     const create = async (mod: WebAssembly.Module) => {
       state.deadline = Date.now() + timeoutMs;
@@ -286,7 +169,7 @@ export async function loadPlugin(
       for (const key of names as string[]) {
         let value: string | undefined;
         try {
-          value = options.env ? options.env[key] : Deno.env.get(key);
+          value = config.env ? config.env[key] : Deno.env.get(key);
         } catch (cause) {
           await instance.plugin.close();
           throw new PluginLoadError(

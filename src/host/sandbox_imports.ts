@@ -51,6 +51,15 @@ function timeout(state: HostState): Error {
  * Wrap a host function so it first checks the deadline and the call's
  * poison (and refuses to run for a dead instance). Async functions stay
  * async, so Extism still suspends the plugin on them.
+ *
+ * @example
+ * ```ts
+ * import type { HostState } from "./context.ts";
+ * import { guard } from "./sandbox_imports.ts";
+ * const state = { poison: null, deadline: 0, timeoutMs: 100 } as unknown as HostState;
+ * const fn = guard(state, { dead: false }, () => 7n);
+ * console.log(fn({} as never)); // 7n
+ * ```
  */
 export function guard(
   state: HostState,
@@ -73,7 +82,21 @@ export function guard(
   };
 }
 
-/** The `sup:host/sandbox` imports for one instance. */
+/**
+ * The `sup:host/sandbox` imports for one instance.
+ *
+ * @example
+ * ```ts
+ * import type { HostState } from "./context.ts";
+ * import { sandboxImports } from "./sandbox_imports.ts";
+ * const state = {
+ *   poison: null, deadline: 0, timeoutMs: 100, memory: null, tableBytes: 0,
+ *   allocated: 0, varBytes: 0, maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * const { tick } = sandboxImports(state, { dead: false });
+ * console.log(tick({} as never)); // 0: keep running
+ * ```
+ */
 export function sandboxImports(
   state: HostState,
   slot: Slot,

@@ -48,7 +48,15 @@ export function sandboxKey(
     .digest("hex");
 }
 
-/** Where cached rewrites live under a data directory. */
+/**
+ * Where cached rewrites live under a data directory.
+ *
+ * @example
+ * ```ts
+ * import { sandboxDir } from "./sandbox_store.ts";
+ * console.log(sandboxDir("/data")); // "/data/sandbox"
+ * ```
+ */
 export function sandboxDir(dataDir: string): string {
   return join(dataDir, "sandbox");
 }
@@ -126,7 +134,15 @@ function writeAtomic(file: string, body: Uint8Array): void {
   }
 }
 
-/** Forget the in-memory copies (tests measure the disk path with it). */
+/**
+ * Forget the in-memory copies (tests measure the disk path with it).
+ *
+ * @example
+ * ```ts
+ * import { clearSandboxMemory } from "./sandbox_store.ts";
+ * clearSandboxMemory();
+ * ```
+ */
 export function clearSandboxMemory(): void {
   memory.clear();
 }
