@@ -26,7 +26,11 @@ Deno.test("an infinite loop is stopped with PluginTimeoutError; the plugin keeps
 Deno.test("traps, bad output handles and plugin-reported errors are PluginErrors", async () => {
   await using host = await openHost();
   const p = await host.load("bridge");
-  for (const fn of ["trap", "bad_output", "grow"]) {
+  // A memory.grow past the cap is the typed memory error (a PluginError).
+  const grow = await p.call("grow").catch((e) => e);
+  assert.ok(grow instanceof PluginMemoryError, String(grow));
+  assert.match(grow.message, /"bridge", function "grow": .*the limit is/);
+  for (const fn of ["trap", "bad_output"]) {
     const err = await p.call(fn).catch((e) => e);
     assert.ok(err instanceof PluginError, `${fn}: ${err}`);
     assert.match(

@@ -14,7 +14,9 @@
  *   exported fuel to stop a plugin at its next check.
  * - Extism's `alloc`, `var_get` and `var_set` and WASI's `poll_oneoff` are
  *   routed through `sup:host/sandbox`, so the host counts allocations and
- *   variables against the cap and bounds sleeps by the deadline.
+ *   variables against the cap and bounds sleeps by the deadline; every
+ *   `memory.grow` asks the host first, so linear memory, Extism blocks and
+ *   vars stay under one cap together.
  * - WASI `environ_get`/`environ_sizes_get` are replaced by functions that
  *   write exactly the variables the host chose (Extism's WASI has no way to
  *   pass an environment).
@@ -37,7 +39,7 @@ let binaryen: typeof Binaryen;
  * Version of the rewrite. Part of the content address of cached output:
  * bump it whenever {@link instrument}'s output changes.
  */
-export const SANDBOX_VERSION = "5";
+export const SANDBOX_VERSION = "6";
 /** Import module of the functions the rewritten plugin calls. */
 export const SANDBOX_MODULE = "sup:host/sandbox";
 /** Export name of the fuel global. */
@@ -57,6 +59,8 @@ const BURN = "__sup_burn";
 const BULK32 = "__sup_bulk32";
 const BULK64 = "__sup_bulk64";
 const NO_HOOK = "__sup_no_hook";
+const GROW = "__sup_grow";
+const GROW64 = "__sup_grow64";
 
 /** What {@link instrument} needs to know. */
 export interface InstrumentOptions {
@@ -130,6 +134,7 @@ export async function instrument(
     mod.addFunction(logger, b.i32, b.none, [], burn(mod, mod.i32.const(1), 0));
     mod.addFunction(NO_HOOK, b.i32, b.none, [], mod.nop());
     addBulk(mod);
+    addGrow(mod);
     for (const name of plugin) meterBulk(mod, name, logger);
     rewriteImports(mod, options.env);
     meterImports(mod);
@@ -236,6 +241,31 @@ function loopCounter(mod: Binaryen.Module, c: number): number {
   );
 }
 
+/**
+ * `__sup_grow(pages)` asks the host (`sup:host/sandbox` `grow`), which
+ * answers `pages`, or 0xFFFFFFFF pages (so the grow fails) when the memory
+ * cap would be passed with the Extism blocks and vars already held.
+ */
+function addGrow(mod: Binaryen.Module): void {
+  const b = binaryen;
+  mod.addFunctionImport(GROW, SANDBOX_MODULE, "grow", b.i32, b.i32);
+  mod.addFunction(
+    GROW64,
+    b.i64,
+    b.i64,
+    [],
+    mod.i64.extend_u(
+      mod.call(GROW, [
+        mod.select(
+          mod.i64.lt_u(mod.local.get(0, b.i64), mod.i64.const(0x7fffffffn)),
+          mod.i32.wrap(mod.local.get(0, b.i64)),
+          mod.i32.const(0x7fffffff),
+        ),
+      ], b.i32),
+    ),
+  );
+}
+
 /** Expression kinds without children. */
 function leafIds(b: typeof Binaryen): Set<number> {
   return new Set([
@@ -319,6 +349,7 @@ function meterBulk(
       setTarget(expr: number, target: string): void;
       setSize(expr: number, size: number): void;
       setChildAt(expr: number, i: number, child: number): void;
+      setDelta(expr: number, delta: number): void;
     }
   >;
   const entryHooks: number[] = [];
@@ -350,6 +381,14 @@ function meterBulk(
       if (!inLoop) entryHooks.push(expr);
     } else if ((id === b.CallId || id === b.CallIndirectId) && !inLoop) {
       callOutsideLoops = true;
+    }
+    if (id === b.MemoryGrowId) {
+      const delta = info.delta as number;
+      const wide = b.getExpressionType(delta) === b.i64;
+      api.MemoryGrow.setDelta(
+        expr,
+        mod.call(wide ? GROW64 : GROW, [delta], wide ? b.i64 : b.i32),
+      );
     }
     if (id === b.MemoryFillId || id === b.MemoryCopyId) {
       const size = info.size as number;

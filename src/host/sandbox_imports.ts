@@ -20,6 +20,7 @@ import {
   poison,
 } from "./context.ts";
 import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
+import { PAGE_BYTES } from "./wasm_sections.ts";
 
 /** One instance's standing: a timed-out async call leaves its instance behind, dead. */
 export interface Slot {
@@ -123,6 +124,23 @@ export function sandboxImports(
       }
       return 0;
     },
+    grow: ((_cx: HostCallContext, pages: number) => {
+      const n = pages >>> 0;
+      const total = held(state) + n * PAGE_BYTES;
+      if (total > state.maxMemoryBytes) {
+        poison(
+          state,
+          new PluginMemoryError(
+            state.plugin,
+            state.fn,
+            total,
+            state.maxMemoryBytes,
+          ),
+        );
+        return -1; // 0xFFFFFFFF pages: the grow fails
+      }
+      return n;
+    }) as unknown as HostFunction,
     alloc: (cx, size) => {
       charge(state, Number(size) + BLOCK_OVERHEAD);
       return cx.alloc(size);

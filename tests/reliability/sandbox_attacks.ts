@@ -134,6 +134,12 @@ export const ATTACKS: Readonly<Record<string, Attack>> = {
     expect: "memory",
     ...greedy,
   },
+  "Extism allocations, then memory.grow past the cap": {
+    module: "attack",
+    fn: "alloc_then_grow",
+    expect: "memory",
+    ...greedy,
+  },
   "millions of 1-byte Extism allocations": {
     module: "attack",
     fn: "tiny_allocs",

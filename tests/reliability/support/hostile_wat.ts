@@ -285,6 +285,11 @@ export function sandboxAttackWat(): string {
     (loop $again (br_if $again (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
     (loop $more (drop (call $alloc (i64.const 1048576))) (br $more))
     (i32.const 0))
+  ;; holds 24 MiB of Extism blocks, then grows linear memory by 16 MiB
+  (func (export "alloc_then_grow") (result i32)
+    (drop (call $alloc (i64.const 25165824)))
+    (drop (memory.grow (i32.const 256)))
+    (i32.const 0))
   ;; millions of one-byte Extism allocations
   (func (export "tiny_allocs") (result i32)
     (loop $again (drop (call $alloc (i64.const 1))) (br $again))
