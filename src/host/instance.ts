@@ -77,7 +77,12 @@ export async function instantiate(
   }
   state.memory = null;
   state.fuel = null;
-  const plugin = await createPlugin({ wasm: [{ module }] }, {
+  const plugin = await createPlugin({
+    wasm: [{ module }],
+    // Extism reads HTTP bodies itself, outside the blocks the sandbox
+    // counts; at least no single body may pass the cap.
+    memory: { maxHttpResponseBytes: state.maxMemoryBytes },
+  }, {
     useWasi: settings.wasi,
     runInWorker: false,
     functions: {
