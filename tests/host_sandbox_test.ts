@@ -208,12 +208,20 @@ Deno.test("Extism vars survive the fresh instance a failed call gets", async () 
   const p = await loadPlugin(await attackModule("attack"), {
     cache: host.cache,
     name: "vars",
+    timeoutMs: 200,
     hostFunctions: { slow: () => {} },
   });
   try {
     await p.call("var_put", "kept");
     assert.ok((await p.call("trap").catch((e) => e)) instanceof PluginError);
     assert.equal((await p.call("var_show")).text(), "kept");
+    // And after a timeout (the plugin even catches the host's exception).
+    await p.call("var_put", "still kept");
+    assert.ok(
+      (await p.call("catch_loop").catch((e) => e)) instanceof
+        PluginTimeoutError,
+    );
+    assert.equal((await p.call("var_show")).text(), "still kept");
   } finally {
     await p.close();
   }
