@@ -4,7 +4,6 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
 import wrapAnsi from "npm:wrap-ansi@10.0.2";
 import type { Command } from "./command.ts";
 
