@@ -100,8 +100,7 @@ function toBytes(input: PluginInput): Uint8Array {
  *
  * @example
  * ```ts
- * import { createSupCache } from "../../mod.ts";
- * import { loadPlugin } from "./mod.ts";
+ * import { createSupCache, loadPlugin } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
  * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
