@@ -26,7 +26,11 @@ Deno.test("an infinite loop is stopped with PluginTimeoutError; the plugin keeps
 Deno.test("traps, bad output handles and plugin-reported errors are PluginErrors", async () => {
   await using host = await openHost();
   const p = await host.load("bridge");
-  for (const fn of ["trap", "bad_output", "grow"]) {
+  // A memory.grow past the cap is the typed memory error (a PluginError).
+  const grow = await p.call("grow").catch((e) => e);
+  assert.ok(grow instanceof PluginMemoryError, String(grow));
+  assert.match(grow.message, /"bridge", function "grow": .*the limit is/);
+  for (const fn of ["trap", "bad_output"]) {
     const err = await p.call(fn).catch((e) => e);
     assert.ok(err instanceof PluginError, `${fn}: ${err}`);
     assert.match(
@@ -193,5 +197,44 @@ Deno.test("load errors are typed and name the plugin", async () => {
   await assert.rejects(
     loadPlugin(needsHost, { cache: host.cache, name: "needs" }),
     (e) => e instanceof PluginLoadError && /mystery/.test(e.message),
+  );
+});
+
+Deno.test("Extism vars survive the fresh instance a failed call gets", async () => {
+  await using host = await openHost();
+  const { ATTACKS: _a, attackModule } = await import(
+    "./reliability/sandbox_attacks.ts"
+  );
+  const p = await loadPlugin(await attackModule("attack"), {
+    cache: host.cache,
+    name: "vars",
+    timeoutMs: 200,
+    hostFunctions: { slow: () => {} },
+  });
+  try {
+    await p.call("var_put", "kept");
+    assert.ok((await p.call("trap").catch((e) => e)) instanceof PluginError);
+    assert.equal((await p.call("var_show")).text(), "kept");
+    // And after a timeout (the plugin even catches the host's exception).
+    await p.call("var_put", "still kept");
+    assert.ok(
+      (await p.call("catch_loop").catch((e) => e)) instanceof
+        PluginTimeoutError,
+    );
+    assert.equal((await p.call("var_show")).text(), "still kept");
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("loadPlugin refuses unknown options, naming the closest known one", async () => {
+  await using host = await openHost();
+  await assert.rejects(
+    loadPlugin(await compileWat("bare"), {
+      cache: host.cache,
+      name: "bare",
+      timeout: 5,
+    } as Record<string, unknown>),
+    /unknown option "timeout" for loadPlugin\(\); did you mean "timeoutMs"\?/,
   );
 });

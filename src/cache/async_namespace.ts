@@ -104,7 +104,7 @@ export class Namespace {
    *
    * @example
    * ```ts
-   * import { createSupCache } from "./mod.ts";
+   * import { createSupCache } from "@sup/cache";
    * await using cache = await createSupCache({ path: ":memory:" });
    * const ns = cache.namespace("cities");
    * const n = await ns.setMany([

@@ -79,7 +79,7 @@ function isAsyncBackend(b: Backend | AsyncBackend): b is AsyncBackend {
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * await cache.namespace("weather").set("berlin", "12°C", { ttl: 600_000 });
  * console.log(await cache.namespace("weather").has("berlin")); // true
@@ -389,7 +389,7 @@ async function removeCreated(path: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * const dataDir = await Deno.makeTempDir();
  * const cache = await createSupCache({ dataDir, ttl: 60_000 });
  * await cache.namespace("counter").increment("visits");

@@ -144,7 +144,7 @@ export async function openCache(
   if (!create && !exists(join(dataDir, DB_FILE))) {
     throw new DatabaseNotFoundError(
       join(dataDir, DB_FILE),
-      "check --data-dir (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
+      "check --data-dir (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup-cache, else ~/.local/share/sup-cache)",
     );
   }
   // A short-lived command has no use for the background sweep's timer;

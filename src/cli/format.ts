@@ -3,9 +3,7 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
 import parseDuration from "npm:parse-duration@2.1.9";
-// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
 import prettyMilliseconds from "npm:pretty-ms@10.0.0";
 import { MAX_TIME_MS } from "../transfer/time.ts";
 import { TtlRangeError, UsageError } from "./errors.ts";

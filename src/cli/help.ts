@@ -4,14 +4,13 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
 import wrapAnsi from "npm:wrap-ansi@10.0.2";
 import type { Command } from "./command.ts";
 
 const GLOBAL_OPTIONS: [string, string][] = [
   [
     "--data-dir DIR",
-    "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup, else ~/.local/share/sup)",
+    "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup-cache, else ~/.local/share/sup-cache)",
   ],
   [
     "--redis URL",

@@ -9,7 +9,6 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- full specifiers work when imported by path from another project
 import stringWidth from "npm:string-width@9.0.0";
 import { escapeInline } from "./escape.ts";
 

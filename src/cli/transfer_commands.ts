@@ -214,7 +214,7 @@ const importSupCommand: Command = {
     ["overwrite", "--overwrite", "replace keys that already exist"],
   ],
   examples: [
-    "sup-cache import-sup ~/.local/share/sup/cache.db",
+    "sup-cache import-sup ~/.local/share/sup/cache/cache.db",
     "sup-cache import-sup ./backup/sup-store.sqlite --kind store --json",
   ],
   async run(ctx) {

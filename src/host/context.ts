@@ -6,7 +6,7 @@
  * @module
  */
 import type { SyncNamespace } from "../cache/types.ts";
-import { PluginMemoryError } from "./errors.ts";
+import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
 
 /**
  * The logger `loadPlugin` reports to; `console` fits. Host functions that
@@ -41,7 +41,9 @@ export interface HostCallContext {
 
 /**
  * A host function as Extism calls it: the call context, then the wasm
- * arguments (i64 as `bigint`, i32 as `number`).
+ * arguments (i64 as `bigint`, i32 as `number`). An `async` function
+ * suspends the plugin while it waits (Extism uses JSPI); the call's
+ * deadline still holds.
  *
  * @example
  * ```ts
@@ -53,7 +55,7 @@ export interface HostCallContext {
 export type HostFunction = (
   cx: HostCallContext,
   ...args: bigint[]
-) => bigint | number | void;
+) => bigint | number | void | Promise<bigint | number | void>;
 
 /** Everything a host function of one plugin needs. */
 export interface HostState {
@@ -67,8 +69,39 @@ export interface HostState {
   readonly filesDir: string | null;
   /** Where refused requests are reported. */
   readonly logger: Logger;
-  /** Cap on Extism memory allocated during one call, in bytes. */
+  /**
+   * The one memory cap: linear memory, tables, Extism blocks of the running
+   * call and Extism vars together, in bytes.
+   */
   readonly maxMemoryBytes: number;
+  /** Bytes the tables may hold (counted up front, see wasm_sections.ts). */
+  tableBytes: number;
+  /** The call limit in ms, for error messages. */
+  readonly timeoutMs: number;
+  /**
+   * `Date.now()` after which the running call is stopped, or 0 until the
+   * call's first check (see {@link pastDeadline}). Date.now() costs a third
+   * of performance.now() in Deno and its millisecond resolution is far
+   * inside the deadline's slack.
+   */
+  deadline: number;
+  /**
+   * Why the running call must stop, once decided. Every later check throws
+   * or traps with it, and the call rejects with it even if the plugin
+   * caught the exception and returned.
+   */
+  poison: Error | null;
+  /** The running instance's linear memory, once instantiated. */
+  memory: WebAssembly.Memory | null;
+  /** The running instance's fuel global (zeroed to stop it at its next check). */
+  fuel: WebAssembly.Global | null;
+  /**
+   * Extism vars. Kept here, not in Extism's call context, so they survive
+   * the fresh instance a failed call gets.
+   */
+  readonly vars: Map<string, Uint8Array>;
+  /** Bytes `vars` holds, keys and per-entry overhead included. */
+  varBytes: number;
   /**
    * True while the host only asks `get_required_env_vars`: like sup's
    * temporary plugin, host functions then touch nothing.
@@ -80,17 +113,130 @@ export interface HostState {
   allocated: number;
 }
 
+/** What an Extism block costs the host beyond its bytes (objects, views). */
+export const BLOCK_OVERHEAD = 512;
+
 /**
- * Count `bytes` against the per-call memory cap, throwing a
- * {@link PluginMemoryError} (which traps the plugin) when it would pass it.
+ * Bytes the plugin makes the host hold now (see {@link HostState.maxMemoryBytes}).
+ *
+ * @example
+ * ```ts
+ * import { held, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * console.log(held(state)); // 0
+ * ```
+ */
+export function held(state: HostState): number {
+  return (state.memory?.buffer.byteLength ?? 0) + state.tableBytes +
+    state.allocated + state.varBytes;
+}
+
+/**
+ * Decide that the running call stops with `err`: later checks throw or
+ * trap with it, and the plugin's fuel is zeroed so its next check comes at
+ * once. The first reason wins.
+ *
+ * @example
+ * ```ts
+ * import { type HostState, poison } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * poison(state, new Error("first"));
+ * console.log(poison(state, new Error("second")).message); // "first"
+ * ```
+ */
+export function poison(state: HostState, err: Error): Error {
+  state.poison ??= err;
+  if (state.fuel !== null) state.fuel.value = 0;
+  return state.poison;
+}
+
+/**
+ * Whether the running call is past its deadline. The clock starts at the
+ * call's first check rather than at its start: reading it costs a quarter
+ * of a trivial call, and the first check comes within one tick of fuel
+ * (microseconds of work) or the first host call.
+ *
+ * @example
+ * ```ts
+ * import { type HostState, pastDeadline } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * console.log(pastDeadline(state), state.deadline > 0); // false true
+ * ```
+ */
+export function pastDeadline(state: HostState): boolean {
+  const now = Date.now();
+  if (state.deadline === 0) {
+    state.deadline = now + state.timeoutMs;
+    return false;
+  }
+  return now > state.deadline;
+}
+
+/**
+ * Throw if the running call must stop: already poisoned, or past its
+ * deadline. Host functions call this first, so a loop of host calls ends
+ * on time even when each call is slow.
+ *
+ * @example
+ * ```ts
+ * import { checkpoint, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * checkpoint(state); // the clock starts; nothing to stop yet
+ * ```
+ */
+export function checkpoint(state: HostState): void {
+  if (state.poison !== null) throw state.poison;
+  if (pastDeadline(state)) {
+    throw poison(
+      state,
+      new PluginTimeoutError(state.plugin, state.fn, state.timeoutMs),
+    );
+  }
+}
+
+/**
+ * Count `bytes` more against the memory cap, throwing a
+ * {@link PluginMemoryError} (and poisoning the call) when it would pass it.
+ *
+ * @example
+ * ```ts
+ * import { charge, type HostState } from "./context.ts";
+ * const state = {
+ *   plugin: "demo", fn: "run", timeoutMs: 100, deadline: 0, poison: null,
+ *   memory: null, fuel: null, tableBytes: 0, allocated: 0, varBytes: 0,
+ *   maxMemoryBytes: 1_048_576,
+ * } as unknown as HostState;
+ * charge(state, 1000);
+ * console.log(state.allocated); // 1000
+ * ```
  */
 export function charge(state: HostState, bytes: number): void {
-  if (state.allocated + bytes > state.maxMemoryBytes) {
-    throw new PluginMemoryError(
-      state.plugin,
-      state.fn,
-      state.allocated + bytes,
-      state.maxMemoryBytes,
+  const total = held(state) + bytes;
+  if (total > state.maxMemoryBytes) {
+    throw poison(
+      state,
+      new PluginMemoryError(
+        state.plugin,
+        state.fn,
+        total,
+        state.maxMemoryBytes,
+      ),
     );
   }
   state.allocated += bytes;
@@ -103,7 +249,7 @@ export function give(
   bytes: Uint8Array | string,
 ): bigint {
   const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
-  charge(state, data.length);
+  charge(state, data.length + BLOCK_OVERHEAD);
   return cx.store(data);
 }
 

@@ -70,8 +70,9 @@ export class PluginTimeoutError extends PluginError {
 }
 
 /**
- * A plugin asked for more memory than `maxMemoryBytes` allows, either in its
- * own linear memory or in Extism host memory during one call.
+ * A plugin would make the host hold more than `maxMemoryBytes`: its linear
+ * memory, tables, the Extism blocks of the running call and its Extism vars
+ * count together against that one cap.
  *
  * @example
  * ```ts
@@ -88,9 +89,9 @@ export class PluginMemoryError extends PluginError {
     super(
       plugin,
       fn,
-      `asked for ${
+      `would make the host hold ${
         requested.toLocaleString("en-US")
-      } bytes of Extism memory in one call; the limit is ${
+      } bytes (linear memory, tables, Extism blocks and vars together); the limit is ${
         limit.toLocaleString("en-US")
       } bytes (loadPlugin's maxMemoryBytes)`,
       { code: "PLUGIN_MEMORY" },
@@ -119,4 +120,27 @@ export class PluginLoadError extends SupCacheError {
     super("PLUGIN_LOAD", `cannot load plugin "${plugin}": ${message}`, options);
     this.plugin = plugin;
   }
+}
+
+/**
+ * Words for whatever a plugin threw. WASI's `proc_exit` throws a plain
+ * object with the exit code, not an Error; say that instead of
+ * "[object Object]" or "undefined".
+ *
+ * @example
+ * ```ts
+ * import { describeThrown } from "./errors.ts";
+ * console.log(describeThrown(new Error("boom"))); // "boom"
+ * ```
+ */
+export function describeThrown(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const kind = err.constructor?.name === "WASIProcExit"
+      ? "called WASI proc_exit"
+      : `threw ${err.constructor?.name ?? "an object"} with code`;
+    return `the plugin ${kind}(${String(err.code)}), ending the call`;
+  }
+  if (err instanceof Error) return `the plugin threw ${err.name}`;
+  return `the plugin threw ${String(err)}`;
 }

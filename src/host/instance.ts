@@ -11,14 +11,9 @@
 import type createPluginType from "npm:@extism/extism@2.0.0-rc13";
 import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { binaryHostFunctions } from "./binary_abi.ts";
-import {
-  charge,
-  type HostFunction,
-  type HostState,
-  type Logger,
-} from "./context.ts";
-import { PluginTimeoutError } from "./errors.ts";
-import { SANDBOX_MODULE } from "./sandbox.ts";
+import type { HostFunction, HostState, Logger } from "./context.ts";
+import { FUEL_EXPORT, SANDBOX_MODULE } from "./sandbox.ts";
+import { guard, sandboxImports, type Slot } from "./sandbox_imports.ts";
 import { supHostFunctions } from "./sup_abi.ts";
 
 /** What an instance needs besides the module. */
@@ -31,12 +26,12 @@ export interface InstanceSettings {
   hostFunctions: Record<string, HostFunction>;
 }
 
-/** Deadline of the running call, shared with the sandbox's `tick`. */
-export interface Clock {
-  /** `performance.now()` value after which the plugin is stopped. */
-  deadline: number;
-  /** The limit, for the error message. */
-  timeoutMs: number;
+/** A live instance and the handles the sandbox needs to stop and measure it. */
+export interface Instance {
+  plugin: Plugin;
+  slot: Slot;
+  memory: WebAssembly.Memory | null;
+  fuel: WebAssembly.Global | null;
 }
 
 type ExtismLogger = NonNullable<
@@ -56,38 +51,40 @@ function extismLogger(logger: Logger): ExtismLogger {
 
 /**
  * Instantiate `module` with sup's host functions, the binary ABI, the
- * caller's extra functions (which win on a name clash) and the sandbox hooks.
+ * caller's extra functions (which win on a name clash), each behind the
+ * sandbox's guard, and the sandbox hooks. The caller sets
+ * `state.deadline` first: start functions run here.
  */
 export async function instantiate(
   module: WebAssembly.Module,
   state: HostState,
-  clock: Clock,
   settings: InstanceSettings,
-): Promise<Plugin> {
+): Promise<Instance> {
   const { default: createPlugin } = await import(
     "npm:@extism/extism@2.0.0-rc13"
   );
-  const sandbox: Record<string, HostFunction> = {
-    tick: () => {
-      if (performance.now() > clock.deadline) {
-        throw new PluginTimeoutError(state.plugin, state.fn, clock.timeoutMs);
-      }
-    },
-    alloc: (cx, size) => {
-      charge(state, Number(size));
-      return cx.alloc(size);
-    },
+  const slot: Slot = { dead: false };
+  const user: Record<string, HostFunction> = {
+    ...supHostFunctions(state),
+    ...binaryHostFunctions(state),
+    ...settings.hostFunctions,
   };
-  return await createPlugin({ wasm: [{ module }] }, {
+  for (const name of Object.keys(user)) {
+    user[name] = guard(state, slot, user[name]);
+  }
+  state.memory = null;
+  state.fuel = null;
+  const plugin = await createPlugin({
+    wasm: [{ module }],
+    // Extism reads HTTP bodies itself, outside the blocks the sandbox
+    // counts; at least no single body may pass the cap.
+    memory: { maxHttpResponseBytes: state.maxMemoryBytes },
+  }, {
     useWasi: settings.wasi,
     runInWorker: false,
     functions: {
-      "extism:host/user": {
-        ...supHostFunctions(state),
-        ...binaryHostFunctions(state),
-        ...settings.hostFunctions,
-      },
-      [SANDBOX_MODULE]: sandbox,
+      "extism:host/user": user,
+      [SANDBOX_MODULE]: sandboxImports(state, slot),
     },
     config: settings.config,
     allowedPaths: settings.allowedPaths,
@@ -95,4 +92,14 @@ export async function instantiate(
     logger: settings.logger ? extismLogger(settings.logger) : undefined,
     logLevel: settings.logger ? "info" : "silent",
   });
+  const exports = (await plugin.getInstance()).exports;
+  const memory = exports.memory instanceof WebAssembly.Memory
+    ? exports.memory
+    : null;
+  const fuel = exports[FUEL_EXPORT] instanceof WebAssembly.Global
+    ? exports[FUEL_EXPORT] as WebAssembly.Global
+    : null;
+  state.memory = memory;
+  state.fuel = fuel;
+  return { plugin, slot, memory, fuel };
 }

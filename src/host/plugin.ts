@@ -6,11 +6,15 @@
  *
  * @module
  */
-import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { ClosedError } from "../errors.ts";
+import { beginCall, classify, type Outcome, runCall } from "./call_runner.ts";
 import type { HostState } from "./context.ts";
-import { PluginError } from "./errors.ts";
-import { type Clock, type InstanceSettings, instantiate } from "./instance.ts";
+import { describeThrown, PluginError } from "./errors.ts";
+import {
+  type Instance,
+  type InstanceSettings,
+  instantiate,
+} from "./instance.ts";
 import { PluginResult } from "./result.ts";
 
 /** Input of `call`: text, bytes, or anything `JSON.stringify` accepts. */
@@ -69,14 +73,27 @@ export interface PluginHelp {
 /** Internal wiring handed over by `loadPlugin`. */
 export interface PluginParts {
   module: WebAssembly.Module;
-  instance: Plugin;
+  instance: Instance;
   state: HostState;
-  clock: Clock;
   settings: InstanceSettings;
+  /** Whether calls can wait on promises (see call_runner.ts). */
+  suspends: boolean;
   onClose: () => Promise<void>;
 }
 
 const encoder = new TextEncoder();
+/** Output of calls that set none (zero-length, so sharing it is safe). */
+const EMPTY = new Uint8Array(0);
+
+function toBytes(input: PluginInput): Uint8Array {
+  return input === undefined
+    ? new Uint8Array(0)
+    : typeof input === "string"
+    ? encoder.encode(input)
+    : input instanceof Uint8Array
+    ? input
+    : encoder.encode(JSON.stringify(input));
+}
 
 /**
  * A loaded plugin; create it with `loadPlugin`.
@@ -98,8 +115,11 @@ export class SupPlugin implements AsyncDisposable {
   readonly filesDir: string | null;
   readonly #parts: PluginParts;
   readonly #exports: Set<string>;
-  #instance: Plugin | null;
-  #tail: Promise<unknown> = Promise.resolve();
+  #instance: Instance | null;
+  /** The last call's result; queued calls chain on it, close() waits for it. */
+  #last: Promise<unknown> = Promise.resolve();
+  /** Calls started and not yet settled. */
+  #pending = 0;
   #closed = false;
 
   /** Use `loadPlugin`. */
@@ -129,11 +149,77 @@ export class SupPlugin implements AsyncDisposable {
     if (this.#closed) {
       return Promise.reject(new ClosedError(`plugin "${this.namespace}"`));
     }
+    const instance = this.#instance;
+    if (
+      this.#pending === 0 && instance !== null && !this.#parts.suspends &&
+      this.#exports.has(fn)
+    ) {
+      return this.#fast(fn, input, instance);
+    }
+    this.#pending++;
     const run = () => this.#call(fn, input);
-    const result = this.#tail.then(run, run);
-    this.#tail = result.catch(() => {});
+    const result = this.#last.then(run, run);
+    this.#last = result;
+    const settle = () => {
+      this.#pending--;
+    };
+    result.then(settle, settle);
     return result;
   }
+
+  /**
+   * The common case, an idle plugin with a live instance and no async
+   * host functions, without the queue's extra promises: a trivial call
+   * costs little more than Extism's own.
+   */
+  #fast(
+    fn: string,
+    input: PluginInput,
+    instance: Instance,
+  ): Promise<PluginResult> {
+    let started: Promise<{ bytes(): Uint8Array } | null>;
+    try {
+      const bytes = toBytes(input);
+      beginCall(this.#parts.state, fn, instance);
+      started = instance.plugin.call(fn, bytes);
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    // One fast call at a time (#pending is 0 to get here), so its details
+    // live on the object and the handlers are allocated once.
+    this.#pending = 1;
+    this.#fastFn = fn;
+    this.#fastInstance = instance;
+    const result = started.then(this.#fastDone, this.#fastFailed);
+    this.#last = result;
+    return result;
+  }
+
+  #fastFn = "";
+  #fastInstance: Instance | null = null;
+  readonly #fastDone = (
+    out: { bytes(): Uint8Array } | null,
+  ): PluginResult | Promise<never> => {
+    this.#pending = 0;
+    const state = this.#parts.state;
+    if (state.poison !== null) {
+      return this.#failed(this.#fastFn, this.#fastInstance!, {
+        ok: false,
+        error: state.poison,
+        reported: false,
+        closesLater: false,
+      });
+    }
+    return new PluginResult(out === null ? EMPTY : out.bytes().slice());
+  };
+  readonly #fastFailed = (err: unknown): Promise<never> => {
+    this.#pending = 0;
+    return this.#failed(
+      this.#fastFn,
+      this.#fastInstance!,
+      classify(this.#parts.state, err),
+    );
+  };
 
   async #call(fn: string, input: PluginInput): Promise<PluginResult> {
     if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
@@ -144,58 +230,74 @@ export class SupPlugin implements AsyncDisposable {
         "the plugin exports no such function",
       );
     }
-    const bytes = input === undefined
-      ? new Uint8Array(0)
-      : typeof input === "string"
-      ? encoder.encode(input)
-      : input instanceof Uint8Array
-      ? input
-      : encoder.encode(JSON.stringify(input));
-    const { state, clock } = this.#parts;
+    const bytes = toBytes(input);
+    const { state } = this.#parts;
     if (this.#instance === null) {
-      clock.deadline = performance.now() + clock.timeoutMs;
+      state.deadline = Date.now() + state.timeoutMs;
+      state.poison = null;
+      state.allocated = 0;
       state.fn = "(instantiation)";
-      this.#instance = await instantiate(
-        this.#parts.module,
-        state,
-        clock,
-        this.#parts.settings,
-      );
-    }
-    const instance = this.#instance;
-    state.fn = fn;
-    state.allocated = 0;
-    clock.deadline = performance.now() + clock.timeoutMs;
-    try {
-      const out = await instance.call(fn, bytes);
-      return new PluginResult(out ? out.bytes().slice() : new Uint8Array(0));
-    } catch (err) {
-      const message = describeThrown(err);
-      const reported = message.match(/^Plugin-originated error: ([\s\S]*)$/);
-      if (reported) {
+      try {
+        this.#instance = await instantiate(
+          this.#parts.module,
+          state,
+          this.#parts.settings,
+        );
+      } catch (err) {
         throw new PluginError(
           this.namespace,
           fn,
-          `the plugin reported an error: ${reported[1]}`,
+          describeThrown(state.poison ?? err),
+          {
+            cause: err,
+          },
         );
       }
-      // The instance's memory may be half-updated; start the next call fresh.
-      this.#instance = null;
-      await instance.close().catch((closeErr) => {
-        state.logger.error(
-          `plugin "${this.namespace}": closing the instance after a failed call failed: ${closeErr}`,
-        );
-      });
-      if (err instanceof PluginError) throw err;
+    }
+    const instance = this.#instance;
+    const out = await runCall(state, instance, fn, bytes, this.#parts.suspends);
+    if (out.ok) return new PluginResult(out.output);
+    return await this.#failed(fn, instance, out);
+  }
+
+  /** Turn a failed call into its typed error; a broken instance is dropped. */
+  async #failed(
+    fn: string,
+    instance: Instance,
+    out: Exclude<Outcome, { ok: true }>,
+  ): Promise<never> {
+    if (out.reported) {
+      const message = describeThrown(out.error);
       throw new PluginError(
         this.namespace,
         fn,
-        err instanceof Error ? `the plugin trapped: ${message}` : message,
-        {
-          cause: err,
-        },
+        `the plugin reported an error: ${
+          message.slice("Plugin-originated error: ".length)
+        }`,
       );
     }
+    // The instance's memory may be half-updated; start the next call fresh.
+    if (this.#instance === instance) this.#instance = null;
+    instance.slot.dead = true;
+    if (!out.closesLater) await this.#closeInstance(instance);
+    const err = out.error;
+    if (err instanceof PluginError) throw err;
+    throw new PluginError(
+      this.namespace,
+      fn,
+      err instanceof Error && err.message
+        ? `the plugin trapped: ${err.message}`
+        : describeThrown(err),
+      { cause: err },
+    );
+  }
+
+  async #closeInstance(instance: Instance): Promise<void> {
+    await instance.plugin.close().catch((closeErr) => {
+      this.#parts.state.logger.error(
+        `plugin "${this.namespace}": closing the instance after a failed call failed: ${closeErr}`,
+      );
+    });
   }
 
   async #optional(fn: string): Promise<PluginResult | null> {
@@ -333,11 +435,11 @@ export class SupPlugin implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    await this.#last.catch(() => {});
     const instance = this.#instance;
     this.#instance = null;
     try {
-      await instance?.close();
+      await instance?.plugin.close();
     } finally {
       await this.#parts.onClose();
     }
@@ -347,19 +449,4 @@ export class SupPlugin implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Words for whatever a call threw. WASI's `proc_exit` throws a plain object
- * with the exit code, not an Error; say that instead of "[object Object]".
- */
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === "object" && err !== null && "code" in err) {
-    const kind = err.constructor?.name === "WASIProcExit"
-      ? "called WASI proc_exit"
-      : `threw ${err.constructor?.name ?? "an object"} with code`;
-    return `the plugin ${kind}(${String(err.code)}), ending the call`;
-  }
-  return `the plugin threw ${String(err)}`;
 }

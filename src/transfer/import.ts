@@ -309,7 +309,7 @@ export async function writeExport(
  *
  * @example
  * ```ts
- * import { createSupCache } from "../../mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * import { importExport } from "./import.ts";
  * await using cache = await createSupCache({ path: ":memory:" });
  * const text = [

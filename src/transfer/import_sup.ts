@@ -227,7 +227,7 @@ function openSup(path: string): DatabaseSync {
  * @example
  * ```ts
  * import { DatabaseSync } from "node:sqlite";
- * import { createSupCache } from "../../mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * import { importSup } from "./import_sup.ts";
  * const dir = await Deno.makeTempDir();
  * const sup = new DatabaseSync(`${dir}/store.db`);

@@ -66,7 +66,7 @@ function isRefusal(err: unknown): err is Error {
  *
  * @example
  * ```ts
- * import { createSupCache } from "../../mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * import { EntryWriter } from "./write.ts";
  * await using cache = await createSupCache({ path: ":memory:" });
  * let written = 0;
