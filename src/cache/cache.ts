@@ -93,6 +93,11 @@ export class SupCache implements AsyncDisposable {
   readonly path: string;
   /** The limits in force, defaults filled in. */
   readonly limits: Readonly<ResolvedLimits>;
+  /**
+   * `true` when the data lives in Redis: every call crosses the network,
+   * and namespaces have no synchronous face (`ns.sync` throws).
+   */
+  readonly remote: boolean;
   /** SQLite (synchronous), or `null` on Redis. */
   readonly #backend: Backend | null;
   readonly #ctx: CacheContext | null;
@@ -127,6 +132,7 @@ export class SupCache implements AsyncDisposable {
         if (this.#closed) throw new ClosedError("this SupCache");
       },
     };
+    this.remote = isAsyncBackend(backend);
     if (isAsyncBackend(backend)) {
       this.#backend = null;
       this.#ctx = null;
