@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import { DatabaseSync } from "node:sqlite";
 // deno-lint-ignore no-import-prefix
 import * as redis from "npm:@redis/client@6.3.1";
+import { createSupCache } from "../mod.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
 import type { KeyRange } from "../src/storage/async_backend.ts";
 import { RedisServer, redisSkip } from "./support/redis_server.ts";
@@ -77,6 +78,14 @@ if (redisSkip) {
   for (let i = 0; i < N; i++) insert.run(keyOf(i), value);
   sqlite.exec("COMMIT");
   const select = sqlite.prepare("SELECT v FROM t WHERE k = ?");
+  // The public API on the same server and data: what a bot calls.
+  const cache = await createSupCache({
+    redis: { url: server.url, keyPrefix: "o:" },
+    ttl: 3_600_000,
+    sweepIntervalMs: 0,
+  });
+  const ns = cache.namespace("bench");
+
   // Warm the near cache: every key read once.
   for (let i = 0; i < N; i++) await near.get(0, "bench", keyOf(i), Date.now());
 
@@ -97,6 +106,21 @@ if (redisSkip) {
     "near cache hot get vs node:sqlite get": {
       ours: () => near.get(0, "bench", pick(), Date.now()),
       raw: () => select.get(pick()),
+    },
+    "cache API: ns.get (hit)": {
+      ours: () => ns.get(pick()),
+      raw: () => bin.get(`r:${pick()}`),
+    },
+    "cache API: ns.set with default ttl": {
+      ours: () => ns.set(pick(), value),
+      raw: () =>
+        raw.set(`r:${pick()}`, value, {
+          expiration: { type: "PXAT", value: Date.now() + 3_600_000 },
+        }),
+    },
+    "cache API: ns.increment": {
+      ours: () => ns.increment(`n:${pick()}`),
+      raw: () => raw.incrBy(`r:n:${pick()}`, 1),
     },
     "get (hit)": {
       ours: () => ours.get(0, "bench", pick(), Date.now()),
