@@ -16,7 +16,7 @@ testEachDriver(
       2 ** 32 + 7 + Date.now(), // past 2^32 and not a multiple of it
       2 ** 41 + 123, // year 2039
       2 ** 44 + 1, // year 2527
-      Number.MAX_SAFE_INTEGER,
+      8_640_000_000_000_000, // the last instant a Date holds: the upper bound
     ];
     for (const [i, expiresAt] of exact.entries()) {
       await ns.set(`k${i}`, "v", { expiresAt });

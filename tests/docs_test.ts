@@ -6,6 +6,7 @@
  * with its exact permission flags, and the plugin tutorial, which is
  * AssemblyScript and must be compiled first).
  */
+import { deno } from "./support/command.ts";
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { buildPlugins, PLUGINS_DIR, wasmPathOf } from "../plugins/build.ts";
@@ -140,22 +141,6 @@ function blockAfter(text: string, marker: string, lang: string): string {
   );
   assert.ok(m, `no ${lang} block after: ${marker}`);
   return m[2].replace(new RegExp(`^${m[1]}`, "gm"), "");
-}
-
-async function deno(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
 }
 
 Deno.test("the README's example runs with exactly the README's flags", async () => {

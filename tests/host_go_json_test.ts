@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import { goJsonObject, plainDataReply } from "../src/host/go_json.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);

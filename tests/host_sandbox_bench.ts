@@ -4,7 +4,7 @@
 // The bench plugins (plugins/bench/) are built here: bench_as.ts with
 // AssemblyScript, bench.c with Debian's clang for wasm32-wasi (without
 // clang the C groups are skipped).
-import createPlugin from "@extism/extism";
+import createPlugin from "npm:@extism/extism@2.0.0-rc13";
 import { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../src/cache/cache.ts";
 import { loadPlugin } from "../src/host/mod.ts";

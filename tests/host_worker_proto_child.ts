@@ -1,7 +1,7 @@
 // Worker side of the design-2 prototype (host_worker_proto_bench.ts): plain
 // Extism on this thread, and its own node:sqlite connection answering the
 // plugin's sup_cache_get, so host calls never leave the worker.
-import createPlugin from "@extism/extism";
+import createPlugin from "npm:@extism/extism@2.0.0-rc13";
 import { DatabaseSync } from "node:sqlite";
 
 type Plugin = Awaited<ReturnType<typeof createPlugin>>;

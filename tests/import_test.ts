@@ -12,6 +12,7 @@
  * The children share the parent's `DENO_DIR`, so npm packages are not
  * downloaded again.
  */
+import { deno } from "./support/command.ts";
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
@@ -48,25 +49,6 @@ interface Project {
   flags?: string[];
 }
 
-async function deno(
-  cwd: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
 async function tryProject(project: Project): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "sup-import-" });
   try {
@@ -80,12 +62,12 @@ async function tryProject(project: Project): Promise<void> {
     }
     const flags = project.flags ?? [];
     // One type check for all of a project's scripts: it is the slow part.
-    const check = await deno(dir, ["check", ...flags, ...scripts]);
+    const check = await deno(["check", ...flags, ...scripts], dir);
     assert.equal(check.code, 0, `deno check failed:\n${check.stderr}`);
     for (const file of scripts) {
       const data = `${dir}/data-${file}`;
       // No -A: no network, FFI or subprocesses, as a plugin host should run.
-      const run = await deno(dir, [
+      const run = await deno([
         "run",
         ...flags,
         `--allow-read=${dir},${WASM},/dev/null`,
@@ -94,7 +76,7 @@ async function tryProject(project: Project): Promise<void> {
         file,
         data,
         WASM,
-      ]);
+      ], dir);
       assert.equal(run.code, 0, `deno run ${file} failed:\n${run.stderr}`);
       assert.deepEqual(JSON.parse(run.stdout), {
         replies: ["Counter incremented to 1", "Counter incremented to 2"],

@@ -11,6 +11,7 @@
  * sources are taken from the guide, so the guide cannot drift from what
  * works.
  */
+import { run } from "./support/command.ts";
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { createSupCache, loadPlugin } from "../mod.ts";
@@ -39,22 +40,6 @@ function inlineCommand(pattern: RegExp): string[] {
 
 /** The tutorial's plugin: the same source serves a clone and a project of its own. */
 const PLUGIN = blockAfter("Make a folder with an `index.ts`", "ts");
-
-async function run(cmd: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 /** A project folder outside the repository with the plugin at greeter/index.ts. */
 async function project(): Promise<string> {

@@ -6,8 +6,8 @@
  * `plugins_*_test.ts` files.
  */
 import assert from "node:assert/strict";
-import createPlugin, { type CallContext } from "@extism/extism";
-import fc from "fast-check";
+import createPlugin, { type CallContext } from "npm:@extism/extism@2.0.0-rc13";
+import fc from "npm:fast-check@4.10.2";
 import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
 
 await buildPlugins({ only: ["probe"] });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import asc from "assemblyscript/asc";
+import asc from "npm:assemblyscript@0.28.20/asc";
 import { fileURLToPath } from "node:url";
 
 const PLUGINS_DIR = fileURLToPath(new URL("../", import.meta.url));

@@ -5,7 +5,7 @@
 // deletes another's entries — through the cache API and through both
 // plugin ABIs.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import {
   createSupCache,
   InvalidInputError,

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import binaryen from "binaryen";
-import wabtInit from "wabt";
+import binaryen from "npm:binaryen@131.0.0-nightly.20260721";
+import wabtInit from "npm:wabt@1.0.39";
 import {
   exitAtLoadWat,
   loopAtLoadWat,
