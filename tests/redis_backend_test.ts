@@ -4,7 +4,7 @@
 // concurrent writers.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import type { KeyRange, Quota, Space } from "../src/storage/async_backend.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";

@@ -3,7 +3,7 @@
 // key name can move the hash tag Redis Cluster hashes.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import type { Space } from "../src/storage/backend.ts";
 import {
   checkKeyPrefix,
