@@ -73,6 +73,11 @@ export type {
   SweepCursor,
 } from "./src/storage/backend.ts";
 export { QuotaRefusal } from "./src/storage/backend.ts";
+export type { RedisOptions } from "./src/storage/redis/options.ts";
+export {
+  RedisReplyError,
+  RedisUnavailableError,
+} from "./src/storage/redis/errors.ts";
 export {
   ClosedError,
   DriverUnavailableError,

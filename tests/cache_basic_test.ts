@@ -277,4 +277,5 @@ testEachDriver(
     assert.equal(ns.sync.delete("k"), true);
     assert.throws(() => ns.sync.set("", "v"), InvalidInputError);
   },
+  "Redis has no synchronous face: a network store cannot answer without waiting (docs/scale-out.md)",
 );

@@ -6,6 +6,7 @@
 import { AtomicOperation } from "./atomic.ts";
 import { settle } from "./settle.ts";
 import type { SyncNamespaceImpl } from "./namespace.ts";
+import { noSyncFace, RemoteNamespaceImpl } from "./remote_namespace.ts";
 import type {
   CacheEntry,
   CacheValue,
@@ -38,32 +39,47 @@ export class Namespace {
    * loops; each call blocks for one SQLite statement.
    */
   readonly sync: SyncNamespace;
-  readonly #impl: SyncNamespaceImpl;
+  readonly #impl: SyncNamespaceImpl | null;
+  /** Set instead of `#impl` when the cache is on Redis. */
+  readonly #remote: RemoteNamespaceImpl | null;
 
   /** Made by `SupCache.namespace()` and `SupCache.store()`. */
-  constructor(impl: SyncNamespaceImpl) {
-    this.#impl = impl;
-    this.sync = impl;
+  constructor(impl: SyncNamespaceImpl | RemoteNamespaceImpl) {
+    if (impl instanceof RemoteNamespaceImpl) {
+      this.#impl = null;
+      this.#remote = impl;
+      this.sync = noSyncFace(impl);
+    } else {
+      this.#impl = impl;
+      this.#remote = null;
+      this.sync = impl;
+    }
   }
 
   /** The namespace name. */
   get name(): string {
-    return this.#impl.name;
+    return (this.#remote ?? this.#impl!).name;
   }
 
   /** The live value, or `null` when missing or expired. */
   get(key: string): Promise<Uint8Array | null> {
-    return settle(() => this.#impl.get(key));
+    const remote = this.#remote;
+    if (remote !== null) return remote.get(key);
+    return settle(() => this.#impl!.get(key));
   }
 
   /** The live entry with its version and expiry, or `null`. */
   getEntry(key: string): Promise<CacheEntry | null> {
-    return settle(() => this.#impl.getEntry(key));
+    const remote = this.#remote;
+    if (remote !== null) return remote.getEntry(key);
+    return settle(() => this.#impl!.getEntry(key));
   }
 
   /** Like `getEntry`, without counting a hit or miss (for inspection tools). */
   peek(key: string): Promise<CacheEntry | null> {
-    return settle(() => this.#impl.peek(key));
+    const remote = this.#remote;
+    if (remote !== null) return remote.peek(key);
+    return settle(() => this.#impl!.peek(key));
   }
 
   /** Store `value` under `key`, with an optional per-item `ttl` in ms (`null` = never). */
@@ -72,7 +88,9 @@ export class Namespace {
     value: CacheValue,
     options?: SetOptions,
   ): Promise<void> {
-    return settle(() => this.#impl.set(key, value, options));
+    const remote = this.#remote;
+    if (remote !== null) return remote.set(key, value, options);
+    return settle(() => this.#impl!.set(key, value, options));
   }
 
   /**
@@ -101,22 +119,30 @@ export class Namespace {
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
   ): Promise<number> {
-    return settle(() => this.#impl.setMany(entries));
+    const remote = this.#remote;
+    if (remote !== null) return remote.setMany(entries);
+    return settle(() => this.#impl!.setMany(entries));
   }
 
   /** Remove `key`; resolves `true` when a live entry was removed. */
   delete(key: string): Promise<boolean> {
-    return settle(() => this.#impl.delete(key));
+    const remote = this.#remote;
+    if (remote !== null) return remote.delete(key);
+    return settle(() => this.#impl!.delete(key));
   }
 
   /** Whether a live entry exists. */
   has(key: string): Promise<boolean> {
-    return settle(() => this.#impl.has(key));
+    const remote = this.#remote;
+    if (remote !== null) return remote.has(key);
+    return settle(() => this.#impl!.has(key));
   }
 
   /** One page of live keys in UTF-8 byte order; `prefix` is literal. */
   list(options?: ListOptions): Promise<ListPage> {
-    return settle(() => this.#impl.list(options));
+    const remote = this.#remote;
+    if (remote !== null) return remote.list(options);
+    return settle(() => this.#impl!.list(options));
   }
 
   /**
@@ -124,7 +150,9 @@ export class Namespace {
    * export and inspection; not counted as hits. Same options as `list`.
    */
   scan(options?: ListOptions): Promise<ScanPage> {
-    return settle(() => this.#impl.scan(options));
+    const remote = this.#remote;
+    if (remote !== null) return remote.scan(options);
+    return settle(() => this.#impl!.scan(options));
   }
 
   /**
@@ -135,21 +163,25 @@ export class Namespace {
    * and stays as it was.
    */
   increment(key: string, by?: number): Promise<number> {
-    return settle(() => this.#impl.increment(key, by));
+    const remote = this.#remote;
+    if (remote !== null) return remote.increment(key, by);
+    return settle(() => this.#impl!.increment(key, by));
   }
 
   /** Start an all-or-nothing batch of checks and writes. */
   atomic(): AtomicOperation {
-    return new AtomicOperation(this.#impl);
+    return new AtomicOperation(this.#remote ?? this.#impl!);
   }
 
   /** Remove every entry of this namespace; resolves to how many. */
   clear(): Promise<number> {
-    return settle(() => this.#impl.clear());
+    const remote = this.#remote;
+    if (remote !== null) return remote.clear();
+    return settle(() => this.#impl!.clear());
   }
 
   /** Keys, bytes, hits and misses of this namespace. */
   stats(): NamespaceStats {
-    return this.#impl.stats();
+    return (this.#remote ?? this.#impl!).stats();
   }
 }

@@ -9,6 +9,7 @@ import type {
   AtomicMutation,
   SyncNamespaceImpl,
 } from "./namespace.ts";
+import { noSyncError, RemoteNamespaceImpl } from "./remote_namespace.ts";
 import { settle } from "./settle.ts";
 import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
 
@@ -33,12 +34,12 @@ import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
  * ```
  */
 export class AtomicOperation {
-  readonly #ns: SyncNamespaceImpl;
+  readonly #ns: SyncNamespaceImpl | RemoteNamespaceImpl;
   readonly #checks: AtomicCheck[] = [];
   readonly #mutations: AtomicMutation[] = [];
 
   /** Made by `Namespace.atomic()`. */
-  constructor(ns: SyncNamespaceImpl) {
+  constructor(ns: SyncNamespaceImpl | RemoteNamespaceImpl) {
     this.#ns = ns;
   }
 
@@ -62,11 +63,20 @@ export class AtomicOperation {
 
   /** Commit without a Promise (for host functions). */
   commitSync(): CommitResult {
-    return { ok: this.#ns.commit(this.#checks, this.#mutations) };
+    const ns = this.#ns;
+    if (ns instanceof RemoteNamespaceImpl) {
+      ns.assertOpen();
+      throw noSyncError(ns.name);
+    }
+    return { ok: ns.commit(this.#checks, this.#mutations) };
   }
 
   /** Commit: `{ ok: false }` when a check failed, and then nothing was written. */
   commit(): Promise<CommitResult> {
+    const ns = this.#ns;
+    if (ns instanceof RemoteNamespaceImpl) {
+      return ns.commit(this.#checks, this.#mutations).then((ok) => ({ ok }));
+    }
     return settle(() => this.commitSync());
   }
 }

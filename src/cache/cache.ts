@@ -5,7 +5,15 @@
  */
 import { join } from "node:path";
 import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
-import type { Backend, Space, SweepCursor } from "../storage/backend.ts";
+import type {
+  Backend,
+  NamespaceUsage,
+  PurgeStep,
+  Space,
+  SweepCursor,
+} from "../storage/backend.ts";
+import type { AsyncBackend } from "../storage/async_backend.ts";
+import { type RemoteContext, RemoteNamespaceImpl } from "./remote_namespace.ts";
 import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
@@ -47,6 +55,24 @@ export interface NamespaceInfo {
 
 const KINDS = ["cache", "store"] as const;
 
+function toInfo(u: NamespaceUsage): NamespaceInfo {
+  return {
+    kind: KINDS[u.space],
+    name: u.ns,
+    keys: u.keys,
+    bytes: u.bytes,
+    hits: u.hits,
+    misses: u.misses,
+    nextExpiry: u.nextExpiry,
+    oldest: u.oldest,
+  };
+}
+
+/** Redis backends say so; SQLite ones (and a user's own `Backend`) do not. */
+function isAsyncBackend(b: Backend | AsyncBackend): b is AsyncBackend {
+  return (b as AsyncBackend).async === true;
+}
+
 /**
  * A persistent key-value cache on SQLite, split into namespaces. Make one
  * with {@link createSupCache}; close it with `close()` or `await using`.
@@ -67,9 +93,20 @@ export class SupCache implements AsyncDisposable {
   readonly path: string;
   /** The limits in force, defaults filled in. */
   readonly limits: Readonly<ResolvedLimits>;
-  readonly #backend: Backend;
-  readonly #ctx: CacheContext;
+  /**
+   * `true` when the data lives in Redis: every call crosses the network,
+   * and namespaces have no synchronous face (`ns.sync` throws).
+   */
+  readonly remote: boolean;
+  /** SQLite (synchronous), or `null` on Redis. */
+  readonly #backend: Backend | null;
+  readonly #ctx: CacheContext | null;
   readonly #open = new Map<string, SyncNamespaceImpl>();
+  /** Redis (asynchronous), or `null` on SQLite; chosen once, at open. */
+  readonly #remote: AsyncBackend | null;
+  readonly #remoteCtx: RemoteContext | null;
+  readonly #remoteOpen = new Map<string, RemoteNamespaceImpl>();
+  #ticking = false;
   readonly #sweeper: Sweeper;
   readonly #sweepBatch: number;
   #sweepCursor: SweepCursor | null = null;
@@ -77,15 +114,13 @@ export class SupCache implements AsyncDisposable {
   #closed = false;
 
   /** Use {@link createSupCache}, which checks the options and opens the backend first. */
-  constructor(backend: Backend, options: ResolvedOptions) {
-    this.#backend = backend;
+  constructor(backend: Backend | AsyncBackend, options: ResolvedOptions) {
     this.dataDir = options.dataDir;
     this.path = backend.path;
     this.limits = options.limits;
     const { maxBytes, maxKeys } = this.limits;
     this.#sweepBatch = options.sweepBatch;
-    this.#ctx = {
-      backend,
+    const shared = {
       limits: this.limits,
       quota: maxBytes === null && maxKeys === null ? null : {
         maxBytes: maxBytes ?? Number.MAX_SAFE_INTEGER,
@@ -96,11 +131,37 @@ export class SupCache implements AsyncDisposable {
       assertOpen: () => {
         if (this.#closed) throw new ClosedError("this SupCache");
       },
-      scheduleFlush: () => this.#scheduleFlush(),
     };
+    this.remote = isAsyncBackend(backend);
+    if (isAsyncBackend(backend)) {
+      this.#backend = null;
+      this.#ctx = null;
+      this.#remote = backend;
+      this.#remoteCtx = { ...shared, backend };
+    } else {
+      this.#backend = backend;
+      this.#ctx = {
+        ...shared,
+        backend,
+        scheduleFlush: () => this.#scheduleFlush(),
+      };
+      this.#remote = null;
+      this.#remoteCtx = null;
+    }
     this.#sweeper = new Sweeper(
       options.sweepIntervalMs,
-      () => this.#tick(),
+      this.#remote === null ? () => this.#tick() : () => {
+        // One tick at a time: a slow server must not pile ticks up.
+        if (this.#ticking) return;
+        this.#ticking = true;
+        this.#remoteTick().catch((err) => {
+          console.error(
+            `sup-cache: background sweep of ${this.path} failed: ${
+              (err as Error).message
+            }`,
+          );
+        }).finally(() => this.#ticking = false);
+      },
       (err) => {
         console.error(
           `sup-cache: background sweep of ${this.path} failed: ${
@@ -121,7 +182,7 @@ export class SupCache implements AsyncDisposable {
       try {
         // Deletes only: a lease kept across event-loop turns saves a write
         // per turn for a process that inserts steadily.
-        this.#backend.flush(false);
+        this.#backend!.flush(false);
       } catch (err) {
         console.error(
           `sup-cache: sharing usage counts of ${this.path} failed (retried on the next write or sweep): ${
@@ -134,12 +195,21 @@ export class SupCache implements AsyncDisposable {
   }
 
   #namespace(space: Space, name: string): Namespace {
-    this.#ctx.assertOpen();
+    if (this.#closed) throw new ClosedError("this SupCache");
     checkNamespaceName(name);
     const id = `${space}\u0000${name}`;
+    if (this.#remoteCtx !== null) {
+      let remote = this.#remoteOpen.get(id);
+      if (!remote) {
+        remote = new RemoteNamespaceImpl(this.#remoteCtx, space, name);
+        this.#remoteOpen.set(id, remote);
+      }
+      return new Namespace(remote);
+    }
+    const ctx = this.#ctx!;
     let impl = this.#open.get(id);
     if (!impl) {
-      impl = new SyncNamespaceImpl(this.#ctx, space, name);
+      impl = new SyncNamespaceImpl(ctx, space, name);
       this.#open.set(id, impl);
     }
     return new Namespace(impl);
@@ -163,22 +233,20 @@ export class SupCache implements AsyncDisposable {
 
   /** Every namespace that ever held an entry, with its usage. */
   namespaces(): Promise<NamespaceInfo[]> {
+    if (this.#remote !== null) return this.#remoteNamespaceInfo();
     return settle(() => this.#namespaceInfo());
   }
 
+  async #remoteNamespaceInfo(): Promise<NamespaceInfo[]> {
+    if (this.#closed) throw new ClosedError("this SupCache");
+    await this.#remoteFlush();
+    return (await this.#remote!.namespaces()).map(toInfo);
+  }
+
   #namespaceInfo(): NamespaceInfo[] {
-    this.#ctx.assertOpen();
+    this.#ctx!.assertOpen();
     this.#flush();
-    return this.#backend.namespaces().map((u) => ({
-      kind: KINDS[u.space],
-      name: u.ns,
-      keys: u.keys,
-      bytes: u.bytes,
-      hits: u.hits,
-      misses: u.misses,
-      nextExpiry: u.nextExpiry,
-      oldest: u.oldest,
-    }));
+    return this.#backend!.namespaces().map(toInfo);
   }
 
   /**
@@ -188,25 +256,51 @@ export class SupCache implements AsyncDisposable {
    * told the running total after each step that deleted something.
    */
   async purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
-    this.#ctx.assertOpen();
+    if (this.#closed) throw new ClosedError("this SupCache");
     const now = Date.now();
     let total = 0;
     let after: SweepCursor | null = null;
     do {
-      const step = this.#backend.purgeExpired(now, this.#sweepBatch, after);
+      const step: PurgeStep<SweepCursor> = this.#remote !== null
+        ? await this.#remote.purgeExpired(now, this.#sweepBatch, after)
+        : this.#backend!.purgeExpired(now, this.#sweepBatch, after);
       total += step.deleted;
       if (step.deleted > 0) onProgress?.(total);
       after = step.next;
       // Let timers and other work run between steps.
-      if (after !== null) await new Promise((r) => setTimeout(r, 0));
-      this.#ctx.assertOpen();
+      if (after !== null && this.#remote === null) {
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (this.#closed) throw new ClosedError("this SupCache");
     } while (after !== null);
     return total;
   }
 
   #flush(): void {
     for (const ns of this.#open.values()) ns.flushCounters();
-    this.#backend.flush();
+    this.#backend!.flush();
+  }
+
+  async #remoteFlush(): Promise<void> {
+    await Promise.all(
+      [...this.#remoteOpen.values()].map((ns) => ns.flushCounters()),
+    );
+  }
+
+  // Counters out, one bounded purge step, and fresh usage for the
+  // synchronous stats() of the namespaces this process uses.
+  async #remoteTick(): Promise<void> {
+    if (this.#closed) return;
+    await this.#remoteFlush();
+    const step = await this.#remote!.purgeExpired(
+      Date.now(),
+      this.#sweepBatch,
+      this.#sweepCursor,
+    );
+    this.#sweepCursor = step.next;
+    await Promise.all(
+      [...this.#remoteOpen.values()].map((ns) => ns.refreshStats()),
+    );
   }
 
   // One bounded step per tick, continuing where the last one stopped, so a
@@ -214,7 +308,7 @@ export class SupCache implements AsyncDisposable {
   #tick(): void {
     if (this.#closed) return;
     this.#flush();
-    const step = this.#backend.purgeExpired(
+    const step = this.#backend!.purgeExpired(
       Date.now(),
       this.#sweepBatch,
       this.#sweepCursor,
@@ -232,7 +326,19 @@ export class SupCache implements AsyncDisposable {
    * cache or its namespaces throw `ClosedError`. Closing twice is harmless.
    */
   close(): Promise<void> {
+    if (this.#remote !== null) return this.#remoteClose();
     return settle(() => this.#close());
+  }
+
+  async #remoteClose(): Promise<void> {
+    if (this.#closed) return;
+    this.#sweeper.stop();
+    try {
+      await this.#remoteFlush();
+    } finally {
+      this.#closed = true;
+      await this.#remote!.close();
+    }
   }
 
   #close(): void {
@@ -243,7 +349,7 @@ export class SupCache implements AsyncDisposable {
       this.#flush();
     } finally {
       this.#closed = true;
-      this.#backend.close();
+      this.#backend!.close();
     }
   }
 
@@ -303,6 +409,20 @@ export async function createSupCache(
 ): Promise<SupCache> {
   const resolved = resolveOptions(options);
   const { driver, durability } = resolved;
+  if (resolved.redis !== null) {
+    // Loaded only when asked for, so SQLite users never load the client.
+    const { RedisBackend } = await import("../storage/redis/backend.ts");
+    const remote = await RedisBackend.openResolved(resolved.redis);
+    try {
+      // Usage of every namespace up front, so the synchronous stats() of a
+      // fresh cache reports what the server holds.
+      await remote.namespaces();
+      return new SupCache(remote, resolved);
+    } catch (err) {
+      await remote.close();
+      throw err;
+    }
+  }
   // Before anything touches the disk: an old node:sqlite fails every read.
   if (driver === "node:sqlite") checkDenoVersion();
   let backend: Backend;

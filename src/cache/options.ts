@@ -7,6 +7,11 @@ import { join } from "node:path";
 import { checkOptions } from "../check_options.ts";
 import { InvalidInputError } from "../errors.ts";
 import type { Backend } from "../storage/backend.ts";
+import {
+  type RedisOptions,
+  type ResolvedRedisOptions,
+  resolveRedisOptions,
+} from "../storage/redis/options.ts";
 import { checkTtl } from "./validate.ts";
 
 /** Size limits. Every field is optional; `null` means unlimited. */
@@ -46,6 +51,13 @@ export interface SupCacheOptions {
   limits?: Limits;
   /** `"normal"` (default; WAL survives process crashes) or `"full"` (also survives power loss, slower writes). */
   durability?: "normal" | "full";
+  /**
+   * Keep the data in Redis or Redis Cluster instead of SQLite, so several
+   * processes on several machines share it: `{ url: "redis://host:6379/0" }`
+   * or `{ cluster: ["redis://node1:7000", ...] }`. Replaces `dataDir`,
+   * `path`, `driver` and `durability`. See docs/scale-out.md.
+   */
+  redis?: RedisOptions;
   /** How often the background sweep deletes expired rows, in ms. Default 60,000; `0` turns it off. */
   sweepIntervalMs?: number;
   /** Most expired rows one sweep tick deletes, so a tick never stalls the process. Default 500. */
@@ -92,6 +104,7 @@ export const CACHE_OPTIONS = [
   "driver",
   "limits",
   "durability",
+  "redis",
   "sweepIntervalMs",
   "sweepBatch",
 ] as const;
@@ -172,6 +185,8 @@ export interface ResolvedOptions {
   limits: ResolvedLimits;
   /** WAL sync level. */
   durability: "normal" | "full";
+  /** Redis instead of SQLite, checked; `null` for SQLite. */
+  redis: ResolvedRedisOptions | null;
   /** Sweep period in ms (0 = off). */
   sweepIntervalMs: number;
   /** Rows per sweep step. */
@@ -248,7 +263,22 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
   const limits = resolveLimits(o.limits);
-  const dataDir = o.path !== undefined ? null : (o.dataDir ?? defaultDataDir());
+  let redis: ResolvedRedisOptions | null = null;
+  if (o.redis !== undefined) {
+    const clash = (["dataDir", "path", "driver", "durability"] as const)
+      .filter((name) => o[name] !== undefined);
+    if (clash.length > 0) {
+      throw new InvalidInputError(
+        `options.redis keeps the data in Redis; it cannot be combined with ${
+          clash.join(", ")
+        } (SQLite options)`,
+      );
+    }
+    redis = resolveRedisOptions(o.redis);
+  }
+  const dataDir = o.path !== undefined || redis !== null
+    ? null
+    : (o.dataDir ?? defaultDataDir());
   return {
     dataDir,
     path: o.path ?? null,
@@ -256,6 +286,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     driver,
     limits,
     durability,
+    redis,
     sweepIntervalMs,
     sweepBatch,
   };

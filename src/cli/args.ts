@@ -12,6 +12,7 @@ import { UsageError } from "./errors.ts";
 /** Every option any command takes, with its type for `parseArgs`. */
 export const OPTIONS = {
   "data-dir": { type: "string" },
+  redis: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   store: { type: "boolean" },
@@ -35,6 +36,7 @@ export type OptionName = keyof typeof OPTIONS;
 /** Options every command accepts. */
 export const GLOBAL_OPTIONS: readonly OptionName[] = [
   "data-dir",
+  "redis",
   "json",
   "help",
   "version",
@@ -44,6 +46,8 @@ export const GLOBAL_OPTIONS: readonly OptionName[] = [
 export interface Values {
   /** `--data-dir DIR`: the data directory. */
   "data-dir"?: string;
+  /** `--redis URL[,URL...]`: Redis (one URL) or Redis Cluster (several) instead of SQLite. */
+  redis?: string;
   /** `--json`: machine-readable output. */
   json?: boolean;
   /** `-h`, `--help`: show help instead of running. */

@@ -70,6 +70,33 @@ export function userPath(path: string): string {
   return path === "-" ? path : resolve(userCwd(), path);
 }
 
+/** The variable that names a Redis server (or cluster) when `--redis` is not given. */
+export const REDIS_VARIABLE = "SUP_CACHE_REDIS";
+
+/**
+ * The Redis URLs `--redis` (else `$SUP_CACHE_REDIS`, when `--allow-env`
+ * lets us read it) names, split at commas; `null` for SQLite.
+ */
+export function redisOf(ctx: Context): string[] | null {
+  let value = ctx.values.redis;
+  if (value === undefined) {
+    const state = Deno.permissions.querySync({
+      name: "env",
+      variable: REDIS_VARIABLE,
+    }).state;
+    if (state === "granted") value = Deno.env.get(REDIS_VARIABLE) || undefined;
+  }
+  if (value === undefined) return null;
+  const urls = value.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  if (urls.length === 0) {
+    throw new UsageError(
+      "--redis needs a URL like redis://127.0.0.1:6379",
+      ctx.command,
+    );
+  }
+  return urls;
+}
+
 /** The data directory `--data-dir` (else the library's default) names, absolute. */
 export function dataDirOf(ctx: Context): string {
   const dataDir = ctx.values["data-dir"] ?? defaultDataDir();
@@ -79,8 +106,14 @@ export function dataDirOf(ctx: Context): string {
   return userPath(dataDir);
 }
 
-/** The database file of {@link dataDirOf}. */
+/** The database file of {@link dataDirOf}; a usage error with `--redis`. */
 export function databaseOf(ctx: Context): string {
+  if (redisOf(ctx) !== null) {
+    throw new UsageError(
+      `${ctx.command} works on the SQLite file; with Redis use its own persistence (AOF, BGSAVE) or sup-cache export / import`,
+      ctx.command,
+    );
+  }
   return join(dataDirOf(ctx), DB_FILE);
 }
 
@@ -94,6 +127,19 @@ export async function openCache(
   ctx: Context,
   { create }: { create: boolean },
 ): Promise<SupCache> {
+  const redis = redisOf(ctx);
+  if (redis !== null) {
+    if (ctx.values["data-dir"] !== undefined) {
+      throw new UsageError(
+        "give --data-dir (SQLite) or --redis (Redis), not both",
+        ctx.command,
+      );
+    }
+    return await createSupCache({
+      redis: redis.length === 1 ? { url: redis[0] } : { cluster: redis },
+      sweepIntervalMs: 0,
+    });
+  }
   const dataDir = dataDirOf(ctx);
   if (!create && !exists(join(dataDir, DB_FILE))) {
     throw new DatabaseNotFoundError(

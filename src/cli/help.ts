@@ -12,6 +12,10 @@ const GLOBAL_OPTIONS: [string, string][] = [
     "--data-dir DIR",
     "the data directory holding cache.db (default: $SUP_DATA_DIR, else $XDG_DATA_HOME/sup-cache, else ~/.local/share/sup-cache)",
   ],
+  [
+    "--redis URL",
+    "keep the data in Redis instead of cache.db: redis://[user:password@]host:6379/0, or node URLs separated by commas for a Redis Cluster (default: $SUP_CACHE_REDIS)",
+  ],
   ["--json", "print one JSON document (errors too, on stderr)"],
   ["-h, --help", "show this help"],
   ["-V, --version", "print the version of sup-cache"],

@@ -23,7 +23,7 @@ import {
 } from "../transfer/mod.ts";
 import { checkArgs } from "./args.ts";
 import type { Command } from "./command.ts";
-import { databaseOf, openCache, userPath } from "./context.ts";
+import { databaseOf, openCache, redisOf, userPath } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { escapeInline } from "./escape.ts";
 import { formatCount, plural } from "./format.ts";
@@ -103,7 +103,11 @@ const exportCommand: Command = {
     if (path === undefined && ctx.values.force) {
       throw new UsageError("--force only goes with --output FILE", "export");
     }
-    const target = { force: ctx.values.force, protect: [databaseOf(ctx)] };
+    const target = {
+      force: ctx.values.force,
+      // With --redis there is no database file to protect.
+      protect: redisOf(ctx) === null ? [databaseOf(ctx)] : [],
+    };
     // Refused before the cache is even opened: nothing is written or created.
     if (path !== undefined) checkOutput(path, target);
     await using cache = await openCache(ctx, { create: false });

@@ -28,6 +28,7 @@
  *
  * @module
  */
+import type { Namespace } from "../cache/async_namespace.ts";
 import type { SyncNamespace } from "../cache/types.ts";
 import {
   decodeKey,
@@ -221,6 +222,138 @@ function space(
 }
 
 /**
+ * Like {@link guarded}, for a body that waits on a Redis-backed cache: an
+ * `async` function, which Extism runs with JSPI (the plugin suspends
+ * while the host waits; the call's deadline still holds).
+ */
+function guardedAsync(
+  state: HostState,
+  name: string,
+  body: (cx: HostCallContext, ...args: bigint[]) => Promise<bigint>,
+): HostFunction {
+  return async (cx, ...args) => {
+    if (state.probing) {
+      return reply(
+        cx,
+        state,
+        ERROR,
+        encoder.encode(
+          `${name}: not available while the host reads get_required_env_vars`,
+        ),
+      );
+    }
+    try {
+      return await body(cx, ...args);
+    } catch (err) {
+      if (err instanceof PluginMemoryError) throw err;
+      if (!(err instanceof Refusal)) {
+        state.logger.debug(
+          `plugin "${state.plugin}": ${name} answered an error: ${
+            messageOf(err)
+          }`,
+        );
+      }
+      return reply(
+        cx,
+        state,
+        ERROR,
+        encoder.encode(`${name}: ${messageOf(err)}`),
+      );
+    }
+  };
+}
+
+/**
+ * {@link space} for a cache on Redis: the same functions and answers, each
+ * waiting for the network instead of blocking on SQLite.
+ */
+function remoteSpace(
+  state: HostState,
+  prefix: "sup_cache" | "sup_store",
+  ns: Namespace,
+): Record<string, HostFunction> {
+  const fns: Record<string, HostFunction> = {
+    [`${prefix}_get`]: guardedAsync(state, `${prefix}_get`, async (cx, key) => {
+      const value = await ns.get(textArg(cx, key, "key"));
+      return value === null
+        ? reply(cx, state, MISS)
+        : reply(cx, state, OK, value);
+    }),
+    [`${prefix}_delete`]: guardedAsync(
+      state,
+      `${prefix}_delete`,
+      async (cx, key) =>
+        reply(
+          cx,
+          state,
+          await ns.delete(textArg(cx, key, "key")) ? OK : MISS,
+        ),
+    ),
+    [`${prefix}_list`]: guardedAsync(
+      state,
+      `${prefix}_list`,
+      async (cx, prefixHandle, limit, cursor) => {
+        const n = intArg(limit, "limit");
+        if (n < 0) throw new Refusal(`limit ${n} is negative`);
+        const page = await ns.list({
+          prefix: textArg(cx, prefixHandle, "prefix"),
+          limit: n === 0 ? 100 : n,
+          cursor: cursor === 0n ? undefined : textArg(cx, cursor, "cursor"),
+        });
+        return reply(cx, state, OK, encoder.encode(JSON.stringify(page)));
+      },
+    ),
+  };
+  if (prefix === "sup_cache") {
+    fns.sup_cache_set = guardedAsync(
+      state,
+      "sup_cache_set",
+      async (cx, key, value, ttl) => {
+        const ttlMs = intArg(ttl, "ttl_ms");
+        if (ttlMs < -1) {
+          throw new Refusal(
+            `ttl_ms ${ttlMs} is invalid: use 0 for the default, -1 for never, or a positive number of milliseconds`,
+          );
+        }
+        await ns.set(
+          textArg(cx, key, "key"),
+          bytesArg(cx, value, "value"),
+          ttlMs === 0 ? undefined : { ttl: ttlMs === -1 ? null : ttlMs },
+        );
+        return reply(cx, state, OK);
+      },
+    );
+    fns.sup_cache_has = guardedAsync(
+      state,
+      "sup_cache_has",
+      async (cx, key) =>
+        reply(cx, state, await ns.has(textArg(cx, key, "key")) ? OK : MISS),
+    );
+    fns.sup_cache_increment = guardedAsync(
+      state,
+      "sup_cache_increment",
+      async (cx, key, by) => {
+        const sum = await ns.increment(
+          textArg(cx, key, "key"),
+          intArg(by, "by"),
+        );
+        return reply(cx, state, OK, encoder.encode(String(sum)));
+      },
+    );
+  } else {
+    fns.sup_store_set = guardedAsync(
+      state,
+      "sup_store_set",
+      async (cx, key, value) => {
+        await ns.set(textArg(cx, key, "key"), bytesArg(cx, value, "value"));
+        return reply(cx, state, OK);
+      },
+    );
+  }
+  return fns;
+}
+
+/**
  * The binary-safe host functions, by name, for `extism:host/user`.
  *
  * @example
@@ -234,6 +367,12 @@ function space(
 export function binaryHostFunctions(
   state: HostState,
 ): Record<string, HostFunction> {
+  if (state.remote) {
+    return {
+      ...remoteSpace(state, "sup_cache", state.remote.cache),
+      ...remoteSpace(state, "sup_store", state.remote.store),
+    };
+  }
   return {
     ...space(state, "sup_cache", (s) => s.cache),
     ...space(state, "sup_store", (s) => s.store),

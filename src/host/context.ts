@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Namespace } from "../cache/async_namespace.ts";
 import type { SyncNamespace } from "../cache/types.ts";
 import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
 
@@ -65,6 +66,12 @@ export interface HostState {
   readonly cache: SyncNamespace;
   /** The plugin's never-expiring store keyspace. */
   readonly store: SyncNamespace;
+  /**
+   * Both keyspaces' async faces when the cache is on Redis (which has no
+   * synchronous face); the host functions are then `async` and the plugin
+   * suspends while they wait. `null` on SQLite.
+   */
+  readonly remote: { cache: Namespace; store: Namespace } | null;
   /** The directory `read_file`/`list_directory` may see, or `null`. */
   readonly filesDir: string | null;
   /** Where refused requests are reported. */

@@ -89,6 +89,9 @@ export async function loadPlugin(
       plugin: name,
       cache: cache.namespace(name).sync,
       store: cache.store(name).sync,
+      remote: cache.remote
+        ? { cache: cache.namespace(name), store: cache.store(name) }
+        : null,
       filesDir,
       logger: config.logger,
       maxMemoryBytes,
@@ -120,7 +123,9 @@ export async function loadPlugin(
       }
     };
     instance = await create(module);
-    const suspends = canSuspend(module, settings.hostFunctions);
+    // On Redis the cache host functions wait for the network.
+    const suspends = canSuspend(module, settings.hostFunctions) ||
+      state.remote !== null;
     const wantsEnv = WebAssembly.Module.exports(module).some((e) =>
       e.name === "get_required_env_vars" && e.kind === "function"
     );

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import type { Namespace } from "../cache/async_namespace.ts";
 import type { SyncNamespace } from "../cache/types.ts";
 import {
   decodeKey,
@@ -78,47 +79,149 @@ function getter(
   };
 }
 
+/** The `{"key","value"}` request of set_cache/set_store, or the refusal (1). */
+function setRequest(
+  cx: HostCallContext,
+  handle: bigint,
+  refuse: (why: string) => 1,
+): { key: string; value: string } | 1 {
+  const raw = take(cx, handle);
+  if (raw === null) return refuse("the request handle is not a live block");
+  let req: unknown;
+  try {
+    req = JSON.parse(lenientDecoder.decode(raw));
+  } catch (err) {
+    if (err instanceof PluginMemoryError) throw err;
+    return refuse(`the request is not JSON (${messageOf(err)})`);
+  }
+  if (typeof req !== "object" || req === null || Array.isArray(req)) {
+    return refuse(
+      'the request is not a JSON object {"key":"...","value":"..."}',
+    );
+  }
+  const { key, value } = req as Record<string, unknown>;
+  if (typeof key !== "string") {
+    return refuse('"key" is missing or not a string');
+  }
+  if (typeof value !== "string") {
+    return refuse('"value" is missing or not a string');
+  }
+  return { key, value };
+}
+
+function refuser(state: HostState, which: "cache" | "store") {
+  return (why: string): 1 => {
+    state.logger.warn(
+      `plugin "${state.plugin}": set_${which} refused: ${why}`,
+    );
+    return 1;
+  };
+}
+
 function setter(
   state: HostState,
   which: "cache" | "store",
   pick: (s: HostState) => SyncNamespace,
 ): HostFunction {
+  const refuse = refuser(state, which);
   return (cx, handle) => {
     if (state.probing) return 0;
-    const refuse = (why: string) => {
-      state.logger.warn(
-        `plugin "${state.plugin}": set_${which} refused: ${why}`,
-      );
-      return 1;
-    };
-    const raw = take(cx, handle);
-    if (raw === null) return refuse("the request handle is not a live block");
-    let req: unknown;
+    const req = setRequest(cx, handle, refuse);
+    if (req === 1) return 1;
     try {
-      req = JSON.parse(lenientDecoder.decode(raw));
-    } catch (err) {
-      if (err instanceof PluginMemoryError) throw err;
-      return refuse(`the request is not JSON (${messageOf(err)})`);
-    }
-    if (typeof req !== "object" || req === null || Array.isArray(req)) {
-      return refuse(
-        'the request is not a JSON object {"key":"...","value":"..."}',
-      );
-    }
-    const { key, value } = req as Record<string, unknown>;
-    if (typeof key !== "string") {
-      return refuse('"key" is missing or not a string');
-    }
-    if (typeof value !== "string") {
-      return refuse('"value" is missing or not a string');
-    }
-    try {
-      pick(state).set(key, value);
+      pick(state).set(req.key, req.value);
       return 0;
     } catch (err) {
       if (err instanceof PluginMemoryError) throw err;
       return refuse(messageOf(err));
     }
+  };
+}
+
+/**
+ * get_cache / set_cache / get_store / set_store / list_store for a cache
+ * on Redis: the same answers, from `async` functions (the plugin suspends
+ * while the host waits for the network; the call's deadline still holds).
+ */
+function remoteCacheFunctions(
+  state: HostState,
+  remote: { cache: Namespace; store: Namespace },
+): Record<string, HostFunction> {
+  const get = (which: "cache" | "store"): HostFunction => {
+    const label = which === "cache" ? "Cache" : "Store";
+    return async (cx, handle) => {
+      if (state.probing) {
+        return failure(cx, state, `${label} not available in temp plugin`);
+      }
+      const key = take(cx, handle);
+      if (key === null) return failure(cx, state, "Failed to read key");
+      try {
+        const value = await remote[which].get(decodeKey(key, lenientDecoder));
+        if (value === null) return failure(cx, state, KEY_NOT_FOUND);
+        return give(
+          cx,
+          state,
+          plainDataReply(value) ??
+            goJsonObject([["success", true], ["data", value, true]]),
+        );
+      } catch (err) {
+        if (err instanceof PluginMemoryError) throw err;
+        state.logger.warn(
+          `plugin "${state.plugin}": get_${which} failed: ${messageOf(err)}`,
+        );
+        return failure(cx, state, messageOf(err));
+      }
+    };
+  };
+  const set = (which: "cache" | "store"): HostFunction => {
+    const refuse = refuser(state, which);
+    return async (cx, handle) => {
+      if (state.probing) return 0;
+      const req = setRequest(cx, handle, refuse);
+      if (req === 1) return 1;
+      try {
+        await remote[which].set(req.key, req.value);
+        return 0;
+      } catch (err) {
+        if (err instanceof PluginMemoryError) throw err;
+        return refuse(messageOf(err));
+      }
+    };
+  };
+  const list: HostFunction = async (cx, handle) => {
+    if (state.probing) {
+      return failure(cx, state, "list_store not available in temp plugin");
+    }
+    const prefix = take(cx, handle);
+    if (prefix === null) return failure(cx, state, "failed to read prefix");
+    try {
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await remote.store.list({
+          prefix: lenientDecoder.decode(prefix),
+          limit: 1000,
+          cursor,
+        });
+        keys.push(...page.keys);
+        cursor = page.cursor ?? undefined;
+      } while (cursor !== undefined);
+      return give(
+        cx,
+        state,
+        goJsonObject([["success", true], ["keys", keys, true]]),
+      );
+    } catch (err) {
+      if (err instanceof PluginMemoryError) throw err;
+      return failure(cx, state, messageOf(err));
+    }
+  };
+  return {
+    get_cache: get("cache"),
+    set_cache: set("cache"),
+    get_store: get("store"),
+    set_store: set("store"),
+    list_store: list,
   };
 }
 
@@ -266,11 +369,13 @@ export function supHostFunctions(
   state: HostState,
 ): Record<string, HostFunction> {
   return {
-    get_cache: getter(state, "cache", (s) => s.cache),
-    set_cache: setter(state, "cache", (s) => s.cache),
-    get_store: getter(state, "store", (s) => s.store),
-    set_store: setter(state, "store", (s) => s.store),
-    list_store: listStore(state),
+    ...(state.remote ? remoteCacheFunctions(state, state.remote) : {
+      get_cache: getter(state, "cache", (s) => s.cache),
+      set_cache: setter(state, "cache", (s) => s.cache),
+      get_store: getter(state, "store", (s) => s.store),
+      set_store: setter(state, "store", (s) => s.store),
+      list_store: listStore(state),
+    }),
     read_file: readFile(state),
     list_directory: listDirectory(state),
     send_image: sendImage(state),

@@ -8,6 +8,11 @@
  *
  * SUP_TEST_DRIVERS=ffi (or node:sqlite) registers only that driver's
  * variants, so the FFI run does not repeat the default driver's tests.
+ *
+ * The `redis` and `redis-cluster` drivers run the same tests on a real
+ * redis-server and a real 3-master cluster that this process starts on
+ * loopback ports (tests/support/redis_server.ts); without redis-server they
+ * are ignored with the reason in the name.
  */
 import {
   createSupCache,
@@ -15,10 +20,11 @@ import {
   type SupCache,
   type SupCacheOptions,
 } from "../../mod.ts";
+import { redisSkip, sharedRedis } from "./redis_server.ts";
 
 export type Open = (options?: SupCacheOptions) => Promise<SupCache>;
 
-type DriverName = "node:sqlite" | "ffi";
+type DriverName = "node:sqlite" | "ffi" | "redis" | "redis-cluster";
 
 /** Why the FFI driver cannot run here, or `null` when it can. */
 async function ffiUnavailable(): Promise<string | null> {
@@ -52,7 +58,39 @@ const DRIVERS: { name: DriverName; skip: string | null }[] = [
     // Short in the test name; the full reason is in the module's ffiSkip.
     skip: ffiSkip === null ? null : "jsr:@db/sqlite or --allow-ffi unavailable",
   },
+  { name: "redis" as const, skip: redisSkip },
+  { name: "redis-cluster" as const, skip: redisSkip },
 ].filter((d) => only === undefined || only.includes(d.name));
+
+/**
+ * On Redis, a test's data directory becomes a key prefix of its own on the
+ * shared test server (so reopening with the same `dataDir` finds the same
+ * data, as on SQLite), and an explicit `path` another prefix (a different
+ * file is a different store). SQLite-only options are dropped, except an
+ * invalid `durability`, kept so the option check still refuses it.
+ */
+function redisOptions(
+  kind: "redis" | "redis-cluster",
+  urls: string[],
+  testPrefix: string,
+  options: SupCacheOptions,
+): SupCacheOptions {
+  const { dataDir: _d, path, driver: _v, durability, ...rest } = options;
+  const keyPrefix = path === undefined
+    ? testPrefix
+    : `${testPrefix}${encodeURIComponent(path)}:`;
+  const out: SupCacheOptions = {
+    ...rest,
+    redis: kind === "redis"
+      ? { url: urls[0], keyPrefix }
+      : { cluster: urls, keyPrefix },
+  };
+  if (
+    durability !== undefined && durability !== "normal" &&
+    durability !== "full"
+  ) out.durability = durability;
+  return out;
+}
 
 /** A fresh data directory on disk, removed after the test. */
 export async function withDataDir<T>(
@@ -72,28 +110,38 @@ export async function withDataDir<T>(
  */
 export function testEachDriver(
   name: string,
-  fn: (open: Open, dir: string) => Promise<void>,
+  fn: (open: Open, dir: string, driver: DriverName) => Promise<void>,
+  /** Why this test cannot hold on Redis; omit when it does. */
+  notOnRedis?: string,
 ): void {
   for (const driver of DRIVERS) {
+    const remote = driver.name === "redis" || driver.name === "redis-cluster";
+    const skip = driver.skip ?? (remote && notOnRedis ? notOnRedis : null);
     Deno.test({
-      name: `[${driver.name}] ${name}${
-        driver.skip ? ` (skipped: ${driver.skip})` : ""
-      }`,
-      ignore: driver.skip !== null,
+      name: `[${driver.name}] ${name}${skip ? ` (skipped: ${skip})` : ""}`,
+      ignore: skip !== null,
+      // node-redis keeps sockets and timers that outlive one test by design.
+      sanitizeOps: !remote,
+      sanitizeResources: !remote,
       fn: () =>
         withDataDir(async (dir) => {
           const opened: SupCache[] = [];
+          const kind = driver.name as "redis" | "redis-cluster";
+          const urls = remote ? await sharedRedis(kind) : [];
+          const testPrefix = `t-${crypto.randomUUID()}:`;
           const open: Open = async (options = {}) => {
-            const cache = await createSupCache({
-              dataDir: dir,
-              driver: driver.name,
-              ...options,
-            });
+            const cache = await createSupCache(
+              remote ? redisOptions(kind, urls, testPrefix, options) : {
+                dataDir: dir,
+                driver: driver.name as "node:sqlite" | "ffi",
+                ...options,
+              },
+            );
             opened.push(cache);
             return cache;
           };
           try {
-            await fn(open, dir);
+            await fn(open, dir, driver.name);
           } finally {
             for (const cache of opened) await cache.close();
           }

@@ -1,0 +1,501 @@
+/**
+ * A namespace on an {@link AsyncBackend} (Redis): the same operations,
+ * checks and errors as the SQLite namespace, one awaited request per
+ * operation. Kept apart from the synchronous implementation so the SQLite
+ * path gains no `await`: the cache picks one of the two when it opens.
+ *
+ * @module
+ */
+import {
+  InvalidInputError,
+  NotAnIntegerError,
+  QuotaExceededError,
+} from "../errors.ts";
+import type {
+  AsyncBackend,
+  BatchWrite,
+  KeyRange,
+  Quota,
+  Space,
+} from "../storage/async_backend.ts";
+import { checkOptions } from "../check_options.ts";
+import type { ResolvedLimits } from "./options.ts";
+import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
+import type { AtomicCheck, AtomicMutation } from "./namespace.ts";
+import { SET_OPTIONS } from "./namespace.ts";
+import type {
+  CacheEntry,
+  CacheValue,
+  ListOptions,
+  ListPage,
+  NamespaceStats,
+  ScanPage,
+  SetOptions,
+  SyncNamespace,
+} from "./types.ts";
+import {
+  checkExpiresAt,
+  checkKey,
+  checkTtl,
+  expiryFromTtl,
+  toValueBytes,
+} from "./validate.ts";
+
+/** What every remote namespace of one cache shares. */
+export interface RemoteContext {
+  readonly backend: AsyncBackend;
+  readonly limits: ResolvedLimits;
+  readonly quota: Quota | null;
+  /** The cache's default TTL for space 0. */
+  readonly ttl: number | null;
+  /** Most expired entries one purge step removes. */
+  readonly purgeBatch: number;
+  /** Throws `ClosedError` once the cache is closed. */
+  assertOpen(): void;
+}
+
+const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
+const RECOUNT_EVERY_MS = 10_000;
+
+/** The asynchronous implementation of one namespace. */
+export class RemoteNamespaceImpl {
+  readonly name: string;
+  readonly #ctx: RemoteContext;
+  readonly #space: Space;
+  readonly #ttl: number | null;
+  #hits = 0;
+  #misses = 0;
+  #recountedAt = -Infinity;
+
+  constructor(ctx: RemoteContext, space: Space, name: string) {
+    this.#ctx = ctx;
+    this.#space = space;
+    this.name = name;
+    this.#ttl = space === 0 ? ctx.ttl : null;
+  }
+
+  /** Throws `ClosedError` once the cache is closed. */
+  assertOpen(): void {
+    this.#ctx.assertOpen();
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    const value = await this.#ctx.backend.getValue(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+    if (value === undefined) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    return value;
+  }
+
+  async getEntry(key: string): Promise<CacheEntry | null> {
+    const entry = await this.peek(key);
+    if (entry) this.#hits++;
+    else this.#misses++;
+    return entry;
+  }
+
+  async peek(key: string): Promise<CacheEntry | null> {
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    return await this.#ctx.backend.get(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    ) ?? null;
+  }
+
+  async set(key: string, value: CacheValue, options?: SetOptions) {
+    this.#ctx.assertOpen();
+    const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
+    const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
+    const expiresAt = this.#expiry(options);
+    const { backend, quota } = this.#ctx;
+    const size = keySize + bytes.length;
+    await this.#withQuota(
+      () =>
+        backend.set(
+          this.#space,
+          this.name,
+          key,
+          bytes,
+          expiresAt,
+          size,
+          Date.now(),
+          quota,
+        ),
+      size,
+    );
+  }
+
+  /**
+   * Run `attempt` (resolving `false` = over quota, nothing written); when
+   * the quota says no, purge this namespace's expired entries in bounded
+   * steps, retrying after each step that freed something, then recount;
+   * only then refuse.
+   */
+  async #withQuota(
+    attempt: () => Promise<boolean>,
+    size: number,
+  ): Promise<void> {
+    if (await attempt()) return;
+    const { backend, quota } = this.#ctx;
+    let after: string | null = null;
+    do {
+      const step = await backend.purgeExpiredIn(
+        this.#space,
+        this.name,
+        Date.now(),
+        this.#ctx.purgeBatch,
+        after,
+      );
+      if (step.deleted > 0 && await attempt()) return;
+      after = step.next;
+    } while (after !== null);
+    const now = Date.now();
+    if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
+      this.#recountedAt = now;
+      if (await backend.recount(this.#space, this.name) && await attempt()) {
+        return;
+      }
+    }
+    const used = await backend.usage(this.#space, this.name);
+    throw new QuotaExceededError(
+      this.name,
+      `namespace "${this.name}" holds ${
+        used.keys.toLocaleString("en-US")
+      } keys and ${used.bytes.toLocaleString("en-US")} bytes; writing ${
+        size.toLocaleString("en-US")
+      } bytes would pass its quota of ${
+        (quota?.maxKeys ?? 0).toLocaleString("en-US")
+      } keys / ${
+        (quota?.maxBytes ?? 0).toLocaleString("en-US")
+      } bytes: delete keys, use shorter TTLs, or raise limits.maxKeys / limits.maxBytes`,
+    );
+  }
+
+  #expiry(options: SetOptions | undefined): number | null {
+    if (options === undefined) {
+      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
+    }
+    checkOptions(options, SET_OPTIONS, "set");
+    if (options.expiresAt !== undefined) {
+      if (options.ttl !== undefined) {
+        throw new InvalidInputError(
+          "give ttl (relative) or expiresAt (absolute), not both",
+        );
+      }
+      return checkExpiresAt(options.expiresAt);
+    }
+    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
+    return ttl === null ? null : expiryFromTtl(ttl);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#ctx.assertOpen();
+    checkKey(key, this.#ctx.limits.maxKeyBytes);
+    return await this.#ctx.backend.delete(
+      this.#space,
+      this.name,
+      key,
+      Date.now(),
+    );
+  }
+
+  async has(key: string): Promise<boolean> {
+    return await this.peek(key) !== null;
+  }
+
+  #range(options: ListOptions): KeyRange {
+    this.#ctx.assertOpen();
+    checkOptions(options, LIST_OPTIONS, "list");
+    const prefix = options.prefix ?? "";
+    if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
+      throw new InvalidInputError(
+        `limit must be a whole number from 1 to 1,000, got ${String(limit)}`,
+      );
+    }
+    const after = options.cursor === undefined
+      ? null
+      : decodeCursor(options.cursor);
+    const resume = after !== null && compareKeys(after, prefix) >= 0;
+    return {
+      space: this.#space,
+      ns: this.name,
+      from: resume ? after : prefix,
+      exclusive: resume,
+      before: prefixEnd(prefix),
+      limit,
+      now: Date.now(),
+    };
+  }
+
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    const range = this.#range(options);
+    const keys = await this.#ctx.backend.list(range);
+    return { keys, cursor: nextCursor(keys, range.limit, (k) => k) };
+  }
+
+  async scan(options: ListOptions = {}): Promise<ScanPage> {
+    const range = this.#range(options);
+    const entries = await this.#ctx.backend.scan(range);
+    return { entries, cursor: nextCursor(entries, range.limit, (e) => e.key) };
+  }
+
+  async increment(key: string, by = 1): Promise<number> {
+    this.#ctx.assertOpen();
+    const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
+    if (!Number.isSafeInteger(by)) {
+      throw new InvalidInputError(
+        `by must be a whole number, got ${String(by)}`,
+      );
+    }
+    const { backend, quota } = this.#ctx;
+    const fresh = this.#expiry(undefined);
+    let result = 0;
+    await this.#withQuota(async () => {
+      const res = await backend.increment(
+        this.#space,
+        this.name,
+        key,
+        by,
+        fresh,
+        keySize,
+        Date.now(),
+        quota,
+      );
+      switch (res.kind) {
+        case "ok":
+          result = res.value;
+          return true;
+        case "quota":
+          return false;
+        case "not-integer": {
+          const text = res.text;
+          throw new NotAnIntegerError(
+            `cannot increment "${key}" in namespace "${this.name}": its value ${
+              JSON.stringify(text.length > 40 ? text.slice(0, 40) + "…" : text)
+            } is not a whole number in decimal; it was left unchanged`,
+          );
+        }
+        case "overflow":
+          throw new InvalidInputError(
+            `incrementing "${key}" by ${by} goes past the largest exact integer (${Number.MAX_SAFE_INTEGER}); the value was left unchanged`,
+          );
+      }
+    }, keySize + 20);
+    return result;
+  }
+
+  async clear(): Promise<number> {
+    this.#ctx.assertOpen();
+    return await this.#ctx.backend.clear(this.#space, this.name);
+  }
+
+  async setMany(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): Promise<number> {
+    this.#ctx.assertOpen();
+    if (
+      entries === null || typeof entries !== "object" ||
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
+    ) {
+      throw new InvalidInputError(
+        'setMany takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map',
+      );
+    }
+    const { limits, backend, quota } = this.#ctx;
+    const writes: BatchWrite[] = [];
+    let size = 0;
+    let i = 0;
+    for (const item of entries) {
+      if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
+        throw new InvalidInputError(
+          `setMany item ${i} must be [key, value] or [key, value, options], got ${
+            Array.isArray(item) ? `${item.length} elements` : typeof item
+          }; nothing was written`,
+        );
+      }
+      const [key, value, options] = item;
+      const bytes = toValueBytes(value, limits.maxValueBytes);
+      const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
+      size += itemSize;
+      writes.push({
+        key,
+        value: bytes,
+        expiresAt: this.#expiry(options),
+        size: itemSize,
+      });
+      i++;
+    }
+    if (writes.length === 0) return 0;
+    await this.#withQuota(
+      () =>
+        backend.writeMany(this.#space, this.name, writes, Date.now(), quota),
+      size,
+    );
+    return writes.length;
+  }
+
+  /**
+   * Keys and bytes as the server last reported them to this process (every
+   * write of this process answers with them; a sweep tick and
+   * `cache.namespaces()` refresh them), plus hits and misses. `stats()` is
+   * synchronous in the public API and a network store cannot answer
+   * synchronously, so writes by other processes show up after this
+   * process's next write or tick.
+   */
+  stats(): NamespaceStats {
+    this.#ctx.assertOpen();
+    const known = this.#ctx.backend.knownUsage(this.#space, this.name);
+    return {
+      keys: known?.keys ?? 0,
+      bytes: known?.bytes ?? 0,
+      hits: (known?.hits ?? 0) + this.#hits,
+      misses: (known?.misses ?? 0) + this.#misses,
+    };
+  }
+
+  /** Ask the server for the namespace's usage; later `stats()` calls see it. */
+  async refreshStats(): Promise<NamespaceStats> {
+    this.#ctx.assertOpen();
+    await this.#ctx.backend.usage(this.#space, this.name);
+    return this.stats();
+  }
+
+  /** Move this process's hit and miss counts to the server. */
+  async flushCounters(): Promise<void> {
+    if (this.#hits === 0 && this.#misses === 0) return;
+    const hits = this.#hits;
+    const misses = this.#misses;
+    this.#hits = 0;
+    this.#misses = 0;
+    try {
+      await this.#ctx.backend.addCounters(this.#space, this.name, hits, misses);
+    } catch (err) {
+      this.#hits += hits;
+      this.#misses += misses;
+      throw err;
+    }
+  }
+
+  /** Check versions and write, all or nothing, in one server-side step. */
+  async commit(
+    checks: AtomicCheck[],
+    mutations: AtomicMutation[],
+  ): Promise<boolean> {
+    this.#ctx.assertOpen();
+    const { limits, backend, quota } = this.#ctx;
+    const writes: BatchWrite[] = mutations.map((m) => {
+      const keySize = checkKey(m.key, limits.maxKeyBytes);
+      if (m.type === "delete") {
+        return { key: m.key, value: null, expiresAt: null, size: 0 };
+      }
+      const bytes = toValueBytes(m.value, limits.maxValueBytes);
+      return {
+        key: m.key,
+        value: bytes,
+        expiresAt: this.#expiry(m.options),
+        size: keySize + bytes.length,
+      };
+    });
+    for (const c of checks) {
+      checkKey(c.key, limits.maxKeyBytes);
+      if (c.version !== null && !Number.isSafeInteger(c.version)) {
+        throw new InvalidInputError(
+          `check(${
+            JSON.stringify(c.key)
+          }) needs a version from getEntry() or null (must not exist), got ${
+            String(c.version)
+          }`,
+        );
+      }
+    }
+    const size = writes.reduce((n, w) => n + w.size, 0);
+    let ok = true;
+    await this.#withQuota(async () => {
+      const outcome = await backend.commit(
+        this.#space,
+        this.name,
+        checks,
+        writes,
+        Date.now(),
+        quota,
+      );
+      ok = outcome === "ok";
+      return outcome !== "quota";
+    }, size);
+    return ok;
+  }
+}
+
+function nextCursor<T>(
+  items: T[],
+  limit: number,
+  keyOf: (item: T) => string,
+): string | null {
+  return items.length === limit
+    ? encodeCursor(keyOf(items[items.length - 1]))
+    : null;
+}
+
+/** Order keys as UTF-8 bytes (code points), not as UTF-16. */
+function compareKeys(a: string, b: string): number {
+  const x = a[Symbol.iterator]();
+  const y = b[Symbol.iterator]();
+  for (;;) {
+    const p = x.next();
+    const q = y.next();
+    if (p.done || q.done) return (p.done ? 0 : 1) - (q.done ? 0 : 1);
+    const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+}
+
+/** The error every synchronous call on a Redis-backed namespace throws. */
+export function noSyncError(name: string): InvalidInputError {
+  return new InvalidInputError(
+    `namespace "${name}" is on Redis, which cannot answer without waiting: use the async methods (await ns.get(...), await ns.atomic().commit()) instead of ns.sync / commitSync()`,
+  );
+}
+
+/**
+ * `ns.sync` of a Redis-backed namespace: every call throws
+ * {@link noSyncError} (or `ClosedError` once the cache is closed, as every
+ * other call does).
+ */
+export function noSyncFace(ns: RemoteNamespaceImpl): SyncNamespace {
+  const name = ns.name;
+  const fail = (): never => {
+    ns.assertOpen();
+    throw noSyncError(name);
+  };
+  return {
+    name,
+    get: fail,
+    getEntry: fail,
+    peek: fail,
+    set: fail,
+    setMany: fail,
+    delete: fail,
+    has: fail,
+    list: fail,
+    scan: fail,
+    increment: fail,
+    clear: fail,
+    stats: fail,
+  };
+}

@@ -1,0 +1,640 @@
+/**
+ * The Redis backend: the {@link AsyncBackend} operations on one Redis
+ * server or a Redis Cluster. Reads are one command; every write is one Lua
+ * script on the namespace's hash slot, so it is atomic even in a cluster.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { InvalidInputError } from "../../errors.ts";
+import type {
+  AsyncBackend,
+  BatchWrite,
+  CommitOutcome,
+  IncrementResult,
+  KeyedEntry,
+  KeyRange,
+  KnownUsage,
+  NamespaceUsage,
+  PurgeStep,
+  Quota,
+  Space,
+  StoredEntry,
+  SweepCursor,
+  VersionCheck,
+} from "../async_backend.ts";
+import { type RedisArg, RedisLink } from "./connection.ts";
+import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
+import { NearCache } from "./near_cache.ts";
+import {
+  type RedisOptions,
+  type ResolvedRedisOptions,
+  resolveRedisOptions,
+} from "./options.ts";
+import {
+  CLEAR,
+  COMMIT,
+  COUNTERS,
+  DELETE,
+  INCREMENT,
+  LIST,
+  PURGE,
+  RECOUNT,
+  SCAN,
+  SET,
+  USAGE,
+} from "./scripts.ts";
+
+function quotaArgs(quota: Quota | null): [string, string] {
+  return quota === null
+    ? ["", ""]
+    : [String(quota.maxBytes), String(quota.maxKeys)];
+}
+
+function expiryArg(expiresAt: number | null): string {
+  return expiresAt === null ? "" : String(expiresAt);
+}
+
+/** Keys are sent as UTF-8; a lone surrogate has no UTF-8 form and would collide. */
+function checkWellFormed(key: string): void {
+  if (!key.isWellFormed()) {
+    throw new InvalidInputError(
+      "key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the string (String.prototype.toWellFormed)",
+    );
+  }
+}
+
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value)
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function num(text: Buffer | string | null | undefined): number {
+  return Number(typeof text === "string" ? text : text?.toString("latin1"));
+}
+
+function expiryOf(x: Buffer | string | null | undefined): number | null {
+  if (x === null || x === undefined || x.length === 0) return null;
+  return num(x);
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * {@link AsyncBackend} on Redis or Redis Cluster. Open one with
+ * {@link RedisBackend.open}.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisBackend } from "./backend.ts";
+ * const b = await RedisBackend.open({ url: "redis://127.0.0.1:6379" });
+ * await b.set(0, "demo", "k", new TextEncoder().encode("v"), null, 2, Date.now(), null);
+ * console.log((await b.get(0, "demo", "k", Date.now()))?.version); // 1
+ * await b.close();
+ * ```
+ */
+export class RedisBackend implements AsyncBackend {
+  readonly async = true as const;
+  readonly path: string;
+  readonly #link: RedisLink;
+  readonly #prefix: string;
+  readonly #registry: string;
+  readonly #keys = new Map<string, NamespaceKeys>();
+  /** Usage per namespace, as the server last reported it. */
+  readonly #known = new Map<string, KnownUsage>();
+  /** Namespaces this process has already put in the registry. */
+  readonly #registered = new Set<string>();
+  #purgeStart = 0;
+
+  /** The near cache and its tracking connection, when asked for. */
+  readonly #near: NearCache | null;
+  readonly #nearLink: RedisLink | null;
+
+  private constructor(
+    link: RedisLink,
+    prefix: string,
+    near: { cache: NearCache; link: RedisLink } | null,
+  ) {
+    this.#link = link;
+    this.#near = near?.cache ?? null;
+    this.#nearLink = near?.link ?? null;
+    this.path = link.path;
+    this.#prefix = prefix;
+    this.#registry = prefix + "namespaces";
+  }
+
+  /**
+   * Check `options`, connect, and return the backend. Fails with
+   * `InvalidInputError` for bad options and `RedisUnavailableError` when
+   * the server cannot be reached within `connectTimeoutMs`.
+   */
+  static async open(options: RedisOptions): Promise<RedisBackend> {
+    return await RedisBackend.openResolved(resolveRedisOptions(options));
+  }
+
+  /** Like {@link RedisBackend.open}, with options already checked. */
+  static async openResolved(
+    resolved: ResolvedRedisOptions,
+  ): Promise<RedisBackend> {
+    const link = await RedisLink.open(resolved);
+    if (resolved.nearCache === null) {
+      return new RedisBackend(link, resolved.keyPrefix, null);
+    }
+    const cache = new NearCache(resolved.nearCache);
+    try {
+      const nearLink = await RedisLink.open(
+        resolved,
+        (key) => cache.invalidate(key),
+      );
+      return new RedisBackend(link, resolved.keyPrefix, {
+        cache,
+        link: nearLink,
+      });
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+  }
+
+  #note(space: Space, ns: string, keys: unknown, bytes: unknown): void {
+    const id = registryMember(space, ns);
+    const known = this.#known.get(id);
+    if (known) {
+      known.keys = Number(keys);
+      known.bytes = Number(bytes);
+    } else {
+      this.#known.set(id, {
+        keys: Number(keys),
+        bytes: Number(bytes),
+        hits: 0,
+        misses: 0,
+      });
+    }
+  }
+
+  knownUsage(space: Space, ns: string): KnownUsage | undefined {
+    const known = this.#known.get(registryMember(space, ns));
+    return known && { ...known };
+  }
+
+  #ns(space: Space, ns: string): NamespaceKeys {
+    const id = registryMember(space, ns);
+    let keys = this.#keys.get(id);
+    if (!keys) {
+      checkWellFormed(ns);
+      keys = new NamespaceKeys(this.#prefix, space, ns);
+      this.#keys.set(id, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * Put the namespace in the registry before its first write from this
+   * process. The registry is in another slot, so this cannot be part of the
+   * write's script; doing it first means a namespace holding data is always
+   * listed.
+   */
+  /**
+   * Put the namespace in the registry, once per process: `undefined` when
+   * it is already there, else the pending `SADD`. Callers issue their write
+   * right after it, without waiting in between, so the write keeps its
+   * place in the order of requests (an un-awaited `set` followed by a `get`
+   * reads the value, as on SQLite) and costs no extra round trip.
+   */
+  #register(space: Space, ns: string): Promise<void> | undefined {
+    const member = registryMember(space, ns);
+    if (this.#registered.has(member)) return undefined;
+    return this.#link.command<unknown>("register", this.#registry, false, [
+      "SADD",
+      this.#registry,
+      member,
+    ]).then(() => {
+      this.#registered.add(member);
+    });
+  }
+
+  /** Await `work` and the registration issued just before it. */
+  async #withRegistration<T>(
+    registering: Promise<void> | undefined,
+    work: Promise<T>,
+  ): Promise<T> {
+    if (registering === undefined) return await work;
+    return (await Promise.all([registering, work]))[1];
+  }
+
+  async get(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<StoredEntry | undefined> {
+    checkWellFormed(key);
+    const entry = this.#ns(space, ns).entry(key);
+    if (this.#near !== null) return this.#nearGet(entry, now);
+    const [v, n, w, x] = await this.#link.command<(Buffer | null)[]>(
+      "get",
+      entry,
+      true,
+      ["HMGET", entry, "v", "n", "w", "x"],
+      true,
+    );
+    if (v === null) return undefined;
+    const expiresAt = expiryOf(x);
+    // Redis expires by its own clock; the caller's clock also decides, so a
+    // value is never returned past the expiry either clock sees.
+    if (expiresAt !== null && expiresAt <= now) return undefined;
+    return {
+      value: new Uint8Array(v),
+      version: num(n),
+      expiresAt,
+      writtenAt: num(w),
+    };
+  }
+
+  /**
+   * A read through the near cache: a kept answer costs no request; a miss
+   * reads on the tracking connection (so Redis will tell us when the key
+   * changes) and keeps the answer unless it changed meanwhile.
+   */
+  async #nearGet(entry: string, now: number): Promise<StoredEntry | undefined> {
+    const near = this.#near!;
+    let found = near.lookup(entry);
+    if (found === undefined) {
+      const mark = near.begin(entry);
+      const [v, n, w, x] = await this.#nearLink!.command<(Buffer | null)[]>(
+        "get",
+        entry,
+        true,
+        ["HMGET", entry, "v", "n", "w", "x"],
+        true,
+      );
+      found = v === null ? null : {
+        value: new Uint8Array(v),
+        version: num(n),
+        expiresAt: expiryOf(x),
+        writtenAt: num(w),
+      };
+      near.settle(entry, mark, found);
+    }
+    if (found === null) return undefined;
+    if (found.expiresAt !== null && found.expiresAt <= now) return undefined;
+    // A copy: the caller may change the bytes it gets.
+    return { ...found, value: found.value.slice() };
+  }
+
+  /** Drop keys this process is about to write from the near cache. */
+  #forget(entry: string | null): void {
+    this.#near?.invalidate(entry);
+  }
+
+  async getValue(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<Uint8Array | undefined> {
+    checkWellFormed(key);
+    const entry = this.#ns(space, ns).entry(key);
+    if (this.#near !== null) return (await this.#nearGet(entry, now))?.value;
+    const [v, x] = await this.#link.command<(Buffer | null)[]>(
+      "get",
+      entry,
+      true,
+      ["HMGET", entry, "v", "x"],
+      true,
+    );
+    if (v === null) return undefined;
+    const expiresAt = expiryOf(x);
+    if (expiresAt !== null && expiresAt <= now) return undefined;
+    return new Uint8Array(v);
+  }
+
+  async set(
+    space: Space,
+    ns: string,
+    key: string,
+    value: Uint8Array,
+    expiresAt: number | null,
+    size: number,
+    now: number,
+    quota: Quota | null,
+  ): Promise<boolean> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    const registering = this.#register(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
+    const [written, keys, bytes] = await this.#withRegistration(
+      registering,
+      this.#link.run<number[]>(SET, [...k.fixed, k.entry(key)], [
+        key,
+        asBuffer(value),
+        expiryArg(expiresAt),
+        String(size),
+        String(now),
+        ...quotaArgs(quota),
+      ]),
+    );
+    this.#note(space, ns, keys, bytes);
+    return written === 1;
+  }
+
+  async delete(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<boolean> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
+    const [live, keys, bytes] = await this.#link.run<number[]>(DELETE, [
+      ...k.fixed,
+      k.entry(key),
+    ], [key, String(now)]);
+    this.#note(space, ns, keys, bytes);
+    return live === 1;
+  }
+
+  #rangeArgs(r: KeyRange): string[] {
+    const lo = r.exclusive ? "(" + r.from : r.from === "" ? "-" : "[" + r.from;
+    const hi = r.before === null ? "+" : "(" + r.before;
+    return [lo, hi, String(r.limit), String(r.now)];
+  }
+
+  list(range: KeyRange): Promise<string[]> {
+    const k = this.#ns(range.space, range.ns);
+    return this.#link.run<string[]>(LIST, [...k.fixed], this.#rangeArgs(range));
+  }
+
+  async scan(range: KeyRange): Promise<KeyedEntry[]> {
+    const k = this.#ns(range.space, range.ns);
+    const flat = await this.#link.run<Buffer[]>(SCAN, [...k.fixed], [
+      ...this.#rangeArgs(range),
+      k.entryPrefix,
+    ], true);
+    const out: KeyedEntry[] = [];
+    for (let i = 0; i < flat.length; i += 5) {
+      out.push({
+        key: flat[i].toString("utf8"),
+        value: new Uint8Array(flat[i + 1]),
+        version: num(flat[i + 2]),
+        writtenAt: num(flat[i + 3]),
+        expiresAt: expiryOf(flat[i + 4]),
+      });
+    }
+    return out;
+  }
+
+  async clear(space: Space, ns: string): Promise<number> {
+    const k = this.#ns(space, ns);
+    this.#forget(null);
+    const [n] = await this.#link.run<number[]>(CLEAR, [...k.fixed], [
+      k.entryPrefix,
+    ]);
+    this.#note(space, ns, 0, 0);
+    return n;
+  }
+
+  async usage(space: Space, ns: string): Promise<NamespaceUsage> {
+    const k = this.#ns(space, ns);
+    const u = await this.#link.run<string[]>(USAGE, [...k.fixed], []);
+    this.#known.set(registryMember(space, ns), {
+      keys: num(u[0]),
+      bytes: num(u[1]),
+      hits: num(u[2]),
+      misses: num(u[3]),
+    });
+    return {
+      space,
+      ns,
+      keys: num(u[0]),
+      bytes: num(u[1]),
+      hits: num(u[2]),
+      misses: num(u[3]),
+      nextExpiry: u[4] === "" ? null : num(u[4]),
+      oldest: u[5] === "" ? null : num(u[5]),
+    };
+  }
+
+  async #registeredNamespaces(): Promise<{ space: Space; ns: string }[]> {
+    const members = await this.#link.command<string[]>(
+      "namespaces",
+      this.#registry,
+      true,
+      ["SMEMBERS", this.#registry],
+    );
+    return members.map(parseRegistryMember).filter((m) => m !== null);
+  }
+
+  async namespaces(): Promise<NamespaceUsage[]> {
+    const found = await this.#registeredNamespaces();
+    found.sort((a, b) => byteOrder(a.ns, b.ns) || a.space - b.space);
+    return await Promise.all(found.map((m) => this.usage(m.space, m.ns)));
+  }
+
+  async addCounters(
+    space: Space,
+    ns: string,
+    hits: number,
+    misses: number,
+  ): Promise<void> {
+    if (hits === 0 && misses === 0) return;
+    const k = this.#ns(space, ns);
+    await this.#withRegistration(
+      this.#register(space, ns),
+      this.#link.run(COUNTERS, [k.meta], [String(hits), String(misses)]),
+    );
+    const known = this.#known.get(registryMember(space, ns));
+    if (known) {
+      known.hits += hits;
+      known.misses += misses;
+    }
+  }
+
+  /**
+   * Forget up to `limit` expired entries, starting at the namespace after
+   * `after` (in registry order). Redis has already deleted the entries
+   * themselves; this keeps the index, sizes and counts in step.
+   */
+  async purgeExpired(
+    now: number,
+    limit: number,
+    after: SweepCursor | null,
+  ): Promise<PurgeStep<SweepCursor>> {
+    const found = await this.#registeredNamespaces();
+    found.sort((a, b) => a.space - b.space || byteOrder(a.ns, b.ns));
+    let i = after === null ? 0 : found.findIndex((m) =>
+      m.space > after.space ||
+      (m.space === after.space && byteOrder(m.ns, after.ns) >= 0)
+    );
+    if (i === -1) return { deleted: 0, next: null };
+    let deleted = 0;
+    for (; i < found.length; i++) {
+      const m = found[i];
+      const step = await this.purgeExpiredIn(
+        m.space,
+        m.ns,
+        now,
+        limit - deleted,
+        null,
+      );
+      deleted += step.deleted;
+      // This namespace may have more: the next step starts here again.
+      if (step.next !== null) return { deleted, next: { ...m, key: "" } };
+      if (deleted >= limit) break;
+    }
+    const next = found[i + 1];
+    return {
+      deleted,
+      next: next === undefined ? null : { ...next, key: "" },
+    };
+  }
+
+  /**
+   * Forget up to `limit` entries of one namespace expired at `now`, oldest
+   * expiry first. `after` is not needed (forgotten entries leave the expiry
+   * set), so the step is the same whatever it says.
+   */
+  async purgeExpiredIn(
+    space: Space,
+    ns: string,
+    now: number,
+    limit: number,
+    _after: string | null,
+  ): Promise<PurgeStep<string>> {
+    const k = this.#ns(space, ns);
+    const [deleted, keys, bytes] = await this.#link.run<number[]>(
+      PURGE,
+      [...k.fixed],
+      [String(now), String(limit)],
+    );
+    this.#note(space, ns, keys, bytes);
+    return { deleted, next: deleted < limit ? null : "" };
+  }
+
+  async recount(space: Space, ns: string): Promise<boolean> {
+    const k = this.#ns(space, ns);
+    return await this.#link.run<number>(RECOUNT, [...k.fixed], []) === 1;
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async increment(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    keySize: number,
+    now: number,
+    quota: Quota | null,
+  ): Promise<IncrementResult> {
+    checkWellFormed(key);
+    const k = this.#ns(space, ns);
+    const registering = this.#register(space, ns);
+    if (this.#near !== null) this.#forget(k.entry(key));
+    const reply = await this.#withRegistration(
+      registering,
+      this.#link.run<Buffer[]>(INCREMENT, [...k.fixed, k.entry(key)], [
+        key,
+        String(by),
+        expiryArg(expiresAt),
+        String(keySize),
+        String(now),
+        ...quotaArgs(quota),
+      ], true),
+    );
+    const kind = reply[0].toString("latin1");
+    this.#note(space, ns, reply[2], reply[3]);
+    if (kind === "ok") return { kind, value: num(reply[1]) };
+    if (kind === "not-integer") {
+      return { kind, text: reply[1].toString("utf8") };
+    }
+    return { kind: kind as "overflow" | "quota" };
+  }
+
+  async writeMany(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<boolean> {
+    if (writes.length === 0) return true;
+    return await this.commit(space, ns, [], writes, now, quota) === "ok";
+  }
+
+  async commit(
+    space: Space,
+    ns: string,
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<CommitOutcome> {
+    const k = this.#ns(space, ns);
+    const index = new Map<string, number>();
+    const names: string[] = [];
+    const slot = (key: string) => {
+      let j = index.get(key);
+      if (j === undefined) {
+        checkWellFormed(key);
+        names.push(key);
+        j = names.length;
+        index.set(key, j);
+      }
+      return String(j);
+    };
+    const checkArgs: RedisArg[] = [];
+    for (const c of checks) {
+      checkArgs.push(slot(c.key), c.version === null ? "" : String(c.version));
+    }
+    const writeArgs: RedisArg[] = [];
+    for (const w of writes) {
+      if (w.value === null) writeArgs.push("d", slot(w.key), "", "", "0");
+      else {
+        writeArgs.push(
+          "s",
+          slot(w.key),
+          asBuffer(w.value),
+          expiryArg(w.expiresAt),
+          String(w.size),
+        );
+      }
+    }
+    const registering = writes.length > 0
+      ? this.#register(space, ns)
+      : undefined;
+    if (this.#near !== null) {
+      for (const w of writes) this.#forget(k.entry(w.key));
+    }
+    const [outcome, keys, bytes] = await this.#withRegistration(
+      registering,
+      this.#link.run<[string, number, number]>(COMMIT, [
+        ...k.fixed,
+        ...names.map((name) => k.entry(name)),
+      ], [
+        String(now),
+        ...quotaArgs(quota),
+        String(names.length),
+        ...names,
+        String(checks.length),
+        ...checkArgs,
+        String(writes.length),
+        ...writeArgs,
+      ]),
+    );
+    this.#note(space, ns, keys, bytes);
+    return outcome as CommitOutcome;
+  }
+
+  async close(): Promise<void> {
+    this.#forget(null);
+    await Promise.all([this.#link.close(), this.#nearLink?.close()]);
+  }
+}

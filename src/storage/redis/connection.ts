@@ -1,0 +1,414 @@
+/**
+ * One connection to Redis (a single server or a cluster) through node-redis,
+ * with the deadlines the cache promises: opening fails within
+ * `connectTimeoutMs`, every request within `commandTimeoutMs`, each with a
+ * typed error. The client reconnects in the background with a capped
+ * backoff and never gives up, so the cache recovers by itself once the
+ * server is back; requests made meanwhile wait (up to their deadline) for
+ * the reconnect instead of failing at once.
+ *
+ * Why node-redis (`@redis/client`, the core of the `redis` package) and not
+ * iovalkey: see docs/scale-out.md.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+// A full specifier (not the import map) so the module works when imported
+// by path from another project.
+// deno-lint-ignore no-import-prefix
+import * as redis from "npm:@redis/client@6.3.1";
+
+const {
+  ClientOfflineError,
+  createClient,
+  createCluster,
+  ErrorReply,
+  RESP_TYPES,
+} = redis;
+import { ClosedError, StorageError } from "../../errors.ts";
+import { RedisReplyError, RedisUnavailableError } from "./errors.ts";
+import type { ResolvedRedisOptions } from "./options.ts";
+import type { LuaScript } from "./scripts.ts";
+
+/** A command argument: text is sent as UTF-8, a Buffer as it is. */
+export type RedisArg = string | Buffer;
+
+const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+interface CommandOptions {
+  typeMapping?: typeof BINARY;
+}
+
+const TEXT_OPTIONS: CommandOptions = {};
+const BINARY_OPTIONS: CommandOptions = { typeMapping: BINARY };
+
+/** What the single-server and cluster clients have in common, for us. */
+interface Transport {
+  send(
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    options: CommandOptions,
+  ): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+// Reconnect after 50 ms, doubling up to 1 s, with jitter so a fleet of bot
+// instances does not knock on a restarted server all at once.
+function backoff(retries: number): number {
+  const base = Math.min(50 * 2 ** Math.min(retries, 5), 1_000);
+  return base / 2 + Math.random() * base / 2;
+}
+
+// Redis Enterprise's maintenance notifications are off: plain Redis and
+// Valkey do not send them, and the handshake for them reads environment
+// variables (REDIS_DEBUG_MAINTENANCE), which would need a wider
+// --allow-env than the CLI documents.
+function socketOptions(o: ResolvedRedisOptions) {
+  return {
+    connectTimeout: o.connectTimeoutMs,
+    reconnectStrategy: backoff,
+  };
+}
+
+function singleTransport(
+  o: ResolvedRedisOptions,
+  onError: (err: Error) => void,
+  onInvalidate?: (key: string | null) => void,
+): { transport: Transport; connect: () => Promise<unknown> } {
+  const client = createClient({
+    url: o.url!,
+    RESP: 3,
+    socket: socketOptions(o),
+    disableOfflineQueue: true,
+    emitInvalidate: onInvalidate !== undefined,
+    maintNotifications: "disabled",
+  });
+  client.on("error", onError);
+  if (onInvalidate) {
+    client.on("invalidate", (key: unknown) => {
+      onInvalidate(key === null ? null : String(key));
+    });
+    // On every (re)connect: what was kept may have changed unseen while
+    // disconnected, and the new connection must ask to be told. The
+    // tracking request goes first, before any read made after this.
+    client.on("ready", () => {
+      onInvalidate(null);
+      client.sendCommand(["CLIENT", "TRACKING", "ON"], { asap: true })
+        .catch(onError);
+    });
+  }
+  return {
+    connect: () => client.connect(),
+    transport: {
+      send: (_key, _readonly, args, options) =>
+        client.sendCommand(args, options),
+      close: () => client.close(),
+      destroy: () => client.destroy(),
+    },
+  };
+}
+
+function clusterTransport(
+  o: ResolvedRedisOptions,
+  onError: (err: Error) => void,
+): { transport: Transport; connect: () => Promise<unknown> } {
+  // Nodes found through discovery get the first URL's credentials and TLS.
+  const first = new URL(o.cluster![0]);
+  const cluster = createCluster({
+    rootNodes: o.cluster!.map((url) => ({ url })),
+    defaults: {
+      username: decodeURIComponent(first.username) || undefined,
+      password: decodeURIComponent(first.password) || undefined,
+      socket: first.protocol === "rediss:"
+        ? { ...socketOptions(o), tls: true as const }
+        : socketOptions(o),
+      disableOfflineQueue: true,
+      maintNotifications: "disabled",
+    },
+    RESP: 3,
+  });
+  cluster.on("error", onError);
+  return {
+    connect: () => cluster.connect(),
+    transport: {
+      send: (key, readonly, args, options) =>
+        cluster.sendCommand(key, readonly, args, options),
+      close: () => cluster.close(),
+      destroy: () => cluster.destroy(),
+    },
+  };
+}
+
+/**
+ * An open connection to Redis. Made by {@link RedisLink.open}; every
+ * failure it reports is a `StorageError` subclass naming the server.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisLink } from "./connection.ts";
+ * import { resolveRedisOptions } from "./options.ts";
+ * const link = await RedisLink.open(resolveRedisOptions({ url: "redis://127.0.0.1:6379" }));
+ * console.log(await link.command("ping", undefined, true, ["PING"])); // "PONG"
+ * await link.close();
+ * ```
+ */
+export class RedisLink {
+  /** The server or cluster, without passwords. */
+  readonly path: string;
+  readonly #transport: Transport;
+  readonly #timeout: number;
+  readonly #pending = new Map<
+    number,
+    { deadline: number; reject: (err: Error) => void }
+  >();
+  readonly #watchdog: number;
+  #nextId = 0;
+  #closed = false;
+  #lastError: Error | null = null;
+
+  private constructor(
+    path: string,
+    transport: Transport,
+    timeout: number,
+    state: { lastError: Error | null },
+  ) {
+    this.path = path;
+    this.#transport = transport;
+    this.#timeout = timeout;
+    this.#lastError = state.lastError;
+    // Checks deadlines a few times per timeout; unref'd, so an idle
+    // connection never keeps the process alive.
+    this.#watchdog = setInterval(
+      () => this.#tick(),
+      Math.min(250, Math.max(10, timeout / 4)),
+    ) as unknown as number; // Deno's timers are numbers; @types/node says otherwise
+
+    Deno.unrefTimer(this.#watchdog);
+  }
+
+  /**
+   * Connect, or fail with {@link RedisUnavailableError} once
+   * `connectTimeoutMs` has passed (the last connection error is its cause).
+   */
+  static async open(
+    o: ResolvedRedisOptions,
+    onInvalidate?: (key: string | null) => void,
+  ): Promise<RedisLink> {
+    const state: { lastError: Error | null; link?: RedisLink } = {
+      lastError: null,
+    };
+    // node-redis reports every failed (re)connect as an "error" event; an
+    // EventEmitter without a listener would throw it and end the process.
+    // A refusal that retrying cannot fix (a wrong password, a user without
+    // permission) ends the open at once instead of at the deadline.
+    let refuse: (err: Error) => void = () => {};
+    const refused = new Promise<never>((_, reject) => refuse = reject);
+    const onError = (err: Error) => {
+      state.lastError = err;
+      if (state.link) state.link.#lastError = err;
+      else if (
+        (err instanceof ErrorReply &&
+          /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)) ||
+        err instanceof Deno.errors.NotCapable ||
+        err instanceof Deno.errors.PermissionDenied
+      ) refuse(err);
+    };
+    const { transport, connect } = o.url !== null
+      ? singleTransport(o, onError, onInvalidate)
+      : clusterTransport(o, onError);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new RedisUnavailableError(o.path, "connect", o.connectTimeoutMs, {
+            cause: state.lastError ?? undefined,
+          }),
+        );
+      }, o.connectTimeoutMs);
+    });
+    const connecting = connect();
+    try {
+      await Promise.race([connecting, deadline, refused]);
+    } catch (err) {
+      connecting.catch(() => {});
+      transport.destroy();
+      if (err instanceof RedisUnavailableError) throw err;
+      throw wrap(o.path, "connect", o.connectTimeoutMs, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    const link = new RedisLink(o.path, transport, o.commandTimeoutMs, state);
+    state.link = link;
+    return link;
+  }
+
+  /** The most recent connection error node-redis reported, if any. */
+  get lastError(): Error | null {
+    return this.#lastError;
+  }
+
+  /**
+   * Send, and keep trying only where that is safe: while the client is
+   * reconnecting (node-redis refuses the request without sending it, since
+   * the offline queue is off: a queued write must never land minutes later,
+   * after the caller was told it failed), and while a cluster slot is
+   * half-migrated (Redis answers `TRYAGAIN` to a multi-key request whose
+   * keys are split between two nodes, having run nothing). Every retry
+   * stops at the request's deadline.
+   */
+  async #send(
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    binary: boolean,
+    deadline: number,
+  ): Promise<unknown> {
+    const options = binary ? BINARY_OPTIONS : TEXT_OPTIONS;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#watch(
+          this.#transport.send(key, readonly, args, options),
+          deadline,
+        );
+      } catch (err) {
+        const unsent = err instanceof ErrorReply
+          ? err.message.startsWith("TRYAGAIN")
+          : err instanceof ClientOfflineError;
+        const pause = Math.min(5 * 2 ** attempt, 100);
+        if (!unsent || performance.now() + pause >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /**
+   * Wait for `work` until `deadline`. node-redis's own `timeout` option
+   * only covers a request not yet written; once written, a frozen server
+   * would keep it pending forever. One shared watchdog timer enforces every
+   * deadline, instead of a timer per request on the hot path. The request
+   * stays matched to its reply (node-redis keeps the queue in order); only
+   * our wait ends.
+   */
+  #watch<T>(work: Promise<T>, deadline: number): Promise<T> {
+    const id = ++this.#nextId;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { deadline, reject });
+      work.then((value) => {
+        this.#pending.delete(id);
+        resolve(value);
+      }, (err) => {
+        this.#pending.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(id);
+        p.reject(new DeadlineError("no answer in time"));
+      }
+    }
+  }
+
+  /**
+   * Send one command. `key` routes it in a cluster; `binary` answers bulk
+   * strings as Buffers instead of UTF-8 text.
+   */
+  async command<T>(
+    op: string,
+    key: RedisArg | undefined,
+    readonly: boolean,
+    args: RedisArg[],
+    binary = false,
+  ): Promise<T> {
+    if (this.#closed) {
+      throw new ClosedError(`the Redis connection ${this.path}`);
+    }
+    const deadline = performance.now() + this.#timeout;
+    try {
+      return await this.#send(key, readonly, args, binary, deadline) as T;
+    } catch (err) {
+      throw wrap(this.path, op, this.#timeout, err);
+    }
+  }
+
+  /**
+   * Run a Lua script by its SHA1, loading it with `EVAL` only when the
+   * server does not have it yet. `keys[0]` routes it in a cluster.
+   */
+  async run<T>(
+    script: LuaScript,
+    keys: RedisArg[],
+    args: RedisArg[],
+    binary = false,
+  ): Promise<T> {
+    if (this.#closed) {
+      throw new ClosedError(`the Redis connection ${this.path}`);
+    }
+    const readonly = script.source.startsWith("#!lua flags=no-writes");
+    const argv: RedisArg[] = [
+      "EVALSHA",
+      script.sha,
+      String(keys.length),
+      ...keys,
+      ...args,
+    ];
+    const deadline = performance.now() + this.#timeout;
+    try {
+      try {
+        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
+      } catch (err) {
+        if (
+          !(err instanceof ErrorReply) || !err.message.startsWith("NOSCRIPT")
+        ) {
+          throw err;
+        }
+        argv[0] = "EVAL";
+        argv[1] = script.source;
+        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
+      }
+    } catch (err) {
+      throw wrap(this.path, script.name, this.#timeout, err);
+    }
+  }
+
+  /** Close the connection after pending requests; closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watchdog);
+    try {
+      await this.#transport.close();
+    } catch {
+      // A server that is down cannot be told goodbye; drop the sockets.
+      this.#transport.destroy();
+    }
+  }
+}
+
+/** Our own deadline passed; {@link wrap} makes it typed. */
+class DeadlineError extends Error {}
+
+function wrap(path: string, op: string, timeout: number, err: unknown) {
+  if (
+    err instanceof Deno.errors.NotCapable ||
+    err instanceof Deno.errors.PermissionDenied
+  ) {
+    return new StorageError(
+      path,
+      `Redis at ${path} cannot be reached: ${err.message} (--allow-net=HOST:PORT for each server or cluster node)`,
+      { cause: err },
+    );
+  }
+  if (err instanceof ErrorReply) {
+    return new RedisReplyError(path, op, err.message, { cause: err });
+  }
+  return new RedisUnavailableError(path, op, timeout, {
+    cause: err instanceof Error ? err : new Error(String(err)),
+  });
+}

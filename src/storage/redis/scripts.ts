@@ -1,0 +1,413 @@
+/**
+ * The Lua scripts that make each namespace operation atomic on the server.
+ * Every script takes the namespace's five bookkeeping keys first (meta,
+ * index, sizes, expiries, writes; see `keys.ts`), then the entry keys it
+ * touches, so Redis Cluster routes it by the namespace's hash tag.
+ *
+ * Scripts start with a `#!lua` shebang (Redis 7, Valkey 7.2+): the server
+ * then refuses a writing script up front when it is out of memory, instead
+ * of failing halfway through one (Redis does not roll a script back).
+ * Everything a script checks (versions, quota) is checked before its first
+ * write for the same reason.
+ *
+ * Each script is sent by SHA1 (`EVALSHA`) and loaded by `EVAL` only when
+ * the server answers `NOSCRIPT` (a new server, a restart, a new cluster
+ * node), so a script's text crosses the network once per server.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** A script and its SHA1, as `EVALSHA` wants it. */
+export interface LuaScript {
+  /** A name for error messages. */
+  readonly name: string;
+  /** The Lua source. */
+  readonly source: string;
+  /** SHA1 of the source, hex. */
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  return {
+    name,
+    source,
+    sha: createHash("sha1").update(source).digest("hex"),
+  };
+}
+
+// Pieces shared by the scripts that write entries; each script includes
+// only the ones it calls (defining a Lua closure is not free on every run).
+// The namespace's counters (`seq`, `keys`, `bytes`) are read once into a
+// table `m`, changed in Lua, and written back with one HSET (`save`), so a
+// write costs two commands on the meta hash instead of one per counter.
+// `forget` drops a key's bookkeeping (deletes, expired keys); `fits` is the
+// quota check; `put` writes one entry with the next version, skipping the
+// bookkeeping writes an overwrite does not change. Counters are written
+// with string.format('%d'), so they always read back as plain decimals.
+const HEAD = `
+local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local function usage()
+  local u = redis.call('HMGET', M, 'keys', 'bytes')
+  return tonumber(u[1] or 0), tonumber(u[2] or 0)
+end
+`;
+const META = `
+local function meta()
+  local u = redis.call('HMGET', M, 'keys', 'bytes', 'seq')
+  return {keys = tonumber(u[1] or 0), bytes = tonumber(u[2] or 0), seq = tonumber(u[3] or 0)}
+end
+local function save(m)
+  redis.call('HSET', M, 'keys', string.format('%d', m.keys), 'bytes', string.format('%d', m.bytes), 'seq', string.format('%d', m.seq))
+end
+`;
+const FORGET = `
+local function forget(key, m)
+  local size = redis.call('HGET', S, key)
+  if not size then return 0 end
+  redis.call('HDEL', S, key)
+  redis.call('ZREM', I, key)
+  redis.call('ZREM', X, key)
+  redis.call('ZREM', W, key)
+  if m then
+    m.keys = m.keys - 1
+    m.bytes = m.bytes - tonumber(size)
+  else
+    redis.call('HINCRBY', M, 'keys', -1)
+    redis.call('HINCRBY', M, 'bytes', -tonumber(size))
+  end
+  return 1
+end
+`;
+const FITS = `
+local function fits(m, old, size, maxBytes, maxKeys)
+  if not maxBytes then return true end
+  local oldSize = old and tonumber(old) or 0
+  return m.bytes - oldSize + size <= maxBytes and m.keys + (old and 0 or 1) <= maxKeys
+end
+`;
+const PUT = `
+local function put(m, e, key, value, xat, size, now, old)
+  m.seq = m.seq + 1
+  redis.call('HSET', e, 'v', value, 'n', string.format('%d', m.seq), 'w', now, 'x', xat)
+  if xat == '' then
+    redis.call('PERSIST', e)
+    if old then redis.call('ZREM', X, key) end
+  else
+    redis.call('ZADD', X, xat, key)
+    redis.call('PEXPIREAT', e, xat)
+  end
+  redis.call('ZADD', W, now, key)
+  if old then
+    local oldSize = tonumber(old)
+    if oldSize ~= size then
+      redis.call('HSET', S, key, string.format('%d', size))
+      m.bytes = m.bytes - oldSize + size
+    end
+  else
+    redis.call('ZADD', I, 0, key)
+    redis.call('HSET', S, key, string.format('%d', size))
+    m.keys = m.keys + 1
+    m.bytes = m.bytes + size
+  end
+end
+`;
+const PRELUDE = HEAD + META + FORGET + FITS + PUT;
+
+/**
+ * KEYS: 5 fixed, entry. ARGV: key, value, expiresAt or "", size, now,
+ * maxBytes or "", maxKeys or "". Returns {1 written or 0 over quota, keys,
+ * bytes}: every write script ends with the namespace's usage, so the
+ * client knows it without another request.
+ */
+export const SET: LuaScript = script(
+  "set",
+  `#!lua
+${HEAD + META + FITS + PUT}
+local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
+local old = redis.call('HGET', S, key)
+local m = meta()
+if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {0, m.keys, m.bytes} end
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
+save(m)
+return {1, m.keys, m.bytes}
+`,
+);
+
+/** KEYS: 5 fixed, entry. ARGV: key, now. Returns {1 when a live entry went, keys, bytes}. */
+export const DELETE: LuaScript = script(
+  "delete",
+  `#!lua
+${HEAD + FORGET}
+local e, key, now = KEYS[6], ARGV[1], tonumber(ARGV[2])
+local x = redis.call('HGET', e, 'x')
+local live = x and (x == '' or tonumber(x) > now)
+redis.call('DEL', e)
+forget(key)
+return {live and 1 or 0, usage()}
+`,
+);
+
+// Walks the index from `lo`, skipping keys expired at `now` (and dropping
+// up to 1,000 of them from the bookkeeping on the way, so a listing also
+// cleans up), until `limit` live keys are found. One script, so a page is a
+// snapshot: a writer cannot slip a key between two batches of the walk.
+const WALK = `
+local lo, hi, limit, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local budget = 1000
+local found = {}
+-- Nothing in the namespace is expired: the index range is the answer.
+if redis.call('ZCOUNT', X, '-inf', now) == 0 then
+  found = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, limit)
+  limit = 0
+end
+while #found < limit do
+  local want = limit - #found
+  local batch = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, want)
+  for _, k in ipairs(batch) do
+    local x = redis.call('ZSCORE', X, k)
+    if x and tonumber(x) <= now then
+      if budget > 0 then
+        forget(k)
+        budget = budget - 1
+      end
+    else
+      found[#found + 1] = k
+    end
+  end
+  if #batch < want then break end
+  lo = '(' .. batch[#batch]
+end
+`;
+
+/**
+ * KEYS: 5 fixed. ARGV: lo, hi (ZRANGEBYLEX bounds), limit, now. Returns the
+ * live keys in byte order.
+ */
+export const LIST: LuaScript = script(
+  "list",
+  `#!lua
+${HEAD + FORGET}
+${WALK}
+return found
+`,
+);
+
+/**
+ * KEYS: 5 fixed. ARGV: lo, hi, limit, now, entry key prefix. Returns
+ * key, value, version, writtenAt, expiresAt ("" = never) for each live
+ * entry, flattened. The entry keys share the namespace's hash tag, so they
+ * are in the slot the fixed keys route to.
+ */
+export const SCAN: LuaScript = script(
+  "scan",
+  `#!lua
+${HEAD + FORGET}
+${WALK}
+local out = {}
+for _, k in ipairs(found) do
+  local h = redis.call('HMGET', ARGV[5] .. k, 'v', 'n', 'w', 'x')
+  if h[1] then
+    out[#out + 1] = k
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2]
+    out[#out + 1] = h[3]
+    out[#out + 1] = h[4]
+  end
+end
+return out
+`,
+);
+
+/**
+ * KEYS: 5 fixed, entry. ARGV: key, by, expiresAt for a new counter or "",
+ * key size, now, maxBytes or "", maxKeys or "". Returns {"ok", text},
+ * {"not-integer", first 64 bytes}, {"overflow", ""} or {"quota", ""},
+ * then keys and bytes.
+ */
+export const INCREMENT: LuaScript = script(
+  "increment",
+  `#!lua
+${HEAD + META + FITS + PUT}
+local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
+local cur = redis.call('HMGET', e, 'v', 'x')
+local v, x = cur[1], cur[2]
+local n, xat = 0, ARGV[3]
+if v and (x == '' or tonumber(x) > now) then
+  -- The same rule as the SQLite path: an optional minus, no leading zeros,
+  -- and exactly representable (at most 2^53 - 1 in magnitude).
+  local digits = string.match(v, '^%-?(%d+)$')
+  if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0')
+    or #digits > 16 or (#digits == 16 and digits > '9007199254740991') then
+    return {'not-integer', string.sub(v, 1, 64), usage()}
+  end
+  n = tonumber(v)
+  xat = x
+end
+local sum = n + by
+if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow', '', usage()} end
+local text = string.format('%d', sum)
+local size = tonumber(ARGV[4]) + #text
+local old = redis.call('HGET', S, key)
+local m = meta()
+if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota', '', m.keys, m.bytes} end
+put(m, e, key, text, xat, size, ARGV[5], old)
+save(m)
+return {'ok', text, m.keys, m.bytes}
+`,
+);
+
+/**
+ * KEYS: 5 fixed, then one entry key per distinct key. ARGV: now, maxBytes or
+ * "", maxKeys or "", k, the k key names, the number of checks, (key index,
+ * version or "") per check, the number of writes, (type "s"/"d", key index,
+ * value, expiresAt or "", size) per write. Returns {"ok" | "check" |
+ * "quota", keys, bytes}; it decides before its first write, so anything
+ * but "ok" wrote nothing.
+ */
+export const COMMIT: LuaScript = script(
+  "commit",
+  `#!lua
+${PRELUDE}
+local now, maxB, maxK = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local k = tonumber(ARGV[4])
+local names = {}
+for j = 1, k do names[j] = ARGV[4 + j] end
+local p = 5 + k
+local nc = tonumber(ARGV[p])
+p = p + 1
+for c = 1, nc do
+  local j, want = tonumber(ARGV[p]), ARGV[p + 1]
+  p = p + 2
+  local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x')
+  local have = ''
+  if cur[1] and (cur[2] == '' or tonumber(cur[2]) > now) then have = cur[1] end
+  if have ~= want then return {'check', usage()} end
+end
+local nm = tonumber(ARGV[p])
+p = p + 1
+local muts = {}
+local sizes = {}
+local u = redis.call('HMGET', M, 'keys', 'bytes')
+local keys, bytes = tonumber(u[1] or 0), tonumber(u[2] or 0)
+for q = 1, nm do
+  local m = {t = ARGV[p], j = tonumber(ARGV[p + 1]), v = ARGV[p + 2], x = ARGV[p + 3], size = tonumber(ARGV[p + 4])}
+  p = p + 5
+  muts[q] = m
+  local name = names[m.j]
+  local old = sizes[name]
+  if old == nil then
+    old = redis.call('HGET', S, name)
+    if old then old = tonumber(old) end
+  end
+  if m.t == 'd' then
+    if old then
+      keys = keys - 1
+      bytes = bytes - old
+    end
+    sizes[name] = false
+  else
+    local nb = bytes - (old or 0) + m.size
+    local nk = keys + (old and 0 or 1)
+    if maxB and (nb > maxB or nk > maxK) then return {'quota', usage()} end
+    bytes, keys = nb, nk
+    sizes[name] = m.size
+  end
+end
+local state = meta()
+for q = 1, nm do
+  local m = muts[q]
+  local name, e = names[m.j], KEYS[5 + m.j]
+  if m.t == 'd' then
+    redis.call('DEL', e)
+    forget(name, state)
+  else
+    put(state, e, name, m.v, m.x, m.size, ARGV[1], redis.call('HGET', S, name))
+  end
+end
+if nm > 0 then save(state) end
+return {'ok', state.keys, state.bytes}
+`,
+);
+
+/**
+ * KEYS: 5 fixed. ARGV: entry key prefix. Deletes every entry and the
+ * bookkeeping, keeping the version sequence and the counters; returns how
+ * many entries there were (then 0, 0: the usage after). One script, so it is atomic like SQLite's
+ * `DELETE`; it blocks the server for as long as the namespace is big.
+ */
+export const CLEAR: LuaScript = script(
+  "clear",
+  `#!lua
+${HEAD}
+local n = redis.call('ZCARD', I)
+local start = 0
+while true do
+  local batch = redis.call('ZRANGE', I, start, start + 999)
+  if #batch == 0 then break end
+  for _, k in ipairs(batch) do redis.call('DEL', ARGV[1] .. k) end
+  start = start + 1000
+end
+redis.call('DEL', I, S, X, W)
+redis.call('HSET', M, 'keys', 0, 'bytes', 0)
+return {n, 0, 0}
+`,
+);
+
+/**
+ * KEYS: 5 fixed. ARGV: now, limit. Forgets up to `limit` keys expired at
+ * `now`; Redis has already deleted (or deletes at the same instant) the
+ * entries themselves. Returns {count, keys, bytes}.
+ */
+export const PURGE: LuaScript = script(
+  "purge",
+  `#!lua
+${HEAD + FORGET}
+local ks = redis.call('ZRANGEBYSCORE', X, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(ks) do forget(k) end
+return {#ks, usage()}
+`,
+);
+
+/**
+ * KEYS: 5 fixed. Sets `keys` and `bytes` from the index and the sizes
+ * (which scripts keep in step with every write, so this only matters
+ * after someone edited the keys by hand). Returns 1 when it changed them.
+ */
+export const RECOUNT: LuaScript = script(
+  "recount",
+  `#!lua
+${HEAD}
+local keys = redis.call('ZCARD', I)
+local bytes = 0
+for _, size in ipairs(redis.call('HVALS', S)) do bytes = bytes + tonumber(size) end
+local u = redis.call('HMGET', M, 'keys', 'bytes')
+if tonumber(u[1] or 0) == keys and tonumber(u[2] or 0) == bytes then return 0 end
+redis.call('HSET', M, 'keys', keys, 'bytes', bytes)
+return 1
+`,
+);
+
+/**
+ * KEYS: 5 fixed. Returns keys, bytes, hits, misses, earliest expiry ("" =
+ * none), earliest write ("" = none), all as text.
+ */
+export const USAGE: LuaScript = script(
+  "usage",
+  `#!lua flags=no-writes
+local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses')
+local x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or ''}
+`,
+);
+
+/** KEYS: meta. ARGV: hits, misses. */
+export const COUNTERS: LuaScript = script(
+  "counters",
+  `#!lua
+if ARGV[1] ~= '0' then redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1]) end
+if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'misses', ARGV[2]) end
+return 1
+`,
+);

@@ -1,0 +1,287 @@
+/**
+ * Redis backend benchmark: each operation against the raw node-redis client
+ * doing the equivalent plain commands on the same server (GET, SET PXAT,
+ * INCRBY, ZRANGEBYLEX, a compare-and-set script). The variants are
+ * interleaved sample by sample: every timed call of one variant runs right
+ * after an untimed call of the other, so both see the same server, the
+ * same neighbours on the machine and the same moment; Deno reports the
+ * ratio of medians (p50) to the raw baseline of each group.
+ *
+ * Starts its own redis-server on a free loopback port (skips with a message
+ * when redis-server is missing). Run with `deno task bench tests/redis_bench.ts`.
+ */
+import { Buffer } from "node:buffer";
+import { DatabaseSync } from "node:sqlite";
+// deno-lint-ignore no-import-prefix
+import * as redis from "npm:@redis/client@6.3.1";
+import { createSupCache } from "../mod.ts";
+import { RedisBackend } from "../src/storage/redis/backend.ts";
+import type { KeyRange } from "../src/storage/async_backend.ts";
+import { RedisServer, redisSkip } from "./support/redis_server.ts";
+
+const N = 10_000;
+const value = Buffer.from("a cached value of a typical size, ~40 B");
+const keyOf = (i: number) => `user:${String(i).padStart(6, "0")}`;
+const pick = () => keyOf(Math.floor(Math.random() * N));
+
+if (redisSkip) {
+  console.error(`redis bench skipped: ${redisSkip}`);
+} else {
+  const server = await RedisServer.start();
+  globalThis.addEventListener("unload", () => server.killSync());
+
+  const ours = await RedisBackend.open({ url: server.url, keyPrefix: "o:" });
+  // The same data through a second instance with the near cache on.
+  const near = await RedisBackend.open({
+    url: server.url,
+    keyPrefix: "o:",
+    nearCache: { maxEntries: 2 * N },
+  });
+  const raw = createRaw(server.url);
+  raw.on("error", () => {}); // the server is killed at unload
+  await raw.connect();
+  const bin = raw.withTypeMapping({ [redis.RESP_TYPES.BLOB_STRING]: Buffer });
+
+  // Same data on both sides: N keys in one namespace / plain strings and a
+  // sorted-set index for listing.
+  const size = keyOf(0).length + value.length;
+  for (let i = 0; i < N; i += 500) {
+    const batch: Promise<unknown>[] = [];
+    for (let j = i; j < i + 500 && j < N; j++) {
+      batch.push(
+        ours.set(0, "bench", keyOf(j), value, null, size, Date.now(), null),
+      );
+      batch.push(raw.set(`r:${keyOf(j)}`, value));
+      batch.push(raw.zAdd("r:index", { score: 0, value: keyOf(j) }));
+    }
+    await Promise.all(batch);
+  }
+  const quota = { maxBytes: 256 * 1_048_576, maxKeys: 10_000_000 };
+  // The raw client's compare-and-set: the smallest script that does it.
+  const casSha = await raw.scriptLoad(
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
+  );
+
+  // node:sqlite on a WAL file, the default backend's engine, for the near
+  // cache's target (a hot read at least 0.5x a node:sqlite read).
+  const dir = await Deno.makeTempDir({ prefix: "sup-cache-redis-bench-" });
+  globalThis.addEventListener(
+    "unload",
+    () => Deno.removeSync(dir, { recursive: true }),
+  );
+  const sqlite = new DatabaseSync(`${dir}/bench.db`);
+  sqlite.exec(
+    "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
+  );
+  const insert = sqlite.prepare("INSERT INTO t VALUES (?, ?)");
+  sqlite.exec("BEGIN");
+  for (let i = 0; i < N; i++) insert.run(keyOf(i), value);
+  sqlite.exec("COMMIT");
+  const select = sqlite.prepare("SELECT v FROM t WHERE k = ?");
+  // The public API on the same server and data: what a bot calls.
+  const cache = await createSupCache({
+    redis: { url: server.url, keyPrefix: "o:" },
+    ttl: 3_600_000,
+    sweepIntervalMs: 0,
+  });
+  const ns = cache.namespace("bench");
+
+  // Warm the near cache: every key read once.
+  for (let i = 0; i < N; i++) await near.get(0, "bench", keyOf(i), Date.now());
+
+  const range = (from: string): KeyRange => ({
+    space: 0,
+    ns: "bench",
+    from,
+    exclusive: false,
+    before: null,
+    limit: 100,
+    now: Date.now(),
+  });
+
+  const variants: Record<
+    string,
+    { ours: () => Promise<unknown>; raw: () => Promise<unknown> | unknown }
+  > = {
+    "near cache hot get vs node:sqlite get": {
+      ours: () => near.get(0, "bench", pick(), Date.now()),
+      raw: () => select.get(pick()),
+    },
+    "cache API: ns.get (hit)": {
+      ours: () => ns.get(pick()),
+      raw: () => bin.get(`r:${pick()}`),
+    },
+    "cache API: ns.set with default ttl": {
+      ours: () => ns.set(pick(), value),
+      raw: () =>
+        raw.set(`r:${pick()}`, value, {
+          expiration: { type: "PXAT", value: Date.now() + 3_600_000 },
+        }),
+    },
+    "cache API: ns.increment": {
+      ours: () => ns.increment(`n:${pick()}`),
+      raw: () => raw.incrBy(`r:n:${pick()}`, 1),
+    },
+    "get (hit)": {
+      ours: () => ours.get(0, "bench", pick(), Date.now()),
+      raw: () => bin.get(`r:${pick()}`),
+    },
+    "set with ttl (quota on)": {
+      ours: () =>
+        ours.set(
+          0,
+          "bench",
+          pick(),
+          value,
+          Date.now() + 3_600_000,
+          size,
+          Date.now(),
+          quota,
+        ),
+      raw: () =>
+        raw.set(`r:${pick()}`, value, {
+          expiration: { type: "PXAT", value: Date.now() + 3_600_000 },
+        }),
+    },
+    "increment": {
+      ours: () =>
+        ours.increment(
+          0,
+          "bench",
+          `n:${pick()}`,
+          1,
+          null,
+          13,
+          Date.now(),
+          quota,
+        ),
+      raw: () => raw.incrBy(`r:n:${pick()}`, 1),
+    },
+    "list 100 keys": {
+      ours: () => ours.list(range(pick())),
+      raw: () =>
+        raw.zRangeByLex("r:index", `[${pick()}`, "+", {
+          LIMIT: { offset: 0, count: 100 },
+        }),
+    },
+    "atomic check + set": {
+      ours: async () => {
+        const key = pick();
+        const e = await ours.get(0, "bench", key, Date.now());
+        return ours.commit(
+          0,
+          "bench",
+          [{ key, version: e?.version ?? null }],
+          [
+            { key, value, expiresAt: null, size },
+          ],
+          Date.now(),
+          quota,
+        );
+      },
+      raw: async () => {
+        const key = `r:${pick()}`;
+        const current = await bin.get(key);
+        return raw.sendCommand([
+          "EVALSHA",
+          casSha,
+          "1",
+          key,
+          current ?? "",
+          value,
+        ]);
+      },
+    },
+  };
+
+  // Medians of interleaved batches: per round, a batch of each variant in
+  // random order; the ratio is raw median / our median (>= 1 means we are
+  // at least as fast). Printed before Deno's own report.
+  const ROUNDS = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 150);
+  const BATCH = 10;
+  const rows: string[] = [];
+  for (const [name, v] of Object.entries(variants)) {
+    const times = { ours: [] as number[], raw: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = Math.random() < 0.5
+        ? (["ours", "raw"] as const)
+        : (["raw", "ours"] as const);
+      for (const which of order) {
+        const t0 = performance.now();
+        for (let i = 0; i < BATCH; i++) await v[which]();
+        times[which].push((performance.now() - t0) / BATCH);
+      }
+    }
+    const o = median(times.ours);
+    const w = median(times.raw);
+    rows.push(
+      `| ${name} | ${(o * 1000).toFixed(1)} µs | ${
+        (w * 1000).toFixed(1)
+      } µs | ${(w / o).toFixed(2)}x |`,
+    );
+  }
+  // How long until a write by one instance shows in another's near cache:
+  // from the write's acknowledgement to the first read that returns it,
+  // reading after every turn of the event loop.
+  const windows: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const key = pick();
+    const next = Buffer.from(`changed ${i}`);
+    await ours.set(0, "bench", key, next, null, size, Date.now(), null);
+    const acked = performance.now();
+    for (;;) {
+      const e = await near.get(0, "bench", key, Date.now());
+      if (e && Buffer.compare(Buffer.from(e.value), next) === 0) break;
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    windows.push(performance.now() - acked);
+  }
+  console.log(
+    `\nnear cache: another instance's write visible after ${
+      (median(windows) * 1000).toFixed(0)
+    } µs (median of 50; max ${(Math.max(...windows) * 1000).toFixed(0)} µs)`,
+  );
+
+  console.log(
+    [
+      `\nRedis backend vs raw node-redis, medians of ${ROUNDS} interleaved rounds of ${BATCH} ops:`,
+      "| operation | sup-cache | raw | raw/ours |",
+      "| --- | --- | --- | --- |",
+      ...rows,
+    ].join("\n"),
+  );
+
+  for (const [name, v] of Object.entries(variants)) {
+    Deno.bench({
+      name: `raw node-redis: ${name}`,
+      group: name,
+      baseline: true,
+      async fn(b) {
+        await v.ours();
+        b.start();
+        await v.raw();
+        b.end();
+      },
+    });
+    Deno.bench({
+      name: `sup-cache redis: ${name}`,
+      group: name,
+      async fn(b) {
+        await v.raw();
+        b.start();
+        await v.ours();
+        b.end();
+      },
+    });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function createRaw(url: string) {
+  return redis.createClient({ url, RESP: 3 });
+}
