@@ -14,6 +14,8 @@ import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
  * lost.
  */
 export interface Logger {
+  /** Plugin trace lines (with `logLevel: "trace"`); `debug` gets them when absent. */
+  trace?(...args: unknown[]): void;
   /** Detail of normal operation. */
   debug(...args: unknown[]): void;
   /** Plugin log lines at info level. */
@@ -102,6 +104,16 @@ export interface HostState {
   readonly vars: Map<string, Uint8Array>;
   /** Bytes `vars` holds, keys and per-entry overhead included. */
   varBytes: number;
+  /** Extism's `maxVarBytes`: value bytes `vars` may hold (`Infinity`: only the cap). */
+  readonly maxVarBytes: number;
+  /** Value bytes `vars` holds, as Extism counts against `maxVarBytes`. */
+  varValueBytes: number;
+  /**
+   * Bytes of the linked (non-entry) modules of a manifest: their initial
+   * memories and tables, and every grow granted since. The host cannot
+   * reach their memories, so it counts what it allowed.
+   */
+  linkedBytes: number;
   /**
    * True while the host only asks `get_required_env_vars`: like sup's
    * temporary plugin, host functions then touch nothing.
@@ -132,7 +144,7 @@ export const BLOCK_OVERHEAD = 512;
  */
 export function held(state: HostState): number {
   return (state.memory?.buffer.byteLength ?? 0) + state.tableBytes +
-    state.allocated + state.varBytes;
+    state.allocated + state.varBytes + (state.linkedBytes ?? 0);
 }
 
 /**

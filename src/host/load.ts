@@ -10,19 +10,28 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createSupCache } from "../cache/cache.ts";
 import { runCall } from "./call_runner.ts";
-import { compileSandboxed } from "./compile.ts";
-import { type LoadPluginOptions, resolveConfig } from "./config.ts";
+import { compileSandboxed, LINKED_SANDBOX_MODULE } from "./compile.ts";
+import {
+  type LoadPluginOptions,
+  resolveConfig,
+  USER_MODULE,
+} from "./config.ts";
 import type { HostFunction, HostState } from "./context.ts";
 import { describeThrown, PluginLoadError } from "./errors.ts";
 import { pluginDirName } from "./files.ts";
-import { instantiate } from "./instance.ts";
+import { instantiate, type LinkedCompiled } from "./instance.ts";
+import { SANDBOX_MODULE } from "./sandbox.ts";
+import { binaryHostFunctions } from "./binary_abi.ts";
+import { supHostFunctions } from "./sup_abi.ts";
 import { SupPlugin } from "./plugin.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
 export {
   DEFAULT_MAX_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  type HostFunctions,
   type LoadPluginOptions,
+  type LogLevel,
 } from "./config.ts";
 
 /**
@@ -48,7 +57,9 @@ export async function loadPlugin(
   const config = resolveConfig(resolved, options);
   const { name, timeoutMs, maxMemoryBytes, settings } = config;
   let tableBytes = 0;
+  let linked: LinkedCompiled[] = [];
   const compile = async (env: [string, string][], dataDir: string | null) => {
+    let current = "main";
     try {
       const out = await compileSandboxed(
         resolved.bytes,
@@ -57,9 +68,44 @@ export async function loadPlugin(
         dataDir,
       );
       tableBytes = out.tableBytes;
+      linked = [];
+      for (const l of resolved.linked ?? []) {
+        current = l.name;
+        const c = await compileSandboxed(
+          l.bytes,
+          env,
+          maxMemoryBytes,
+          dataDir,
+          true,
+        );
+        linked.push({
+          name: l.name,
+          module: c.module,
+          bytes: c.memoryBytes + c.tableBytes,
+        });
+      }
+      const total = linked.reduce((n, l) => n + l.bytes, 0) + tableBytes +
+        out.memoryBytes;
+      if (linked.length > 0 && total > maxMemoryBytes) {
+        throw new Error(
+          `its modules start with ${
+            total.toLocaleString("en-US")
+          } bytes of memory and tables together, more than maxMemoryBytes (${
+            maxMemoryBytes.toLocaleString("en-US")
+          })`,
+        );
+      }
+      checkImports(out.module, linked, settings.functions, settings.wasi);
+      for (const l of linked) {
+        checkImports(l.module, linked, settings.functions, settings.wasi);
+      }
       return out.module;
     } catch (cause) {
-      throw new PluginLoadError(name, (cause as Error).message, { cause });
+      if (cause instanceof PluginLoadError) throw cause;
+      const where = resolved.linked?.length ? `module "${current}": ` : "";
+      throw new PluginLoadError(name, where + (cause as Error).message, {
+        cause,
+      });
     }
   };
 
@@ -100,6 +146,9 @@ export async function loadPlugin(
       fuel: null,
       vars: new Map(),
       varBytes: 0,
+      maxVarBytes: config.maxVarBytes,
+      varValueBytes: 0,
+      linkedBytes: 0,
       probing: false,
       fn: "(instantiation)",
       allocated: 0,
@@ -110,7 +159,7 @@ export async function loadPlugin(
       state.fn = "(instantiation)";
       state.allocated = 0;
       try {
-        return await instantiate(mod, state, settings);
+        return await instantiate(mod, state, settings, linked);
       } catch (cause) {
         throw new PluginLoadError(
           name,
@@ -120,7 +169,9 @@ export async function loadPlugin(
       }
     };
     instance = await create(module);
-    const suspends = canSuspend(module, settings.hostFunctions);
+    const suspends = [module, ...linked.map((l) => l.module)].some((m) =>
+      canSuspend(m, settings.functions)
+    );
     const wantsEnv = WebAssembly.Module.exports(module).some((e) =>
       e.name === "get_required_env_vars" && e.kind === "function"
     );
@@ -139,7 +190,7 @@ export async function loadPlugin(
           suspends,
         );
         if (!out.ok) throw out.error;
-        names = out.output.length === 0
+        names = out.output === null || out.output.length === 0
           ? []
           : JSON.parse(new TextDecoder().decode(out.output));
       } catch (cause) {
@@ -189,6 +240,8 @@ export async function loadPlugin(
     }
     return new SupPlugin({
       module,
+      linked,
+      original: resolved.bytes,
       instance,
       state,
       settings,
@@ -208,13 +261,65 @@ export async function loadPlugin(
  */
 function canSuspend(
   module: WebAssembly.Module,
-  hostFunctions: Record<string, HostFunction>,
+  functions: Record<string, Record<string, HostFunction>>,
 ): boolean {
   const http = WebAssembly.Module.imports(module).some((i) =>
     i.name === "http_request"
   );
   return http ||
-    Object.values(hostFunctions).some((f) =>
-      f.constructor.name === "AsyncFunction"
+    Object.values(functions).some((table) =>
+      Object.values(table).some((f) => f.constructor.name === "AsyncFunction")
     );
+}
+
+/** sup's functions and the binary ABI, which `extism:host/user` always has. */
+const SUP_USER_NAMES = new Set(
+  Object.keys({
+    ...supHostFunctions({} as HostState),
+    ...binaryHostFunctions({} as HostState),
+  }),
+);
+
+/** Import modules the host answers whatever the plugin asks of them. */
+const HOST_MODULES = new Set([
+  SANDBOX_MODULE,
+  LINKED_SANDBOX_MODULE,
+  "extism:host/env",
+]);
+
+/**
+ * Refuse, naming the import, a module that imports a function nothing
+ * provides (Extism's own message would not say how to provide it).
+ * `extism:host/user` holds sup's functions too, so only names missing
+ * from both count; Extism's kernel (`extism:host/env`) is Extism's to
+ * check.
+ */
+function checkImports(
+  module: WebAssembly.Module,
+  linked: ReadonlyArray<LinkedCompiled>,
+  functions: Record<string, Record<string, HostFunction>>,
+  wasi: boolean,
+): void {
+  const names = new Set(linked.map((l) => l.name));
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (HOST_MODULES.has(i.module) || names.has(i.module)) continue;
+    if (i.module === "wasi_snapshot_preview1") {
+      if (wasi) continue;
+      throw new Error(
+        `it imports WASI ("wasi_snapshot_preview1" "${i.name}") and loadPlugin's wasi option is false`,
+      );
+    }
+    if (i.kind !== "function") {
+      throw new Error(
+        `it imports ${i.kind} "${i.module}" "${i.name}"; only functions can come from the host`,
+      );
+    }
+    if (i.module === USER_MODULE && SUP_USER_NAMES.has(i.name)) continue;
+    if (functions[i.module]?.[i.name] !== undefined) continue;
+    throw new Error(
+      `it imports function "${i.name}" from "${i.module}", which nothing provides; pass it in loadPlugin's hostFunctions option: { hostFunctions: { ${
+        JSON.stringify(i.module)
+      }: { ${JSON.stringify(i.name)}: (cx, ...args) => ... } } }`,
+    );
+  }
 }

@@ -14,6 +14,7 @@ import {
   type Instance,
   type InstanceSettings,
   instantiate,
+  type LinkedCompiled,
 } from "./instance.ts";
 import { PluginResult } from "./result.ts";
 
@@ -73,6 +74,10 @@ export interface PluginHelp {
 /** Internal wiring handed over by `loadPlugin`. */
 export interface PluginParts {
   module: WebAssembly.Module;
+  /** The other modules of a manifest, linked by name. */
+  linked: ReadonlyArray<LinkedCompiled>;
+  /** The entry module's bytes as the caller gave them (for getExports/getImports). */
+  original: Uint8Array;
   instance: Instance;
   state: HostState;
   settings: InstanceSettings;
@@ -82,8 +87,8 @@ export interface PluginParts {
 }
 
 const encoder = new TextEncoder();
-/** Output of calls that set none (zero-length, so sharing it is safe). */
-const EMPTY = new Uint8Array(0);
+/** What sup's conveniences read when a call set no output (as sup's Go host). */
+const NO_OUTPUT = new PluginResult(new Uint8Array(0));
 
 function toBytes(input: PluginInput): Uint8Array {
   return input === undefined
@@ -121,6 +126,8 @@ export class SupPlugin implements AsyncDisposable {
   /** Calls started and not yet settled. */
   #pending = 0;
   #closed = false;
+  /** The original module, compiled only to describe it (getExports/getImports). */
+  #described: Promise<WebAssembly.Module> | null = null;
 
   /** Use `loadPlugin`. */
   constructor(parts: PluginParts) {
@@ -141,11 +148,96 @@ export class SupPlugin implements AsyncDisposable {
   }
 
   /**
-   * Call an exported function. Rejects with `PluginError` (trap, missing
+   * Whether a call is running or queued (the JS SDK's `isActive`).
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(plugin.isActive()); // false
+   * ```
+   */
+  isActive(): boolean {
+    return this.#pending > 0;
+  }
+
+  /**
+   * Start the next call on a fresh instance (new linear memory and
+   * globals); Extism vars are kept, as the JS SDK keeps them. Answers
+   * `false`, doing nothing, while a call is active, as the SDK does.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.reset()); // true
+   * ```
+   */
+  async reset(): Promise<boolean> {
+    if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
+    if (this.isActive()) return false;
+    const instance = this.#instance;
+    this.#instance = null;
+    if (instance !== null) {
+      instance.slot.dead = true;
+      await this.#closeInstance(instance);
+    }
+    return true;
+  }
+
+  /**
+   * The entry module's exports as the plugin declares them (the sandbox's
+   * own additions left out), like the JS SDK's `getExports`.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.getExports()); // []
+   * ```
+   */
+  async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
+    return WebAssembly.Module.exports(await this.#describe());
+  }
+
+  /**
+   * The entry module's imports as the plugin declares them, like the JS
+   * SDK's `getImports`.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.getImports()); // []
+   * ```
+   */
+  async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
+    return WebAssembly.Module.imports(await this.#describe());
+  }
+
+  #describe(): Promise<WebAssembly.Module> {
+    // Compiled, never instantiated: only its descriptors are read.
+    this.#described ??= WebAssembly.compile(
+      new Uint8Array(this.#parts.original),
+    );
+    return this.#described;
+  }
+
+  /**
+   * Call an exported function. Answers `null` when the plugin set no
+   * output, as the JS SDK does. Rejects with `PluginError` (trap, missing
    * export, error reported by the plugin), `PluginTimeoutError` or
    * `PluginMemoryError`; the plugin stays usable afterwards.
    */
-  call(fn: string, input?: PluginInput): Promise<PluginResult> {
+  call(fn: string, input?: PluginInput): Promise<PluginResult | null> {
     if (this.#closed) {
       return Promise.reject(new ClosedError(`plugin "${this.namespace}"`));
     }
@@ -176,7 +268,7 @@ export class SupPlugin implements AsyncDisposable {
     fn: string,
     input: PluginInput,
     instance: Instance,
-  ): Promise<PluginResult> {
+  ): Promise<PluginResult | null> {
     let started: Promise<{ bytes(): Uint8Array } | null>;
     try {
       const bytes = toBytes(input);
@@ -199,7 +291,7 @@ export class SupPlugin implements AsyncDisposable {
   #fastInstance: Instance | null = null;
   readonly #fastDone = (
     out: { bytes(): Uint8Array } | null,
-  ): PluginResult | Promise<never> => {
+  ): PluginResult | null | Promise<never> => {
     this.#pending = 0;
     const state = this.#parts.state;
     if (state.poison !== null) {
@@ -210,7 +302,7 @@ export class SupPlugin implements AsyncDisposable {
         closesLater: false,
       });
     }
-    return new PluginResult(out === null ? EMPTY : out.bytes().slice());
+    return out === null ? null : new PluginResult(out.bytes().slice());
   };
   readonly #fastFailed = (err: unknown): Promise<never> => {
     this.#pending = 0;
@@ -221,7 +313,7 @@ export class SupPlugin implements AsyncDisposable {
     );
   };
 
-  async #call(fn: string, input: PluginInput): Promise<PluginResult> {
+  async #call(fn: string, input: PluginInput): Promise<PluginResult | null> {
     if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
     if (!this.#exports.has(fn)) {
       throw new PluginError(
@@ -242,6 +334,7 @@ export class SupPlugin implements AsyncDisposable {
           this.#parts.module,
           state,
           this.#parts.settings,
+          this.#parts.linked,
         );
       } catch (err) {
         throw new PluginError(
@@ -256,7 +349,9 @@ export class SupPlugin implements AsyncDisposable {
     }
     const instance = this.#instance;
     const out = await runCall(state, instance, fn, bytes, this.#parts.suspends);
-    if (out.ok) return new PluginResult(out.output);
+    if (out.ok) {
+      return out.output === null ? null : new PluginResult(out.output);
+    }
     return await this.#failed(fn, instance, out);
   }
 
@@ -301,7 +396,12 @@ export class SupPlugin implements AsyncDisposable {
   }
 
   async #optional(fn: string): Promise<PluginResult | null> {
-    return this.functionExists(fn) ? await this.call(fn) : null;
+    return this.functionExists(fn) ? await this.#sup(fn) : null;
+  }
+
+  /** A call for sup's conveniences, where no output reads as empty output. */
+  async #sup(fn: string, input?: PluginInput): Promise<PluginResult> {
+    return (await this.call(fn, input)) ?? NO_OUTPUT;
   }
 
   #parse<T>(
@@ -350,7 +450,7 @@ export class SupPlugin implements AsyncDisposable {
         auto_reply_allowed: false,
       },
     };
-    const out = await this.call("handle_message", input);
+    const out = await this.#sup("handle_message", input);
     const value = this.#parse(
       "handle_message",
       out,
