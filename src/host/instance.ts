@@ -53,6 +53,8 @@ type ExtismLogger = NonNullable<
   NonNullable<Parameters<typeof createPluginType>[1]>["logger"]
 >;
 
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
 /** Extism also calls `trace`, which {@link Logger} may leave out. */
 function extismLogger(logger: Logger): ExtismLogger {
   return {
@@ -122,7 +124,8 @@ export async function instantiate(
     allowedPaths: settings.allowedPaths,
     allowedHosts: settings.allowedHosts,
     allowHttpResponseHeaders: settings.allowHttpResponseHeaders,
-    logger: settings.logger ? extismLogger(settings.logger) : undefined,
+    // Never Extism's default (console): a silent host stays silent.
+    logger: extismLogger(settings.logger ?? SILENT),
     logLevel: settings.logger ? settings.logLevel : "silent",
   });
   const exports = (await plugin.getInstance()).exports;
