@@ -133,6 +133,19 @@ Deno.test("linked modules: refusals name the problem", async () => {
       { wasm: [{ name: "lib", data: command }, { data: main }] },
       /module "lib": a linked module exports _start/,
     );
+    // Attack: a module named like the sandbox's hooks would answer its
+    // own tick (never stop) and grow (never count).
+    const fakeHooks = await compileWat(
+      "hooks",
+      `(module (func (export "tick") (result i32) (i32.const 0))
+        (func (export "grow") (param i32) (result i32) (local.get 0)))`,
+    );
+    for (const name of ["sup:host/sandbox", "extism:host/env"]) {
+      await refused(
+        { wasm: [{ name, data: fakeHooks }, { data: main }] },
+        /is an import module the host provides/,
+      );
+    }
     await refused(
       { wasm: [{ data: main }] },
       /imports function "add" from "lib", which nothing provides; pass it in loadPlugin's hostFunctions/,

@@ -71,6 +71,7 @@ export async function loadPlugin(
       linked = [];
       for (const l of resolved.linked ?? []) {
         current = l.name;
+        refuseModuleName(l.name, settings.functions);
         const c = await compileSandboxed(
           l.bytes,
           env,
@@ -270,6 +271,26 @@ function canSuspend(
     Object.values(functions).some((table) =>
       Object.values(table).some((f) => f.constructor.name === "AsyncFunction")
     );
+}
+
+/**
+ * Refuse a linked module named like a module the host provides: Extism
+ * resolves imports by module name before host functions, so a module named
+ * `sup:host/sandbox` would answer the sandbox's own `tick` and `grow`.
+ */
+function refuseModuleName(
+  name: string,
+  functions: Record<string, Record<string, HostFunction>>,
+): void {
+  if (
+    HOST_MODULES.has(name) || name.startsWith("sup:host/") ||
+    name.startsWith("extism:") || name === "wasi_snapshot_preview1" ||
+    Object.hasOwn(functions, name)
+  ) {
+    throw new Error(
+      `the name "${name}" is an import module the host provides; give the module another name`,
+    );
+  }
 }
 
 /** sup's functions and the binary ABI, which `extism:host/user` always has. */
