@@ -433,3 +433,25 @@ Deno.test("Response sources load; a compiled WebAssembly.Module is refused with 
     }
   });
 });
+
+Deno.test("maxHttpResponseBytes bounds a body and allowHttpResponseHeaders shows real headers (child with --allow-net)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-env",
+      new URL("./support/parity_http_child.ts", import.meta.url).pathname,
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const got = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(got.under, "5000 bytes");
+  assert.equal(got.over, "refused");
+  assert.equal(JSON.parse(got.headers)["x-parity"], "yes");
+  assert.equal(got.noHeaders, null);
+});

@@ -7,8 +7,10 @@
 export {
   DEFAULT_MAX_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  type HostFunctions,
   loadPlugin,
   type LoadPluginOptions,
+  type LogLevel,
 } from "./load.ts";
 export {
   type IncomingMessage,
@@ -20,6 +22,7 @@ export {
 } from "./plugin.ts";
 export { PluginResult } from "./result.ts";
 export type {
+  ManifestMemory,
   PluginManifest,
   PluginManifestWasm,
   PluginSource,
