@@ -455,3 +455,60 @@ Deno.test("maxHttpResponseBytes bounds a body and allowHttpResponseHeaders shows
   assert.equal(JSON.parse(got.headers)["x-parity"], "yes");
   assert.equal(got.noHeaders, null);
 });
+
+/** Build one of tests/fixtures/c/*.c for wasm32-wasi with clang (no libc). */
+async function clang(name: string, dir: string): Promise<Uint8Array> {
+  const source = new URL(`./fixtures/c/${name}.c`, import.meta.url).pathname;
+  const out = `${dir}/${name}.wasm`;
+  const result = await new Deno.Command("clang", {
+    args: [
+      "--target=wasm32-wasi",
+      "-O2",
+      "-nostdlib",
+      "-Wl,--no-entry",
+      "-Wl,--allow-undefined",
+      "-o",
+      out,
+      source,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(result.success, new TextDecoder().decode(result.stderr));
+  return await Deno.readFile(out);
+}
+
+Deno.test("C linked modules (clang, wasm32-wasi): library calls, a user host function, the cap and the deadline", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-parity-c-" });
+  try {
+    const lib = await clang("linked_lib", dir);
+    const main = await clang("linked_main", dir);
+    await withCache(async (base) => {
+      await using p = await loadPlugin(
+        { wasm: [{ name: "lib", data: lib }, { name: "main", data: main }] },
+        {
+          ...base,
+          maxMemoryBytes: 64 * 65_536,
+          timeoutMs: 200,
+          hostFunctions: { user: { twice: (_cx, v) => v * 2n } },
+        },
+      );
+      const u64 = (r: { bytes(): Uint8Array } | null) =>
+        new DataView(r!.bytes().buffer).getBigUint64(0, true);
+      // fib(90) from the library, doubled by the host.
+      assert.equal(
+        u64(await p.call("fib", "x".repeat(90))),
+        2n * 2880067194370816120n,
+      );
+      // The library may grow a little, but not past the one cap.
+      assert.ok(u64(await p.call("hog", "x".repeat(4))) < 64n);
+      const hog = await p.call("hog", "x".repeat(63)).catch((e) => e);
+      assert.ok(hog instanceof PluginMemoryError, String(hog));
+      const spin = await p.call("forever").catch((e) => e);
+      assert.ok(spin instanceof PluginTimeoutError, String(spin));
+      assert.equal(u64(await p.call("fib", "x".repeat(10))), 110n);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
