@@ -321,7 +321,9 @@ function checkImports(
   functions: Record<string, Record<string, HostFunction>>,
   wasi: boolean,
 ): void {
+  // A library may import back from the entry, which Extism names "main".
   const names = new Set(linked.map((l) => l.name));
+  if (linked.length > 0) names.add("main");
   for (const i of WebAssembly.Module.imports(module)) {
     if (HOST_MODULES.has(i.module) || names.has(i.module)) continue;
     if (i.module === "wasi_snapshot_preview1") {

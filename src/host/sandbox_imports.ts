@@ -137,6 +137,8 @@ export function sandboxImports(
       return 0;
     },
     grow: ((_cx: HostCallContext, pages: number) => {
+      // An abandoned instance may not grow (nor count against its successor).
+      if (slot.dead) return -1;
       const n = pages >>> 0;
       const total = held(state) + n * PAGE_BYTES;
       if (total > state.maxMemoryBytes) {
