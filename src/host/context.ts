@@ -1,7 +1,14 @@
 /**
- * The state host functions share for one loaded plugin, and the two small
- * helpers every host function uses: reading a plugin's memory block and
- * handing bytes back while counting them against the memory cap.
+ * The state host functions share for one loaded plugin ({@link HostState}),
+ * and the two small helpers every host function uses: reading a plugin's
+ * memory block and handing bytes back while counting them against the
+ * memory cap.
+ *
+ * Naming: in the host, "context" means one thing, Extism's call context
+ * handed to every host function ({@link HostCallContext}, the `cx`
+ * parameter). What the host keeps per plugin is its state (`HostState`,
+ * `state`), and the loaded plugin is a `Plugin`. The file keeps its name
+ * so branches that add to `HostState` merge cleanly.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * `loadPlugin`: read, sandbox and instantiate a plugin, wire it to its
- * namespace of a cache, and hand back a {@link SupPlugin}. Options are
+ * namespace of a cache, and hand back a {@link Plugin}. Options are
  * resolved once (config.ts), modules compiled once (compile.ts), calls run
  * by one runner (call_runner.ts).
  *
@@ -23,7 +23,7 @@ import { instantiate, type LinkedCompiled } from "./instance.ts";
 import { SANDBOX_MODULE } from "./sandbox.ts";
 import { binaryHostFunctions } from "./binary_abi.ts";
 import { supHostFunctions } from "./sup_abi.ts";
-import { SupPlugin } from "./plugin.ts";
+import { Plugin } from "./plugin.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
 export {
@@ -52,7 +52,7 @@ export {
 export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions = {},
-): Promise<SupPlugin> {
+): Promise<Plugin> {
   const resolved = await resolveSource(source);
   const config = resolveConfig(resolved, options);
   const { name, timeoutMs, maxMemoryBytes, settings } = config;
@@ -239,7 +239,7 @@ export async function loadPlugin(
         instance = await create(module);
       }
     }
-    return new SupPlugin({
+    return new Plugin({
       module,
       linked,
       original: resolved.bytes,

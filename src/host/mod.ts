@@ -18,6 +18,7 @@ export {
   type MessageReply,
   type PluginHelp,
   type PluginInput,
+  Plugin,
   SupPlugin,
 } from "./plugin.ts";
 export { PluginResult } from "./result.ts";

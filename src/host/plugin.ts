@@ -1,5 +1,7 @@
 /**
- * `SupPlugin`: a loaded plugin. Calls run one at a time on the main thread
+ * `Plugin`: a loaded plugin (the JS SDK's name; `SupPlugin` is its former
+ * name, kept as a deprecated alias, and in the PDK the base class plugin
+ * authors extend). Calls run one at a time on the main thread
  * (host functions reach SQLite synchronously), each under a deadline and a
  * memory cap. After a trap, timeout or memory error the next call gets a
  * fresh instance, so a bad call never poisons the next one.
@@ -113,7 +115,7 @@ function toBytes(input: PluginInput): Uint8Array {
  * console.log((await plugin.help()).description); // "WASM plugin (help not available)"
  * ```
  */
-export class SupPlugin implements AsyncDisposable {
+export class Plugin implements AsyncDisposable {
   /** The plugin's name; also its cache namespace and data directory name. */
   readonly namespace: string;
   /** Where `read_file`/`list_directory` look, or `null`. */
@@ -550,3 +552,13 @@ export class SupPlugin implements AsyncDisposable {
     return this.close();
   }
 }
+
+/**
+ * The former name of {@link Plugin}.
+ *
+ * @deprecated Use `Plugin`. In the PDK, `SupPlugin` is the base class plugin
+ * authors extend; the host's loaded plugin no longer shares that name.
+ */
+export const SupPlugin: typeof Plugin = Plugin;
+/** @deprecated Use `Plugin`. */
+export type SupPlugin = Plugin;

@@ -7,7 +7,7 @@
 const decoder = new TextDecoder();
 
 /**
- * What `SupPlugin.call` returns when the plugin set an output, with the
+ * What `Plugin.call` returns when the plugin set an output, with the
  * JS SDK's `PluginOutput` methods `bytes()`, `text()`, `json()` and
  * `arrayBuffer()`. The bytes are a copy, so they stay valid after later
  * calls.
