@@ -16,9 +16,9 @@ export {
   type IncomingMessage,
   type MessageInfo,
   type MessageReply,
+  Plugin,
   type PluginHelp,
   type PluginInput,
-  Plugin,
   SupPlugin,
 } from "./plugin.ts";
 export { PluginResult } from "./result.ts";
