@@ -13,6 +13,7 @@ import {
   PluginTimeoutError,
 } from "../src/host/mod.ts";
 import { compileWat } from "./fixtures/wat.ts";
+import { frames, openHost } from "./fixtures/setup.ts";
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -511,4 +512,18 @@ Deno.test("C linked modules (clang, wasm32-wasi): library calls, a user host fun
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hostFunctions: the SDK shape for extism:host/user replaces sup's functions like the bare shorthand; the SDK's option name points here", async () => {
+  await using host = await openHost();
+  const p = await host.load("bridge", {
+    hostFunctions: { "extism:host/user": { send_image: () => 0 } },
+  });
+  assert.equal((await p.call("send_image", frames("{}")))!.bytes()[0], 0);
+  const sdkName = await loadPlugin(await compileWat("bridge"), {
+    cache: host.cache,
+    name: "bridge",
+    functions: {},
+  } as never).catch((e) => e);
+  assert.match(String(sdkName), /hostFunctions/);
 });
