@@ -527,3 +527,37 @@ Deno.test("hostFunctions: the SDK shape for extism:host/user replaces sup's func
   } as never).catch((e) => e);
   assert.match(String(sdkName), /hostFunctions/);
 });
+
+Deno.test("attack: a linked library's Extism allocations and big table count against the one cap", async () => {
+  const greedy = await compileWat(
+    "greedy",
+    `(module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (func (export "bomb") (loop $more
+        (drop (call $alloc (i64.const 1048576))) (br $more))))`,
+  );
+  const main = await compileWat(
+    "main",
+    `(module (import "lib" "bomb" (func $bomb)) (memory (export "memory") 1)
+      (func (export "run") (result i32) (call $bomb) (i32.const 0)))`,
+  );
+  const tabled = await compileWat(
+    "tabled",
+    `(module (table 100000 funcref) (func (export "bomb")))`,
+  );
+  await withCache(async (base) => {
+    await using p = await loadPlugin(
+      { wasm: [{ name: "lib", data: greedy }, { data: main }] },
+      { ...base, maxMemoryBytes: 8 * 1_048_576 },
+    );
+    const err = await p.call("run").catch((e) => e);
+    assert.ok(err instanceof PluginMemoryError, String(err));
+    // 100,000 table entries (plus growth room) pass a 1 MiB cap up front.
+    const refused = await loadPlugin(
+      { wasm: [{ name: "lib", data: tabled }, { data: main }] },
+      { ...base, maxMemoryBytes: 1_048_576 },
+    ).catch((e) => e);
+    assert.ok(refused instanceof PluginLoadError, String(refused));
+    assert.match(refused.message, /module "lib"/);
+  });
+});
