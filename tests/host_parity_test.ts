@@ -416,6 +416,8 @@ Deno.test("Response sources load; a compiled WebAssembly.Module is refused with 
   await withCache(async (base) => {
     await using p = await loadPlugin(new Response(data), base);
     assert.deepEqual([...(await p.call("inc"))!.bytes()], [1]);
+    await using buffer = await loadPlugin(data.slice().buffer, base);
+    assert.deepEqual([...(await buffer.call("inc"))!.bytes()], [1]);
     await using q = await loadPlugin(
       { wasm: [{ response: new Response(data) }] },
       base,

@@ -1,6 +1,6 @@
 /**
- * Turns what the caller passed to `loadPlugin` (a path, URL, bytes, a
- * fetch `Response` or an Extism manifest) into the module bytes, the
+ * Turns what the caller passed to `loadPlugin` (a path, URL, bytes (or an
+ * `ArrayBuffer`), a fetch `Response` or an Extism manifest) into the module bytes, the
  * default plugin name (file name without `.wasm`, as sup does) and the
  * manifest's options. A manifest with several modules names them as
  * Extism does: the one named `"main"`, else the last, is the entry; the
@@ -71,6 +71,7 @@ export type PluginSource =
   | string
   | URL
   | Uint8Array
+  | ArrayBuffer
   | Response
   | PluginManifest;
 
@@ -177,6 +178,9 @@ export async function resolveSource(
 ): Promise<ResolvedSource> {
   if (source instanceof Uint8Array) {
     return { bytes: source, name: null, manifest: {} };
+  }
+  if (source instanceof ArrayBuffer) {
+    return { bytes: new Uint8Array(source), name: null, manifest: {} };
   }
   if (source instanceof Response) {
     return { bytes: await readResponse(source, "?"), name: null, manifest: {} };
