@@ -9,8 +9,8 @@ Deno.test("plugins named a, a:b and b see only their own keys", async () => {
   const b = await host.load("bridge", { name: "b", file: "b.wasm" });
   // sup glued "a" + ":" + key, so "a:b" could read a's "b:x"; here it cannot.
   assert.equal(
-    (await a.call("set_cache", frames('{"key":"b:x","value":"from a"}')))
-      .bytes[0],
+    (await a.call("set_cache", frames('{"key":"b:x","value":"from a"}')))!
+      .bytes()[0],
     0,
   );
   assert.equal(
@@ -41,7 +41,7 @@ Deno.test("plugins named a, a:b and b see only their own keys", async () => {
   // Deleting and storing in one does not touch the other.
   assert.equal((await bridge(b, "sup_cache_delete", "b:x")).status, 0);
   assert.equal(
-    (await a.call("set_store", frames('{"key":"s","value":"a"}'))).bytes[0],
+    (await a.call("set_store", frames('{"key":"s","value":"a"}')))!.bytes()[0],
     0,
   );
   assert.equal(await supCall(ab, "list_store", ""), '{"success":true}');

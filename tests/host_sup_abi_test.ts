@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { frames, GARBAGE, openHost, supCall } from "./fixtures/setup.ts";
 
 const ok = (
-  p: { call(fn: string, i: unknown): Promise<{ bytes: Uint8Array }> },
+  p: { call(fn: string, i: unknown): Promise<{ bytes(): Uint8Array } | null> },
 ) => p;
 
 Deno.test("get_cache/set_cache: round trip, Go JSON escaping, miss and failures", async () => {
@@ -13,7 +13,7 @@ Deno.test("get_cache/set_cache: round trip, Go JSON escaping, miss and failures"
     (await ok(p).call(
       "set_cache",
       frames(body),
-    )).bytes[0];
+    ))!.bytes()[0];
 
   assert.equal(
     await supCall(p, "get_cache", "k"),
@@ -89,7 +89,7 @@ Deno.test("get_store/set_store/list_store: a separate, never-expiring keyspace",
       (await p.call(
         "set_store",
         frames(JSON.stringify({ key: k, value: `v-${k}` })),
-      )).bytes[0],
+      ))!.bytes()[0],
       0,
     );
   }
@@ -119,7 +119,7 @@ Deno.test("get_store/set_store/list_store: a separate, never-expiring keyspace",
     await supCall(p, "list_store", null),
     '{"success":false,"error":"failed to read prefix"}',
   );
-  assert.equal((await p.call("set_store", frames("{"))).bytes[0], 1);
+  assert.equal((await p.call("set_store", frames("{")))!.bytes()[0], 1);
 });
 
 Deno.test("send_image and exec_command answer a clear failure unless supplied", async () => {
@@ -137,7 +137,7 @@ Deno.test("send_image and exec_command answer a clear failure unless supplied", 
     (await p.call(
       "send_image",
       frames("{}"),
-    )).bytes[0],
+    ))!.bytes()[0],
     1,
   );
   assert.match(warnings.join("\n"), /send_image is not available/);
@@ -159,7 +159,7 @@ Deno.test("send_image and exec_command answer a clear failure unless supplied", 
     (await q.call(
       "send_image",
       frames("{}"),
-    )).bytes[0],
+    ))!.bytes()[0],
     0,
   );
   assert.equal(

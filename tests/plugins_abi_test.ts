@@ -29,7 +29,7 @@ async function withProbe(
     });
     await using p = await loadPlugin(WASM, { cache, name: options.name });
     await fn(
-      async (cmd) => (await p.call("run", JSON.stringify(cmd))).json(),
+      async (cmd) => (await p.call("run", JSON.stringify(cmd)))!.json(),
       cache,
     );
   } finally {
@@ -231,7 +231,7 @@ Deno.test("both ABIs: a plugin loaded under another name sees only its own names
       p: typeof a,
       cmd: Record<string, unknown>,
     ): Promise<Record<string, unknown>> =>
-      (await p.call("run", JSON.stringify(cmd))).json();
+      (await p.call("run", JSON.stringify(cmd)))!.json();
     await run(a, { op: "cache_set", key: "b:k", value: "from a" });
     await run(a, { op: "sup_set_store", key: "k", value: "from a" });
     assert.equal((await run(b, { op: "cache_get", key: "k" })).status, "miss");

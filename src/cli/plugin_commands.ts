@@ -89,22 +89,24 @@ const call: Command = {
       ? await readStdin()
       : arg;
     return await withPlugin(ctx, path, async (plugin) => {
-      const result = await plugin.call(fn, input);
+      // No output (null) prints as empty output.
+      const output = (await plugin.call(fn, input))?.bytes() ??
+        new Uint8Array(0);
       if (ctx.values.json) {
         let text: string | null = null;
         try {
-          text = decoder.decode(result.bytes);
+          text = decoder.decode(output);
         } catch {
           // not UTF-8: the base64 form carries it
         }
         await ctx.out.json({
           plugin: plugin.namespace,
           function: fn,
-          output: result.bytes.toBase64(),
+          output: output.toBase64(),
           text,
         });
       } else {
-        await printValue(ctx, result.bytes, `the output of ${fn}`);
+        await printValue(ctx, output, `the output of ${fn}`);
       }
       return 0;
     });

@@ -15,7 +15,11 @@ import type { Instance } from "./instance.ts";
 
 /** How a call ended. */
 export type Outcome =
-  | { ok: true; output: Uint8Array }
+  | {
+    ok: true;
+    /** `null` when the plugin set no output (Extism's `call` answers `null`). */
+    output: Uint8Array | null;
+  }
   | {
     ok: false;
     error: unknown;
@@ -111,7 +115,7 @@ export async function runCall(
         closesLater: false,
       };
     }
-    return { ok: true, output: out ? out.bytes().slice() : new Uint8Array(0) };
+    return { ok: true, output: out ? out.bytes().slice() : null };
   } catch (err) {
     if (abandoned) {
       // Close the abandoned instance when its suspended call finally ends.

@@ -1,7 +1,14 @@
 /**
- * The state host functions share for one loaded plugin, and the two small
- * helpers every host function uses: reading a plugin's memory block and
- * handing bytes back while counting them against the memory cap.
+ * The state host functions share for one loaded plugin ({@link HostState}),
+ * and the two small helpers every host function uses: reading a plugin's
+ * memory block and handing bytes back while counting them against the
+ * memory cap.
+ *
+ * Naming: in the host, "context" means one thing, Extism's call context
+ * handed to every host function ({@link HostCallContext}, the `cx`
+ * parameter). What the host keeps per plugin is its state (`HostState`,
+ * `state`), and the loaded plugin is a `Plugin`. The file keeps its name
+ * so branches that add to `HostState` merge cleanly.
  *
  * @module
  */
@@ -15,6 +22,8 @@ import { PluginMemoryError, PluginTimeoutError } from "./errors.ts";
  * lost.
  */
 export interface Logger {
+  /** Plugin trace lines (with `logLevel: "trace"`); `debug` gets them when absent. */
+  trace?(...args: unknown[]): void;
   /** Detail of normal operation. */
   debug(...args: unknown[]): void;
   /** Plugin log lines at info level. */
@@ -109,6 +118,16 @@ export interface HostState {
   readonly vars: Map<string, Uint8Array>;
   /** Bytes `vars` holds, keys and per-entry overhead included. */
   varBytes: number;
+  /** Extism's `maxVarBytes`: value bytes `vars` may hold (`Infinity`: only the cap). */
+  readonly maxVarBytes: number;
+  /** Value bytes `vars` holds, as Extism counts against `maxVarBytes`. */
+  varValueBytes: number;
+  /**
+   * Bytes of the linked (non-entry) modules of a manifest: their initial
+   * memories and tables, and every grow granted since. The host cannot
+   * reach their memories, so it counts what it allowed.
+   */
+  linkedBytes: number;
   /**
    * True while the host only asks `get_required_env_vars`: like sup's
    * temporary plugin, host functions then touch nothing.
@@ -139,7 +158,7 @@ export const BLOCK_OVERHEAD = 512;
  */
 export function held(state: HostState): number {
   return (state.memory?.buffer.byteLength ?? 0) + state.tableBytes +
-    state.allocated + state.varBytes;
+    state.allocated + state.varBytes + (state.linkedBytes ?? 0);
 }
 
 /**

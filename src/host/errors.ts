@@ -84,16 +84,32 @@ export class PluginTimeoutError extends PluginError {
 export class PluginMemoryError extends PluginError {
   /** The configured cap in bytes. */
   readonly limit: number;
-  /** Name the plugin, the function, the bytes asked for and the cap. */
-  constructor(plugin: string, fn: string, requested: number, limit: number) {
+  /**
+   * Name the plugin, the function, the bytes asked for and the cap;
+   * `what` names a narrower limit than the one cap (e.g. Extism's
+   * `memory.maxVarBytes`).
+   */
+  constructor(
+    plugin: string,
+    fn: string,
+    requested: number,
+    limit: number,
+    what?: string,
+  ) {
     super(
       plugin,
       fn,
-      `would make the host hold ${
-        requested.toLocaleString("en-US")
-      } bytes (linear memory, tables, Extism blocks and vars together); the limit is ${
-        limit.toLocaleString("en-US")
-      } bytes (loadPlugin's maxMemoryBytes)`,
+      what === undefined
+        ? `would make the host hold ${
+          requested.toLocaleString("en-US")
+        } bytes (linear memory, tables, Extism blocks and vars together); the limit is ${
+          limit.toLocaleString("en-US")
+        } bytes (loadPlugin's maxMemoryBytes)`
+        : `would hold ${
+          requested.toLocaleString("en-US")
+        } bytes in ${what}; the limit is ${
+          limit.toLocaleString("en-US")
+        } bytes`,
       { code: "PLUGIN_MEMORY" },
     );
     this.limit = limit;

@@ -11,7 +11,9 @@
 import type createPluginType from "npm:@extism/extism@2.0.0-rc13";
 import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
 import { binaryHostFunctions } from "./binary_abi.ts";
+import { type LogLevel, USER_MODULE } from "./config.ts";
 import type { HostFunction, HostState, Logger } from "./context.ts";
+import { LINKED_SANDBOX_MODULE } from "./compile.ts";
 import { FUEL_EXPORT, SANDBOX_MODULE } from "./sandbox.ts";
 import { guard, sandboxImports, type Slot } from "./sandbox_imports.ts";
 import { supHostFunctions } from "./sup_abi.ts";
@@ -23,7 +25,20 @@ export interface InstanceSettings {
   allowedPaths: Record<string, string>;
   allowedHosts: string[];
   logger: Logger | null;
-  hostFunctions: Record<string, HostFunction>;
+  logLevel: LogLevel;
+  /** The caller's host functions by import module (see config.ts). */
+  functions: Record<string, Record<string, HostFunction>>;
+  /** Extism's own memory options (blocks' pages, HTTP body bytes). */
+  memory: { maxPages?: number; maxHttpResponseBytes: number };
+  allowHttpResponseHeaders: boolean;
+}
+
+/** A compiled linked module of a manifest, by the name others import it by. */
+export interface LinkedCompiled {
+  name: string;
+  module: WebAssembly.Module;
+  /** Its initial memory and its tables' bytes, counted at instantiation. */
+  bytes: number;
 }
 
 /** A live instance and the handles the sandbox needs to stop and measure it. */
@@ -38,10 +53,12 @@ type ExtismLogger = NonNullable<
   NonNullable<Parameters<typeof createPluginType>[1]>["logger"]
 >;
 
-/** Extism also calls `trace`, which {@link Logger} leaves out. */
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Extism also calls `trace`, which {@link Logger} may leave out. */
 function extismLogger(logger: Logger): ExtismLogger {
   return {
-    trace: (...a: unknown[]) => logger.debug(...a),
+    trace: (...a: unknown[]) => (logger.trace ?? logger.debug).apply(logger, a),
     debug: (...a: unknown[]) => logger.debug(...a),
     info: (...a: unknown[]) => logger.info(...a),
     warn: (...a: unknown[]) => logger.warn(...a),
@@ -50,8 +67,9 @@ function extismLogger(logger: Logger): ExtismLogger {
 }
 
 /**
- * Instantiate `module` with sup's host functions, the binary ABI, the
- * caller's extra functions (which win on a name clash), each behind the
+ * Instantiate `module` (and the `linked` modules it imports from, which
+ * Extism links by name) with sup's host functions, the binary ABI, the
+ * caller's functions (which win on a name clash), each behind the
  * sandbox's guard, and the sandbox hooks. The caller sets
  * `state.deadline` first: start functions run here.
  */
@@ -59,38 +77,56 @@ export async function instantiate(
   module: WebAssembly.Module,
   state: HostState,
   settings: InstanceSettings,
+  linked: ReadonlyArray<LinkedCompiled> = [],
 ): Promise<Instance> {
   const { default: createPlugin } = await import(
     "npm:@extism/extism@2.0.0-rc13"
   );
   const slot: Slot = { dead: false };
-  const user: Record<string, HostFunction> = {
+  const functions: Record<string, Record<string, HostFunction>> = {};
+  for (const [module, given] of Object.entries(settings.functions)) {
+    functions[module] = { ...given };
+  }
+  functions[USER_MODULE] = {
     ...supHostFunctions(state),
     ...binaryHostFunctions(state),
-    ...settings.hostFunctions,
+    ...settings.functions[USER_MODULE],
   };
-  for (const name of Object.keys(user)) {
-    user[name] = guard(state, slot, user[name]);
+  for (const table of Object.values(functions)) {
+    for (const name of Object.keys(table)) {
+      table[name] = guard(state, slot, table[name]);
+    }
   }
   state.memory = null;
   state.fuel = null;
+  // Counted whether or not the entry imports from them: a bound, not a guess.
+  state.linkedBytes = linked.reduce((n, l) => n + l.bytes, 0);
   const plugin = await createPlugin({
-    wasm: [{ module }],
+    wasm: [
+      ...linked.map((l) => ({ name: l.name, module: l.module })),
+      { name: "main", module },
+    ],
     // Extism reads HTTP bodies itself, outside the blocks the sandbox
-    // counts; at least no single body may pass the cap.
-    memory: { maxHttpResponseBytes: state.maxMemoryBytes },
+    // counts; at least no single body may pass the cap (config.ts bounds
+    // maxHttpResponseBytes by maxMemoryBytes).
+    memory: settings.memory,
   }, {
     useWasi: settings.wasi,
     runInWorker: false,
     functions: {
-      "extism:host/user": user,
+      ...functions,
       [SANDBOX_MODULE]: sandboxImports(state, slot),
+      ...(linked.length > 0
+        ? { [LINKED_SANDBOX_MODULE]: sandboxImports(state, slot, true) }
+        : {}),
     },
     config: settings.config,
     allowedPaths: settings.allowedPaths,
     allowedHosts: settings.allowedHosts,
-    logger: settings.logger ? extismLogger(settings.logger) : undefined,
-    logLevel: settings.logger ? "info" : "silent",
+    allowHttpResponseHeaders: settings.allowHttpResponseHeaders,
+    // Never Extism's default (console): a silent host stays silent.
+    logger: extismLogger(settings.logger ?? SILENT),
+    logLevel: settings.logger ? settings.logLevel : "silent",
   });
   const exports = (await plugin.getInstance()).exports;
   const memory = exports.memory instanceof WebAssembly.Memory

@@ -1,6 +1,6 @@
 /**
  * `loadPlugin`: read, sandbox and instantiate a plugin, wire it to its
- * namespace of a cache, and hand back a {@link SupPlugin}. Options are
+ * namespace of a cache, and hand back a {@link Plugin}. Options are
  * resolved once (config.ts), modules compiled once (compile.ts), calls run
  * by one runner (call_runner.ts).
  *
@@ -10,19 +10,28 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createSupCache } from "../cache/cache.ts";
 import { runCall } from "./call_runner.ts";
-import { compileSandboxed } from "./compile.ts";
-import { type LoadPluginOptions, resolveConfig } from "./config.ts";
+import { compileSandboxed, LINKED_SANDBOX_MODULE } from "./compile.ts";
+import {
+  type LoadPluginOptions,
+  resolveConfig,
+  USER_MODULE,
+} from "./config.ts";
 import type { HostFunction, HostState } from "./context.ts";
 import { describeThrown, PluginLoadError } from "./errors.ts";
 import { pluginDirName } from "./files.ts";
-import { instantiate } from "./instance.ts";
-import { SupPlugin } from "./plugin.ts";
+import { instantiate, type LinkedCompiled } from "./instance.ts";
+import { SANDBOX_MODULE } from "./sandbox.ts";
+import { binaryHostFunctions } from "./binary_abi.ts";
+import { supHostFunctions } from "./sup_abi.ts";
+import { Plugin } from "./plugin.ts";
 import { type PluginSource, resolveSource } from "./source.ts";
 
 export {
   DEFAULT_MAX_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  type HostFunctions,
   type LoadPluginOptions,
+  type LogLevel,
 } from "./config.ts";
 
 /**
@@ -43,12 +52,14 @@ export {
 export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions = {},
-): Promise<SupPlugin> {
+): Promise<Plugin> {
   const resolved = await resolveSource(source);
   const config = resolveConfig(resolved, options);
   const { name, timeoutMs, maxMemoryBytes, settings } = config;
   let tableBytes = 0;
+  let linked: LinkedCompiled[] = [];
   const compile = async (env: [string, string][], dataDir: string | null) => {
+    let current = "main";
     try {
       const out = await compileSandboxed(
         resolved.bytes,
@@ -57,9 +68,45 @@ export async function loadPlugin(
         dataDir,
       );
       tableBytes = out.tableBytes;
+      linked = [];
+      for (const l of resolved.linked ?? []) {
+        current = l.name;
+        refuseModuleName(l.name, settings.functions);
+        const c = await compileSandboxed(
+          l.bytes,
+          env,
+          maxMemoryBytes,
+          dataDir,
+          true,
+        );
+        linked.push({
+          name: l.name,
+          module: c.module,
+          bytes: c.memoryBytes + c.tableBytes,
+        });
+      }
+      const total = linked.reduce((n, l) => n + l.bytes, 0) + tableBytes +
+        out.memoryBytes;
+      if (linked.length > 0 && total > maxMemoryBytes) {
+        throw new Error(
+          `its modules start with ${
+            total.toLocaleString("en-US")
+          } bytes of memory and tables together, more than maxMemoryBytes (${
+            maxMemoryBytes.toLocaleString("en-US")
+          })`,
+        );
+      }
+      checkImports(out.module, linked, settings.functions, settings.wasi);
+      for (const l of linked) {
+        checkImports(l.module, linked, settings.functions, settings.wasi);
+      }
       return out.module;
     } catch (cause) {
-      throw new PluginLoadError(name, (cause as Error).message, { cause });
+      if (cause instanceof PluginLoadError) throw cause;
+      const where = resolved.linked?.length ? `module "${current}": ` : "";
+      throw new PluginLoadError(name, where + (cause as Error).message, {
+        cause,
+      });
     }
   };
 
@@ -103,6 +150,9 @@ export async function loadPlugin(
       fuel: null,
       vars: new Map(),
       varBytes: 0,
+      maxVarBytes: config.maxVarBytes,
+      varValueBytes: 0,
+      linkedBytes: 0,
       probing: false,
       fn: "(instantiation)",
       allocated: 0,
@@ -113,7 +163,7 @@ export async function loadPlugin(
       state.fn = "(instantiation)";
       state.allocated = 0;
       try {
-        return await instantiate(mod, state, settings);
+        return await instantiate(mod, state, settings, linked);
       } catch (cause) {
         throw new PluginLoadError(
           name,
@@ -124,8 +174,10 @@ export async function loadPlugin(
     };
     instance = await create(module);
     // On Redis the cache host functions wait for the network.
-    const suspends = canSuspend(module, settings.hostFunctions) ||
-      state.remote !== null;
+    const suspends = state.remote !== null ||
+      [module, ...linked.map((l) => l.module)].some((m) =>
+        canSuspend(m, settings.functions)
+      );
     const wantsEnv = WebAssembly.Module.exports(module).some((e) =>
       e.name === "get_required_env_vars" && e.kind === "function"
     );
@@ -144,7 +196,7 @@ export async function loadPlugin(
           suspends,
         );
         if (!out.ok) throw out.error;
-        names = out.output.length === 0
+        names = out.output === null || out.output.length === 0
           ? []
           : JSON.parse(new TextDecoder().decode(out.output));
       } catch (cause) {
@@ -192,8 +244,10 @@ export async function loadPlugin(
         instance = await create(module);
       }
     }
-    return new SupPlugin({
+    return new Plugin({
       module,
+      linked,
+      original: resolved.bytes,
       instance,
       state,
       settings,
@@ -213,13 +267,87 @@ export async function loadPlugin(
  */
 function canSuspend(
   module: WebAssembly.Module,
-  hostFunctions: Record<string, HostFunction>,
+  functions: Record<string, Record<string, HostFunction>>,
 ): boolean {
   const http = WebAssembly.Module.imports(module).some((i) =>
     i.name === "http_request"
   );
   return http ||
-    Object.values(hostFunctions).some((f) =>
-      f.constructor.name === "AsyncFunction"
+    Object.values(functions).some((table) =>
+      Object.values(table).some((f) => f.constructor.name === "AsyncFunction")
     );
+}
+
+/**
+ * Refuse a linked module named like a module the host provides: Extism
+ * resolves imports by module name before host functions, so a module named
+ * `sup:host/sandbox` would answer the sandbox's own `tick` and `grow`.
+ */
+function refuseModuleName(
+  name: string,
+  functions: Record<string, Record<string, HostFunction>>,
+): void {
+  if (
+    HOST_MODULES.has(name) || name.startsWith("sup:host/") ||
+    name.startsWith("extism:") || name === "wasi_snapshot_preview1" ||
+    Object.hasOwn(functions, name)
+  ) {
+    throw new Error(
+      `the name "${name}" is an import module the host provides; give the module another name`,
+    );
+  }
+}
+
+/** sup's functions and the binary ABI, which `extism:host/user` always has. */
+const SUP_USER_NAMES = new Set(
+  Object.keys({
+    ...supHostFunctions({} as HostState),
+    ...binaryHostFunctions({} as HostState),
+  }),
+);
+
+/** Import modules the host answers whatever the plugin asks of them. */
+const HOST_MODULES = new Set([
+  SANDBOX_MODULE,
+  LINKED_SANDBOX_MODULE,
+  "extism:host/env",
+]);
+
+/**
+ * Refuse, naming the import, a module that imports a function nothing
+ * provides (Extism's own message would not say how to provide it).
+ * `extism:host/user` holds sup's functions too, so only names missing
+ * from both count; Extism's kernel (`extism:host/env`) is Extism's to
+ * check.
+ */
+function checkImports(
+  module: WebAssembly.Module,
+  linked: ReadonlyArray<LinkedCompiled>,
+  functions: Record<string, Record<string, HostFunction>>,
+  wasi: boolean,
+): void {
+  // A library may import back from the entry, which Extism names "main".
+  const names = new Set(linked.map((l) => l.name));
+  if (linked.length > 0) names.add("main");
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (HOST_MODULES.has(i.module) || names.has(i.module)) continue;
+    if (i.module === "wasi_snapshot_preview1") {
+      if (wasi) continue;
+      throw new Error(
+        `it imports WASI ("wasi_snapshot_preview1" "${i.name}") and loadPlugin's wasi option is false`,
+      );
+    }
+    if (i.kind !== "function") {
+      throw new Error(
+        `it imports ${i.kind} "${i.module}" "${i.name}"; only functions can come from the host`,
+      );
+    }
+    if (i.module === USER_MODULE && SUP_USER_NAMES.has(i.name)) continue;
+    if (functions[i.module]?.[i.name] !== undefined) continue;
+    throw new Error(
+      `it imports function "${i.name}" from "${i.module}", which nothing provides; pass it in loadPlugin's hostFunctions option: { hostFunctions: { ${
+        JSON.stringify(i.module)
+      }: { ${JSON.stringify(i.name)}: (cx, ...args) => ... } } }`,
+    );
+  }
 }

@@ -7,19 +7,23 @@
 export {
   DEFAULT_MAX_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  type HostFunctions,
   loadPlugin,
   type LoadPluginOptions,
+  type LogLevel,
 } from "./load.ts";
 export {
   type IncomingMessage,
   type MessageInfo,
   type MessageReply,
+  Plugin,
   type PluginHelp,
   type PluginInput,
   SupPlugin,
 } from "./plugin.ts";
 export { PluginResult } from "./result.ts";
 export type {
+  ManifestMemory,
   PluginManifest,
   PluginManifestWasm,
   PluginSource,

@@ -1,5 +1,7 @@
 /**
- * `SupPlugin`: a loaded plugin. Calls run one at a time on the main thread
+ * `Plugin`: a loaded plugin (the JS SDK's name; `SupPlugin` is its former
+ * name, kept as a deprecated alias, and in the PDK the base class plugin
+ * authors extend). Calls run one at a time on the main thread
  * (host functions reach SQLite synchronously), each under a deadline and a
  * memory cap. After a trap, timeout or memory error the next call gets a
  * fresh instance, so a bad call never poisons the next one.
@@ -14,6 +16,7 @@ import {
   type Instance,
   type InstanceSettings,
   instantiate,
+  type LinkedCompiled,
 } from "./instance.ts";
 import { PluginResult } from "./result.ts";
 
@@ -73,6 +76,10 @@ export interface PluginHelp {
 /** Internal wiring handed over by `loadPlugin`. */
 export interface PluginParts {
   module: WebAssembly.Module;
+  /** The other modules of a manifest, linked by name. */
+  linked: ReadonlyArray<LinkedCompiled>;
+  /** The entry module's bytes as the caller gave them (for getExports/getImports). */
+  original: Uint8Array;
   instance: Instance;
   state: HostState;
   settings: InstanceSettings;
@@ -82,8 +89,8 @@ export interface PluginParts {
 }
 
 const encoder = new TextEncoder();
-/** Output of calls that set none (zero-length, so sharing it is safe). */
-const EMPTY = new Uint8Array(0);
+/** What sup's conveniences read when a call set no output (as sup's Go host). */
+const NO_OUTPUT = new PluginResult(new Uint8Array(0));
 
 function toBytes(input: PluginInput): Uint8Array {
   return input === undefined
@@ -108,7 +115,7 @@ function toBytes(input: PluginInput): Uint8Array {
  * console.log((await plugin.help()).description); // "WASM plugin (help not available)"
  * ```
  */
-export class SupPlugin implements AsyncDisposable {
+export class Plugin implements AsyncDisposable {
   /** The plugin's name; also its cache namespace and data directory name. */
   readonly namespace: string;
   /** Where `read_file`/`list_directory` look, or `null`. */
@@ -121,6 +128,8 @@ export class SupPlugin implements AsyncDisposable {
   /** Calls started and not yet settled. */
   #pending = 0;
   #closed = false;
+  /** The original module, compiled only to describe it (getExports/getImports). */
+  #described: Promise<WebAssembly.Module> | null = null;
 
   /** Use `loadPlugin`. */
   constructor(parts: PluginParts) {
@@ -141,11 +150,96 @@ export class SupPlugin implements AsyncDisposable {
   }
 
   /**
-   * Call an exported function. Rejects with `PluginError` (trap, missing
+   * Whether a call is running or queued (the JS SDK's `isActive`).
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(plugin.isActive()); // false
+   * ```
+   */
+  isActive(): boolean {
+    return this.#pending > 0;
+  }
+
+  /**
+   * Start the next call on a fresh instance (new linear memory and
+   * globals); Extism vars are kept, as the JS SDK keeps them. Answers
+   * `false`, doing nothing, while a call is active, as the SDK does.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.reset()); // true
+   * ```
+   */
+  async reset(): Promise<boolean> {
+    if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
+    if (this.isActive()) return false;
+    const instance = this.#instance;
+    this.#instance = null;
+    if (instance !== null) {
+      instance.slot.dead = true;
+      await this.#closeInstance(instance);
+    }
+    return true;
+  }
+
+  /**
+   * The entry module's exports as the plugin declares them (the sandbox's
+   * own additions left out), like the JS SDK's `getExports`.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.getExports()); // []
+   * ```
+   */
+  async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
+    return WebAssembly.Module.exports(await this.#describe());
+  }
+
+  /**
+   * The entry module's imports as the plugin declares them, like the JS
+   * SDK's `getImports`.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache, loadPlugin } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+   * await using plugin = await loadPlugin(wasm, { cache, name: "empty" });
+   * console.log(await plugin.getImports()); // []
+   * ```
+   */
+  async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
+    return WebAssembly.Module.imports(await this.#describe());
+  }
+
+  #describe(): Promise<WebAssembly.Module> {
+    // Compiled, never instantiated: only its descriptors are read.
+    this.#described ??= WebAssembly.compile(
+      new Uint8Array(this.#parts.original),
+    );
+    return this.#described;
+  }
+
+  /**
+   * Call an exported function. Answers `null` when the plugin set no
+   * output, as the JS SDK does. Rejects with `PluginError` (trap, missing
    * export, error reported by the plugin), `PluginTimeoutError` or
    * `PluginMemoryError`; the plugin stays usable afterwards.
    */
-  call(fn: string, input?: PluginInput): Promise<PluginResult> {
+  call(fn: string, input?: PluginInput): Promise<PluginResult | null> {
     if (this.#closed) {
       return Promise.reject(new ClosedError(`plugin "${this.namespace}"`));
     }
@@ -176,7 +270,7 @@ export class SupPlugin implements AsyncDisposable {
     fn: string,
     input: PluginInput,
     instance: Instance,
-  ): Promise<PluginResult> {
+  ): Promise<PluginResult | null> {
     let started: Promise<{ bytes(): Uint8Array } | null>;
     try {
       const bytes = toBytes(input);
@@ -199,7 +293,7 @@ export class SupPlugin implements AsyncDisposable {
   #fastInstance: Instance | null = null;
   readonly #fastDone = (
     out: { bytes(): Uint8Array } | null,
-  ): PluginResult | Promise<never> => {
+  ): PluginResult | null | Promise<never> => {
     this.#pending = 0;
     const state = this.#parts.state;
     if (state.poison !== null) {
@@ -210,7 +304,7 @@ export class SupPlugin implements AsyncDisposable {
         closesLater: false,
       });
     }
-    return new PluginResult(out === null ? EMPTY : out.bytes().slice());
+    return out === null ? null : new PluginResult(out.bytes().slice());
   };
   readonly #fastFailed = (err: unknown): Promise<never> => {
     this.#pending = 0;
@@ -221,7 +315,7 @@ export class SupPlugin implements AsyncDisposable {
     );
   };
 
-  async #call(fn: string, input: PluginInput): Promise<PluginResult> {
+  async #call(fn: string, input: PluginInput): Promise<PluginResult | null> {
     if (this.#closed) throw new ClosedError(`plugin "${this.namespace}"`);
     if (!this.#exports.has(fn)) {
       throw new PluginError(
@@ -242,6 +336,7 @@ export class SupPlugin implements AsyncDisposable {
           this.#parts.module,
           state,
           this.#parts.settings,
+          this.#parts.linked,
         );
       } catch (err) {
         throw new PluginError(
@@ -256,7 +351,9 @@ export class SupPlugin implements AsyncDisposable {
     }
     const instance = this.#instance;
     const out = await runCall(state, instance, fn, bytes, this.#parts.suspends);
-    if (out.ok) return new PluginResult(out.output);
+    if (out.ok) {
+      return out.output === null ? null : new PluginResult(out.output);
+    }
     return await this.#failed(fn, instance, out);
   }
 
@@ -301,7 +398,12 @@ export class SupPlugin implements AsyncDisposable {
   }
 
   async #optional(fn: string): Promise<PluginResult | null> {
-    return this.functionExists(fn) ? await this.call(fn) : null;
+    return this.functionExists(fn) ? await this.#sup(fn) : null;
+  }
+
+  /** A call for sup's conveniences, where no output reads as empty output. */
+  async #sup(fn: string, input?: PluginInput): Promise<PluginResult> {
+    return (await this.call(fn, input)) ?? NO_OUTPUT;
   }
 
   #parse<T>(
@@ -350,7 +452,7 @@ export class SupPlugin implements AsyncDisposable {
         auto_reply_allowed: false,
       },
     };
-    const out = await this.call("handle_message", input);
+    const out = await this.#sup("handle_message", input);
     const value = this.#parse(
       "handle_message",
       out,
@@ -450,3 +552,13 @@ export class SupPlugin implements AsyncDisposable {
     return this.close();
   }
 }
+
+/**
+ * The former name of {@link Plugin}.
+ *
+ * @deprecated Use `Plugin`. In the PDK, `SupPlugin` is the base class plugin
+ * authors extend; the host's loaded plugin no longer shares that name.
+ */
+export const SupPlugin: typeof Plugin = Plugin;
+/** @deprecated Use `Plugin`. */
+export type SupPlugin = Plugin;

@@ -91,7 +91,11 @@ export function guard(
 }
 
 /**
- * The `sup:host/sandbox` imports for one instance.
+ * The `sup:host/sandbox` imports for one instance. With `linked`, the set
+ * for the linked modules of a manifest (compile.ts renames their import
+ * module): `grow` also counts what it grants in `state.linkedBytes`, and
+ * `poll_oneoff`, which could only read the entry module's memory, answers
+ * "not supported".
  *
  * @example
  * ```ts
@@ -108,6 +112,7 @@ export function guard(
 export function sandboxImports(
   state: HostState,
   slot: Slot,
+  linked = false,
 ): Record<string, HostFunction> {
   return {
     tick: () => {
@@ -132,6 +137,8 @@ export function sandboxImports(
       return 0;
     },
     grow: ((_cx: HostCallContext, pages: number) => {
+      // An abandoned instance may not grow (nor count against its successor).
+      if (slot.dead) return -1;
       const n = pages >>> 0;
       const total = held(state) + n * PAGE_BYTES;
       if (total > state.maxMemoryBytes) {
@@ -146,6 +153,7 @@ export function sandboxImports(
         );
         return -1; // 0xFFFFFFFF pages: the grow fails
       }
+      if (linked) state.linkedBytes += n * PAGE_BYTES;
       return n;
     }) as unknown as HostFunction,
     alloc: (cx, size) => {
@@ -169,16 +177,32 @@ export function sandboxImports(
       if (valueHandle === 0n) {
         state.vars.delete(key);
         state.varBytes -= oldCost;
+        state.varValueBytes -= old?.length ?? 0;
         return;
       }
       const block = cx.read(valueHandle);
       if (block === null) return;
       const value = block.bytes().slice();
+      const values = state.varValueBytes - (old?.length ?? 0) + value.length;
+      if (values > state.maxVarBytes) {
+        // As Extism's SDK: the var_set fails the call.
+        throw poison(
+          state,
+          new PluginMemoryError(
+            state.plugin,
+            state.fn,
+            values,
+            state.maxVarBytes,
+            "vars (memory.maxVarBytes)",
+          ),
+        );
+      }
       const cost = key.length + value.length + VAR_OVERHEAD;
       // Counted as held while the check runs, then moved to varBytes.
       charge(state, cost - oldCost);
       state.allocated -= cost - oldCost;
       state.varBytes += cost - oldCost;
+      state.varValueBytes = values;
       state.vars.set(key, value);
     },
     poll_oneoff: ((
@@ -188,7 +212,7 @@ export function sandboxImports(
       count: number,
       countPtr: number,
     ) =>
-      pollOneoff(
+      linked ? ERRNO.notsup : pollOneoff(
         state,
         inPtr,
         outPtr,

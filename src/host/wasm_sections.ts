@@ -253,3 +253,78 @@ function memoryPayload(
   }
   return payload;
 }
+
+/**
+ * Rename import module `from` to `to` (same length, so the bytes are
+ * patched in place and no offset moves). Only import entries are touched,
+ * never data that happens to hold the same text.
+ *
+ * @example
+ * ```ts
+ * import { renameImportModule } from "./wasm_sections.ts";
+ * const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+ * console.log(renameImportModule(empty, "a", "b").length); // 8
+ * ```
+ */
+export function renameImportModule(
+  wasm: Uint8Array,
+  from: string,
+  to: string,
+): Uint8Array<ArrayBuffer> {
+  const encoder = new TextEncoder();
+  const a = encoder.encode(from);
+  const b = encoder.encode(to);
+  if (a.length !== b.length) {
+    throw new InstrumentError("import module names must have the same length");
+  }
+  const out = new Uint8Array(wasm);
+  for (const s of sections(out)) {
+    if (s.id !== 2) continue;
+    let [count, p] = readLeb(out, s.start);
+    while (count-- > 0) {
+      let len: number;
+      [len, p] = readLeb(out, p);
+      if (len === a.length && a.every((x, i) => out[p + i] === x)) {
+        out.set(b, p);
+      }
+      p += len;
+      [len, p] = readLeb(out, p);
+      p += len;
+      const kind = out[p++];
+      if (kind === 0 || kind === 4) {
+        if (kind === 4) p++;
+        [, p] = readLeb(out, p);
+      } else if (kind === 1) {
+        p = tableLimits(out, p).next;
+      } else if (kind === 2) {
+        const flags = out[p++];
+        [, p] = readLeb(out, p);
+        if (flags & 1) [, p] = readLeb(out, p);
+      } else if (kind === 3) {
+        p += 2;
+      } else {
+        throw new InstrumentError(`unknown import kind ${kind}`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Pages the module's own memory starts with (0 when it defines none).
+ *
+ * @example
+ * ```ts
+ * import { initialPages } from "./wasm_sections.ts";
+ * console.log(initialPages(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))); // 0
+ * ```
+ */
+export function initialPages(wasm: Uint8Array): number {
+  for (const s of sections(wasm)) {
+    if (s.id !== 5) continue;
+    const [count, p] = readLeb(wasm, s.start);
+    if (count === 0) return 0;
+    return readLeb(wasm, p + 1)[0];
+  }
+  return 0;
+}

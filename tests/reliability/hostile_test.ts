@@ -139,7 +139,7 @@ function callsWith(arg: null | typeof GARBAGE) {
       const out = (await env.bridge.call(
         fn,
         frames(...args.map((a) => a === "h" ? arg : 0n)),
-      )).bytes;
+      ))!.bytes();
       assert.ok(isFailure(fn, out), `${fn} answered ${dec.decode(out)}`);
     }
   };
@@ -180,7 +180,7 @@ const ROWS: Row[] = [
       ];
       for (const fn of ["set_cache", "set_store"]) {
         for (const req of bad) {
-          const out = (await env.bridge.call(fn, frames(req))).bytes;
+          const out = (await env.bridge.call(fn, frames(req)))!.bytes();
           assert.deepEqual([...out], [1], `${fn} accepted ${req}`);
         }
       }
@@ -205,7 +205,7 @@ const ROWS: Row[] = [
           }`, // unterminated: malformed as well as deep
         ]
       ) {
-        const out = (await env.bridge.call("set_cache", frames(req))).bytes;
+        const out = (await env.bridge.call("set_cache", frames(req)))!.bytes();
         assert.deepEqual([...out], [1]);
       }
       assert.equal(
@@ -217,13 +217,13 @@ const ROWS: Row[] = [
   {
     kind: "a 100 MiB value (binary ABI and sup JSON ABI)",
     act: async (env) => {
-      const binary = (await env.hostile.call("big_value")).bytes;
+      const binary = (await env.hostile.call("big_value"))!.bytes();
       assert.equal(binary[0], 2);
       assert.match(
         dec.decode(binary.subarray(1)),
         /104,857,600 bytes; the limit is 1,048,576/,
       );
-      assert.deepEqual([...(await env.hostile.call("big_json")).bytes], [1]);
+      assert.deepEqual([...(await env.hostile.call("big_json"))!.bytes()], [1]);
       assert.equal(await env.cache.namespace("hostile").get("big"), null);
     },
   },
@@ -242,7 +242,7 @@ const ROWS: Row[] = [
       const before = ns.stats().keys;
       let present = 0;
       for (const key of keys) if (await ns.has(key)) present++;
-      const out = (await env.hostile.call("flood")).bytes;
+      const out = (await env.hostile.call("flood"))!.bytes();
       const view = new DataView(out.buffer, out.byteOffset);
       const [ok, refused] = [view.getUint32(0, true), view.getUint32(4, true)];
       // Overwrites always succeed; new keys stop exactly at the quota.
@@ -253,7 +253,7 @@ const ROWS: Row[] = [
       const reply = (await env.bridge.call(
         "sup_cache_set",
         frames("one-more", "x", 0n),
-      )).bytes;
+      ))!.bytes();
       // The bridge's namespace is not the flooder's: it still has room.
       assert.equal(reply[0], 1, dec.decode(reply));
     },
@@ -273,7 +273,7 @@ const ROWS: Row[] = [
       });
       // The same instance answers the next call.
       assert.equal(
-        (await looper.call("echo", frames("after"))).text(),
+        (await looper.call("echo", frames("after")))!.text(),
         "after",
       );
     },
@@ -313,13 +313,13 @@ const ROWS: Row[] = [
         name: "wasi-abuse",
         timeoutMs: 500,
       });
-      const errnos = [...(await wasi.call("probe")).bytes];
+      const errnos = [...(await wasi.call("probe"))!.bytes()];
       assert.equal(errnos.length, 5);
       // 8 is WASI's EBADF: no descriptor, so nothing is reachable.
       assert.deepEqual(errnos, [8, 8, 8, 8, 8]);
       // proc_exit ends the call, not the host process.
       await expectError(wasi.call("exit"), PluginError);
-      assert.deepEqual([...(await wasi.call("probe")).bytes], errnos);
+      assert.deepEqual([...(await wasi.call("probe"))!.bytes()], errnos);
     },
   },
   {
@@ -343,7 +343,7 @@ const ROWS: Row[] = [
       }
       // Control: the confinement is not simply "refuse everything".
       assert.equal(
-        (await env.bridge.call("read_file", frames("ok.txt"))).text(),
+        (await env.bridge.call("read_file", frames("ok.txt")))!.text(),
         "fine",
       );
       for (
@@ -362,7 +362,7 @@ const ROWS: Row[] = [
           "/etc/passwd",
         ]
       ) {
-        const out = (await env.bridge.call("read_file", frames(path))).bytes;
+        const out = (await env.bridge.call("read_file", frames(path)))!.bytes();
         assert.equal(
           out.length,
           0,
@@ -372,7 +372,7 @@ const ROWS: Row[] = [
       for (
         const path of ["..", "../..", "to-etc", "to-root", "to-parent", "/.."]
       ) {
-        const reply = (await env.bridge.call("list_directory", frames(path)))
+        const reply = (await env.bridge.call("list_directory", frames(path)))!
           .json<{ success: boolean }>();
         assert.equal(reply.success, false, `list_directory ${path}`);
       }
@@ -412,7 +412,7 @@ const ROWS: Row[] = [
           ["sup_store_set", [bad, "v"]],
         ] as const
       ) {
-        const out = (await env.bridge.call(fn, frames(...args))).bytes;
+        const out = (await env.bridge.call(fn, frames(...args)))!.bytes();
         assert.equal(out[0], 2, `${fn}: ${dec.decode(out)}`);
         assert.match(dec.decode(out.subarray(1)), /not valid UTF-8/);
       }
@@ -459,17 +459,17 @@ for (const row of ROWS) {
           const served = (await env.neighbour.call(
             "sup_cache_increment",
             frames("served", 1n),
-          )).bytes;
+          ))!.bytes();
           assert.equal(dec.decode(served.subarray(1)), String(r + 1));
           assert.equal(
-            (await env.neighbour.call("get_cache", frames("seed-3"))).text(),
+            (await env.neighbour.call("get_cache", frames("seed-3")))!.text(),
             '{"success":true,"data":"neighbour-3"}',
           );
           // ...and so does the abuser, on a fresh instance if it trapped.
           if (!row.closes) {
-            assert.equal((await env.hostile.call("ok")).text(), "x");
+            assert.equal((await env.hostile.call("ok"))!.text(), "x");
             assert.equal(
-              (await env.bridge.call("echo", frames("alive"))).text(),
+              (await env.bridge.call("echo", frames("alive")))!.text(),
               "alive",
             );
           }

@@ -290,7 +290,7 @@ Deno.test("property: plugins loaded under random names never see each other (sup
               const call = async (
                 fn: string,
                 ...args: Parameters<typeof frames>
-              ) => (await plugin.call(fn, frames(...args))).bytes;
+              ) => (await plugin.call(fn, frames(...args)))!.bytes();
               figures.tried++;
               if (o.abi === "sup" && o.op === "set") {
                 const req = JSON.stringify({ key: o.key, value: o.value });

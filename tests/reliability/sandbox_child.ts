@@ -42,7 +42,7 @@ try {
   }
   result.elapsedMs = performance.now() - callStarted;
   // The same plugin serves the next call, on a fresh instance if needed.
-  result.after = (await plugin.call("ok")).text();
+  result.after = (await plugin.call("ok"))!.text();
 } catch (err) {
   result.outcome = (err as Error).constructor.name;
   result.message = (err as Error).message;
@@ -50,7 +50,7 @@ try {
 }
 result.rssGrowth = Deno.memoryUsage().rss - rssBefore;
 const echo = await neighbour.call("echo", frames("alive"));
-result.neighbour = echo.text();
+result.neighbour = echo!.text();
 let kept = 0;
 for (let i = 0; i < 10; i++) {
   const v = await cache.namespace("attacker").get(`seed-${i}`);

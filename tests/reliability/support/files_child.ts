@@ -31,7 +31,7 @@ const out: Record<string, unknown> = { warnings };
 if (plan.reads) {
   const replies: string[] = [];
   for (const path of plan.reads) {
-    replies.push((await plugin.call("read_file", frames(path))).text());
+    replies.push((await plugin.call("read_file", frames(path)))!.text());
   }
   out.replies = replies;
 }
@@ -39,7 +39,7 @@ if (plan.race) {
   // Tally distinct replies so the parent can see every answer it got.
   const seen: Record<string, number> = {};
   for (let i = 0; i < plan.race.rounds; i++) {
-    const reply = (await plugin.call(plan.race.fn, frames(plan.race.path)))
+    const reply = (await plugin.call(plan.race.fn, frames(plan.race.path)))!
       .text();
     seen[reply] = (seen[reply] ?? 0) + 1;
   }

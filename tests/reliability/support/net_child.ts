@@ -26,7 +26,7 @@ try {
     "fetch",
     JSON.stringify({ method: "GET", url }),
   );
-  outcome = `output:${out.text()}`;
+  outcome = `output:${out?.text() ?? ""}`;
 } catch (err) {
   outcome = `${(err as Error).name}:${(err as Error).message}`;
 }

@@ -10,10 +10,10 @@ await using plugin = await loadPlugin(wasmPath, {
   cache,
   hostFunctions: { noop: (_cx, h) => h },
 });
-const count = (await plugin.call("sup_cache_increment", frames("runs", 1n)))
+const count = (await plugin.call("sup_cache_increment", frames("runs", 1n)))!
   .text().slice(1);
 await using wasi = await loadPlugin(wasiPath, { cache, env: {} });
 await wasi.call("say");
 // Host files stay out of reach even though the process could read them.
-const passwd = (await plugin.call("read_file", frames("/etc/passwd"))).text();
+const passwd = (await plugin.call("read_file", frames("/etc/passwd")))!.text();
 console.log(JSON.stringify({ count, passwd }));
