@@ -75,7 +75,7 @@ pluginTest(
         '{"success":false,"error":"key not found"}',
       );
       const set = async (body: string) =>
-        (await p.call("set_cache", frames(body))).bytes[0];
+        (await p.call("set_cache", frames(body)))!.bytes()[0];
       assert.equal(await set('{"key":"k","value":"héllo \\"q\\""}'), 0);
       assert.equal(
         JSON.parse(await supCall(p, "get_cache", "k")).data,
