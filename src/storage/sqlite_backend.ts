@@ -137,6 +137,17 @@ UPDATE entries SET
   written_at = ?6, value = ?7
 WHERE space = ?1 AND ns = ?2 AND key = ?3`;
 
+// An import's "only if absent": a key whose row has expired is replaced
+// (the update trigger counts a change of length); a live one is left alone.
+const BULK_REPLACE_EXPIRED = `
+UPDATE entries SET
+  expires_at = ?4,
+  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
+    THEN version + 1 ELSE ?5 + 1 END,
+  written_at = ?6, value = ?7
+WHERE space = ?1 AND ns = ?2 AND key = ?3
+  AND expires_at IS NOT NULL AND expires_at <= ?6`;
+
 // One statement instead of read-check-write: the old value is parsed and
 // checked in SQL (canonical decimal, result within ±(2^53-1)); when a check
 // fails nothing is written, nothing is returned, and the caller finds out
@@ -538,6 +549,73 @@ export class SqliteBackend implements Backend {
           quota.maxBytes,
         );
         if (changed === 0) throw new QuotaRefusal(space, ns);
+      })
+    );
+  }
+
+  writeManyIfAbsent(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): number[] {
+    return this.transaction(() =>
+      this.#run(() => {
+        const skipped: number[] = [];
+        if (writes.length === 0) return skipped;
+        const row = this.#stmt(RESERVE).get(space, ns, writes.length);
+        let epoch = Number(row!.seq) - writes.length + 1;
+        let keys = 0;
+        let bytes = 0;
+        const insert = this.#stmt(BULK_INSERT);
+        const replace = this.#stmt(BULK_REPLACE_EXPIRED);
+        // Key order, as in writeMany; indices so the caller can name what
+        // was skipped (a key twice: the first one wins, as one by one).
+        const order = writes.map((_, i) => i);
+        if (order.length > 1) {
+          order.sort((a, b) => {
+            const x = writes[a].key;
+            const y = writes[b].key;
+            return x < y ? -1 : x > y ? 1 : a - b;
+          });
+        }
+        for (const i of order) {
+          const w = writes[i];
+          if (w.value === null) {
+            throw new TypeError("writeManyIfAbsent writes values only");
+          }
+          const params = [
+            space,
+            ns,
+            w.key,
+            w.expiresAt,
+            epoch++ * EPOCH + 1,
+            now,
+            w.value,
+          ] as const;
+          // INSERT OR IGNORE is the only-if-absent test itself: one
+          // statement per new key, no separate lookup.
+          if (insert.run(...params) === 1) {
+            keys++;
+            bytes += w.size;
+          } else if (replace.run(...params) === 0) skipped.push(i);
+        }
+        this.#foldPendingIn(space, ns);
+        // Nothing written, nothing to check (a namespace already over a
+        // lowered quota must not refuse a no-op).
+        const wrote = skipped.length < writes.length && quota !== null;
+        const changed = this.#stmt(FOLD_CHECKED).run(
+          space,
+          ns,
+          keys,
+          bytes,
+          wrote ? quota.maxKeys : NO_LIMIT,
+          wrote ? quota.maxBytes : NO_LIMIT,
+        );
+        if (changed === 0) throw new QuotaRefusal(space, ns);
+        skipped.sort((a, b) => a - b);
+        return skipped;
       })
     );
   }
