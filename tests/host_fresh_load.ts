@@ -7,7 +7,9 @@
 const [mode, path, dataDir] = Deno.args;
 const bytes = await Deno.readFile(path);
 if (mode === "plain") {
-  const { default: createPlugin } = await import("npm:@extism/extism@2.0.0-rc13");
+  const { default: createPlugin } = await import(
+    "npm:@extism/extism@2.0.0-rc13"
+  );
   const t = performance.now();
   const p = await createPlugin({ wasm: [{ data: bytes }] }, {
     useWasi: true,
