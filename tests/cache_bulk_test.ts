@@ -153,3 +153,49 @@ testEachDriver(
     assert.equal(ns.stats().keys, 499);
   },
 );
+
+testEachDriver(
+  "setManyIfAbsent keeps live keys, replaces expired ones, counts exactly and respects the quota",
+  async (open) => {
+    const cache = await open({ limits: { maxKeys: 6 } });
+    const ns = cache.namespace("abs");
+    await ns.set("live", "old");
+    await ns.set("gone", "xx", { ttl: 1 });
+    await sleep(5);
+    assert.deepEqual(
+      await ns.setManyIfAbsent([
+        ["new1", "a"],
+        ["live", "new"],
+        ["gone", "yyyy"],
+        ["new2", "b", { ttl: null }],
+      ]),
+      ["live"],
+    );
+    assert.equal(text(await ns.get("live")), "old");
+    assert.equal(text(await ns.get("gone")), "yyyy");
+    assert.equal((await ns.getEntry("new2"))!.expiresAt, null);
+    // Usage matches the rows: live 4+3, gone 4+4, new1 4+1, new2 4+1.
+    assert.deepEqual(
+      { keys: ns.stats().keys, bytes: ns.stats().bytes },
+      { keys: 4, bytes: 7 + 8 + 5 + 5 },
+    );
+    // Everything present: nothing written, and no refusal even at the quota.
+    await ns.setMany([["f1", "1"], ["f2", "2"]]);
+    assert.deepEqual(await ns.setManyIfAbsent([["f1", "9"], ["live", "9"]]), [
+      "f1",
+      "live",
+    ]);
+    // One new key past the quota writes nothing of the batch.
+    await assert.rejects(
+      ns.setManyIfAbsent([["gone", "z"], ["n3", "c"]]),
+      QuotaExceededError,
+    );
+    assert.equal(text(await ns.get("gone")), "yyyy");
+    assert.equal(await ns.get("n3"), null);
+    assert.equal(ns.stats().keys, 6);
+    await assert.rejects(
+      ns.setManyIfAbsent([["k", "v", { ttl: -5 }]]),
+      InvalidInputError,
+    );
+  },
+);

@@ -20,7 +20,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 2; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 3; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -236,6 +236,59 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
       "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 2);
-    assert.deepEqual(objects, ["entries_insert", "entries_update"]);
+    assert.equal(version, 3);
+    assert.deepEqual(objects, ["entries_update"]);
+  }));
+
+// Schema 2 counted single inserts with a trigger; schema 3 drops it and
+// counts in the write. The trigger below is schema 2's, verbatim.
+Deno.test("a schema-2 file is upgraded to 3: the insert trigger goes, every insert is still counted", () =>
+  withDataDir(async (dir) => {
+    {
+      await using cache = await createSupCache({ dataDir: dir });
+      await cache.namespace("n").set("a", "1");
+      await cache.namespace("n").setMany([["b", "22"]]);
+    }
+    const file = join(dir, "cache.db");
+    const v2 = new DatabaseSync(file);
+    v2.exec(`CREATE TRIGGER entries_insert AFTER INSERT ON entries
+WHEN (NEW.version & 4095) = 0 BEGIN
+  INSERT INTO namespaces (space, ns, keys, bytes, seq)
+  VALUES (NEW.space, NEW.ns, 1,
+    length(CAST(NEW.key AS BLOB)) + length(NEW.value), NEW.version >> 12)
+  ON CONFLICT (space, ns) DO UPDATE SET
+    keys = keys + 1, bytes = bytes + excluded.bytes,
+    seq = max(seq, excluded.seq);
+END;
+PRAGMA user_version = 2;`);
+    v2.close();
+    await using cache = await createSupCache({ dataDir: dir });
+    const ns = cache.namespace("n");
+    assert.equal(text(await ns.get("a")), "1");
+    const before = (await ns.getEntry("b"))!.version;
+    // Single inserts outside a lease: a new namespace, a new counter, and
+    // a set inside a transaction.
+    await cache.namespace("fresh").set("k", "vv");
+    assert.equal(await ns.increment("c"), 1);
+    await ns.atomic().set("d", "4444").commit();
+    assert.ok((await ns.getEntry("c"))!.version > before);
+    assert.deepEqual(
+      { keys: ns.stats().keys, bytes: ns.stats().bytes },
+      { keys: 4, bytes: 2 + 3 + 2 + 5 },
+    );
+    assert.deepEqual(
+      {
+        keys: cache.namespace("fresh").stats().keys,
+        bytes: cache.namespace("fresh").stats().bytes,
+      },
+      { keys: 1, bytes: 3 },
+    );
+    const check = new DatabaseSync(file);
+    const version = check.prepare("PRAGMA user_version").get()!.user_version;
+    const triggers = check.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+    ).all().map((r) => r.name);
+    check.close();
+    assert.equal(version, 3);
+    assert.deepEqual(triggers, ["entries_update"]);
   }));

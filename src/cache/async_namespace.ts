@@ -124,6 +124,35 @@ export class Namespace {
     return settle(() => this.#impl!.setMany(entries));
   }
 
+  /**
+   * Like `setMany`, but only where a key has no live entry: keys that have
+   * one keep it, in the same transaction, so a concurrent writer is never
+   * overwritten (an expired entry is replaced). Resolves to the keys left
+   * alone. For loading many entries without clobbering (the CLI's
+   * `import`): one statement per entry, no separate lookup.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const ns = cache.namespace("cities");
+   * await ns.set("berlin", "12°C");
+   * const kept = await ns.setManyIfAbsent([
+   *   ["berlin", "3°C"],
+   *   ["lisbon", "19°C", { ttl: 60_000 }],
+   * ]);
+   * console.log(kept); // [ "berlin" ]
+   * console.log(new TextDecoder().decode((await ns.get("berlin"))!)); // "12°C"
+   * ```
+   */
+  setManyIfAbsent(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): Promise<string[]> {
+    return settle(() => this.#impl.setManyIfAbsent(entries));
+  }
+
   /** Remove `key`; resolves `true` when a live entry was removed. */
   delete(key: string): Promise<boolean> {
     const remote = this.#remote;

@@ -389,12 +389,58 @@ export class SyncNamespaceImpl implements SyncNamespace {
     >,
   ): number {
     this.#ctx.assertOpen();
+    const { writes, size } = this.#validBatch(entries, "setMany");
+    if (writes.length === 0) return 0;
+    this.#writeBatch(writes, size);
+    for (const w of writes) this.#noteExpiry(w.expiresAt);
+    return writes.length;
+  }
+
+  /**
+   * Like `setMany`, but an entry is written only where its key has no live
+   * entry; keys that have one are left alone (in the same transaction, so
+   * a concurrent writer is never overwritten). Returns the keys left alone.
+   */
+  setManyIfAbsent(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): string[] {
+    this.#ctx.assertOpen();
+    const { writes, size } = this.#validBatch(entries, "setManyIfAbsent");
+    if (writes.length === 0) return [];
+    const { backend, quota } = this.#ctx;
+    let skipped: number[] = [];
+    this.#withQuota(() => {
+      skipped = backend.writeManyIfAbsent(
+        this.#space,
+        this.name,
+        writes,
+        Date.now(),
+        quota,
+      );
+      return true;
+    }, size);
+    let next = 0;
+    for (let i = 0; i < writes.length; i++) {
+      if (skipped[next] === i) next++;
+      else this.#noteExpiry(writes[i].expiresAt);
+    }
+    return skipped.map((i) => writes[i].key);
+  }
+
+  #validBatch(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+    method: string,
+  ): { writes: BatchWrite[]; size: number } {
     if (
       entries === null || typeof entries !== "object" ||
       typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
     ) {
       throw new InvalidInputError(
-        'setMany takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map',
+        `${method} takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map`,
       );
     }
     const { limits } = this.#ctx;
@@ -404,7 +450,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
     for (const item of entries) {
       if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
         throw new InvalidInputError(
-          `setMany item ${i} must be [key, value] or [key, value, options], got ${
+          `${method} item ${i} must be [key, value] or [key, value, options], got ${
             Array.isArray(item) ? `${item.length} elements` : typeof item
           }; nothing was written`,
         );
@@ -421,10 +467,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       });
       i++;
     }
-    if (writes.length === 0) return 0;
-    this.#writeBatch(writes, size);
-    for (const w of writes) this.#noteExpiry(w.expiresAt);
-    return writes.length;
+    return { writes, size };
   }
 
   #writeBatch(writes: BatchWrite[], size: number): void {

@@ -114,6 +114,12 @@ export interface SyncNamespace {
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
   ): number;
+  /** Write entries whose keys have no live entry; see `Namespace.setManyIfAbsent`. */
+  setManyIfAbsent(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): string[];
   /** Remove `key`; `true` when a live entry was removed. */
   delete(key: string): boolean;
   /** Whether a live entry exists. */

@@ -173,6 +173,20 @@ export interface Backend {
     quota: Quota | null,
   ): void;
   /**
+   * Like {@link Backend.writeMany} with sets only, but each key is written
+   * only if it has no live entry (an expired one is replaced). Returns the
+   * indices of `writes` left alone because a live entry had the key, in
+   * ascending order. Throws {@link QuotaRefusal} when the written ones
+   * would pass `quota`.
+   */
+  writeManyIfAbsent(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): number[];
+  /**
    * Add `by` to a live decimal integer value (a missing or expired one
    * counts as 0 and gets `expiresAt`) in one statement and return the new
    * value as text; `undefined` (and nothing written) when the value is not

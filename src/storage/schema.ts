@@ -2,7 +2,8 @@
  * The on-disk schema and its version. The version lives in
  * `PRAGMA user_version` so any SQLite tool can read it; a file from a newer
  * sup-cache is refused rather than guessed at, and a file from 0.1.0
- * (schema 1) is migrated in one transaction.
+ * (schema 1) or from before the insert trigger was dropped (schema 2) is
+ * migrated in one transaction.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { SchemaVersionError, StorageError } from "../errors.ts";
 import type { SqlDatabase } from "./driver.ts";
 
 /** The schema version this build writes and understands. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * A version is `epoch << 12 | n`: each insert takes a fresh per-namespace
@@ -24,7 +25,7 @@ export const EPOCH_BITS = 12;
 /** The last millisecond a JavaScript `Date` can hold; no stored expiry is later. */
 const MAX_EXPIRY = 8_640_000_000_000_000;
 
-// Why this shape (schema 2), measured against a minimal
+// Why this shape (schema 3), measured against a minimal
 // `PRIMARY KEY(ns, key) WITHOUT ROWID` table (docs/benchmarks.md):
 // - No index on expires_at: with the default TTL every row expires, so such
 //   an index costs a second random page per write. The sweep walks the
@@ -33,13 +34,15 @@ const MAX_EXPIRY = 8_640_000_000_000_000;
 //   blob reads only its header).
 // - expires_at sits before value, so reading it never pulls a large value's
 //   overflow pages.
-// - Usage (keys, bytes) is kept by triggers only where it changes: an
-//   insert, or an overwrite that changes the value's length. Overwrites of
-//   the same length, the common cache write, touch one page. Bulk writes
-//   (setMany, atomic) insert with version low bits 1, which the trigger
-//   skips, and fold their usage in once at commit. Deletes are folded in by
-//   the connection (see SqliteBackend), not per row.
-const SCHEMA_V2 = `
+// - Usage (keys, bytes) is kept by a trigger only where an overwrite
+//   changes the value's length; overwrites of the same length, the common
+//   cache write, touch one page. There is no insert trigger (schema 3):
+//   SQLite runs a trigger's program for every row even when its WHEN is
+//   false, which cost bulk loads about 12%. Every insert is counted by the
+//   write that makes it: bulk writes and leased inserts fold usage in once,
+//   the rare single insert counts itself in the same transaction. Deletes
+//   are folded in by the connection (see SqliteBackend), not per row.
+const SCHEMA = `
 CREATE TABLE entries (
   space INTEGER NOT NULL,
   ns TEXT NOT NULL,
@@ -61,15 +64,6 @@ CREATE TABLE namespaces (
   misses INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (space, ns)
 ) WITHOUT ROWID;
-CREATE TRIGGER entries_insert AFTER INSERT ON entries
-WHEN (NEW.version & 4095) = 0 BEGIN
-  INSERT INTO namespaces (space, ns, keys, bytes, seq)
-  VALUES (NEW.space, NEW.ns, 1,
-    length(CAST(NEW.key AS BLOB)) + length(NEW.value), NEW.version >> 12)
-  ON CONFLICT (space, ns) DO UPDATE SET
-    keys = keys + 1, bytes = bytes + excluded.bytes,
-    seq = max(seq, excluded.seq);
-END;
 CREATE TRIGGER entries_update AFTER UPDATE ON entries
 WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
   UPDATE namespaces SET
@@ -82,14 +76,14 @@ END;
 // Schema 1 (0.1.0) kept a size column, an expiry index and three per-row
 // triggers; versions were the namespace sequence. Shifting them by
 // EPOCH_BITS keeps every key's versions growing across the upgrade.
-const MIGRATE_V1_TO_V2 = `
+const MIGRATE_V1 = `
 DROP TRIGGER IF EXISTS entries_insert;
 DROP TRIGGER IF EXISTS entries_update;
 DROP TRIGGER IF EXISTS entries_delete;
 DROP INDEX IF EXISTS entries_expiry;
 ALTER TABLE entries RENAME TO entries_v1;
 ALTER TABLE namespaces RENAME TO namespaces_v1;
-${SCHEMA_V2}
+${SCHEMA}
 INSERT INTO namespaces (space, ns, seq, hits, misses)
   SELECT space, ns, seq, hits, misses FROM namespaces_v1;
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
@@ -111,6 +105,12 @@ UPDATE namespaces SET
 DROP TABLE entries_v1;
 DROP TABLE namespaces_v1;
 `;
+
+// Schema 2 counted single inserts with a trigger; schema 3 counts them in
+// the write. An older process still running when its file is upgraded (it
+// reads user_version only when it opens the file) would insert new single
+// keys uncounted, so upgrade every process on a file together.
+const MIGRATE_V2 = `DROP TRIGGER IF EXISTS entries_insert;`;
 
 /** Pragmas every connection sets; shared with the benchmark's baseline. */
 export function connectionPragmas(durability: "normal" | "full"): string {
@@ -193,8 +193,9 @@ export function openSchema(
   try {
     // Another process may have created or upgraded it meanwhile.
     const now = checkOwnership(db, path);
-    if (now === 0) db.exec(SCHEMA_V2);
-    else if (now === 1) db.exec(MIGRATE_V1_TO_V2);
+    if (now === 0) db.exec(SCHEMA);
+    else if (now === 1) db.exec(MIGRATE_V1);
+    else if (now === 2) db.exec(MIGRATE_V2);
     if (now !== SCHEMA_VERSION) {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }

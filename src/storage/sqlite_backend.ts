@@ -60,27 +60,21 @@ const EPOCH = 2 ** EPOCH_BITS;
 const LOW = EPOCH - 1;
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-// One statement: the quota is read by the write itself, so no other
-// process can slip a write between check and write. The namespace row is
-// only read; an overwrite keeps its epoch (version + 1) and touches one page
-// unless the value's length changes; an insert takes the next epoch (the
-// trigger records it). The key's existence is only looked up when the
-// namespace is at its key quota (an overwrite is allowed then), and the
-// byte quota only when a value grows. ?7 is the key's size in bytes.
-const SET = `
-INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
+// A single insert no lease covers (the namespace's first key, near the
+// quota, inside a transaction): the quota is read by the insert itself,
+// which takes the next epoch, and COUNT_INSERT counts it (and that epoch)
+// in the same transaction. ?7 is the key's size in bytes.
+const SET_INSERT = `
+INSERT OR IGNORE INTO entries
+  (space, ns, key, expires_at, version, written_at, value)
 SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6, ?4
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
-WHERE (coalesce(n.keys, 0) + 1 <= ?9 AND coalesce(n.bytes, 0) + ?7 + length(?4) <= ?8)
-  OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
-ON CONFLICT (space, ns, key) DO UPDATE SET
-  expires_at = excluded.expires_at,
-  version = CASE WHEN (version & ${LOW}) <> ${LOW}
-    THEN version + 1 ELSE excluded.version END,
-  written_at = excluded.written_at, value = excluded.value
-WHERE length(excluded.value) <= length(value)
-  OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
-    - length(value) + length(excluded.value) <= ?8`;
+WHERE coalesce(n.keys, 0) + 1 <= ?9
+  AND coalesce(n.bytes, 0) + ?7 + length(?4) <= ?8`;
+const COUNT_INSERT = `
+INSERT INTO namespaces (space, ns, keys, bytes, seq) VALUES (?1, ?2, 1, ?3, 1)
+ON CONFLICT (space, ns) DO UPDATE SET
+  keys = keys + 1, bytes = bytes + excluded.bytes, seq = seq + 1`;
 
 // The common cache write overwrites a key that exists: try that first, as
 // a plain UPDATE of one row (no namespace row read unless the value grows).
@@ -120,8 +114,8 @@ const RETURN_LEASE = `
 UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4
 WHERE space = ?1 AND ns = ?2 AND gen = ?5`;
 
-// Bulk rows carry a version reserved up front with low bits 1, which the
-// insert trigger skips, so usage is folded in once at the end. INSERT OR
+// Bulk rows carry a version reserved up front (low bits 1), and usage is
+// folded in once at the end (there is no insert trigger). INSERT OR
 // IGNORE tells an insert (one change) from an existing key, which then gets
 // a plain UPDATE; RETURNING would say the same but costs an ephemeral table
 // per row (half the speed of a raw insert).
@@ -136,6 +130,17 @@ UPDATE entries SET
     THEN version + 1 ELSE ?5 + 1 END,
   written_at = ?6, value = ?7
 WHERE space = ?1 AND ns = ?2 AND key = ?3`;
+
+// An import's "only if absent": a key whose row has expired is replaced
+// (the update trigger counts a change of length); a live one is left alone.
+const BULK_REPLACE_EXPIRED = `
+UPDATE entries SET
+  expires_at = ?4,
+  version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
+    THEN version + 1 ELSE ?5 + 1 END,
+  written_at = ?6, value = ?7
+WHERE space = ?1 AND ns = ?2 AND key = ?3
+  AND expires_at IS NOT NULL AND expires_at <= ?6`;
 
 // One statement instead of read-check-write: the old value is parsed and
 // checked in SQL (canonical decimal, result within ±(2^53-1)); when a check
@@ -378,17 +383,26 @@ export class SqliteBackend implements Backend {
           return true;
         }
       }
-      return this.#stmt(SET).run(
-        space,
-        ns,
-        key,
-        value,
-        expiresAt,
-        now,
-        keySize,
-        quota?.maxBytes ?? NO_LIMIT,
-        quota?.maxKeys ?? NO_LIMIT,
-      ) > 0;
+      // Insert-or-overwrite under one write lock: a key that appears or
+      // vanishes meanwhile is still written exactly once, and counted.
+      return this.transaction(() => {
+        const inserted = this.#stmt(SET_INSERT).run(
+          space,
+          ns,
+          key,
+          value,
+          expiresAt,
+          now,
+          keySize,
+          maxBytes,
+          quota?.maxKeys ?? NO_LIMIT,
+        );
+        if (inserted === 1) {
+          this.#stmt(COUNT_INSERT).run(space, ns, size);
+          return true;
+        }
+        return overwrite();
+      });
     });
   }
 
@@ -542,6 +556,73 @@ export class SqliteBackend implements Backend {
     );
   }
 
+  writeManyIfAbsent(
+    space: Space,
+    ns: string,
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): number[] {
+    return this.transaction(() =>
+      this.#run(() => {
+        const skipped: number[] = [];
+        if (writes.length === 0) return skipped;
+        const row = this.#stmt(RESERVE).get(space, ns, writes.length);
+        let epoch = Number(row!.seq) - writes.length + 1;
+        let keys = 0;
+        let bytes = 0;
+        const insert = this.#stmt(BULK_INSERT);
+        const replace = this.#stmt(BULK_REPLACE_EXPIRED);
+        // Key order, as in writeMany; indices so the caller can name what
+        // was skipped (a key twice: the first one wins, as one by one).
+        const order = writes.map((_, i) => i);
+        if (order.length > 1) {
+          order.sort((a, b) => {
+            const x = writes[a].key;
+            const y = writes[b].key;
+            return x < y ? -1 : x > y ? 1 : a - b;
+          });
+        }
+        for (const i of order) {
+          const w = writes[i];
+          if (w.value === null) {
+            throw new TypeError("writeManyIfAbsent writes values only");
+          }
+          const params = [
+            space,
+            ns,
+            w.key,
+            w.expiresAt,
+            epoch++ * EPOCH + 1,
+            now,
+            w.value,
+          ] as const;
+          // INSERT OR IGNORE is the only-if-absent test itself: one
+          // statement per new key, no separate lookup.
+          if (insert.run(...params) === 1) {
+            keys++;
+            bytes += w.size;
+          } else if (replace.run(...params) === 0) skipped.push(i);
+        }
+        this.#foldPendingIn(space, ns);
+        // Nothing written, nothing to check (a namespace already over a
+        // lowered quota must not refuse a no-op).
+        const wrote = skipped.length < writes.length && quota !== null;
+        const changed = this.#stmt(FOLD_CHECKED).run(
+          space,
+          ns,
+          keys,
+          bytes,
+          wrote ? quota.maxKeys : NO_LIMIT,
+          wrote ? quota.maxBytes : NO_LIMIT,
+        );
+        if (changed === 0) throw new QuotaRefusal(space, ns);
+        skipped.sort((a, b) => a - b);
+        return skipped;
+      })
+    );
+  }
+
   increment(
     space: Space,
     ns: string,
@@ -563,17 +644,28 @@ export class SqliteBackend implements Backend {
         keySize,
         quota?.maxBytes ?? NO_LIMIT,
       ) ??
-        this.#stmt(INCREMENT).get(
-          space,
-          ns,
-          key,
-          by,
-          expiresAt,
-          now,
-          keySize,
-          quota?.maxBytes ?? NO_LIMIT,
-          quota?.maxKeys ?? NO_LIMIT,
-        )
+        // A new counter counts itself in the same transaction.
+        this.transaction(() => {
+          const existed = this.#stmt(
+            "SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3",
+          ).get(space, ns, key) !== undefined;
+          const made = this.#stmt(INCREMENT).get(
+            space,
+            ns,
+            key,
+            by,
+            expiresAt,
+            now,
+            keySize,
+            quota?.maxBytes ?? NO_LIMIT,
+            quota?.maxKeys ?? NO_LIMIT,
+          );
+          if (made !== undefined && !existed) {
+            const size = keySize + String(made.value).length;
+            this.#stmt(COUNT_INSERT).run(space, ns, size);
+          }
+          return made;
+        })
     );
     return row === undefined ? undefined : String(row.value);
   }

@@ -165,50 +165,44 @@ export class EntryWriter<Tag> {
       for (const [e, tag] of live) this.#onSkip(e, err.message, tag);
       return;
     }
-    await this.#commit(ns, live, 0);
+    await this.#commit(ns, live);
   }
 
   /**
-   * Commit `items` as one transaction. A key that appeared meanwhile (a
-   * failed "absent" check) is found, skipped, and the rest committed again;
-   * a few rounds without progress (a plugin racing us on the same keys)
-   * fall back to one by one. An entry the library refuses (a limit, a
-   * quota) splits the batch in halves until it is alone, so one bad entry
+   * Commit `items` as one transaction. Without `overwrite`, a key with a
+   * live entry (already there, or written by a plugin meanwhile) is left
+   * alone and reported as skipped by that same transaction. An entry the
+   * library refuses (a limit, a quota) splits the batch in halves until it is alone, so one bad entry
    * costs a few commits, not one per entry of the batch.
    */
   async #commit(
     ns: Namespace,
     items: [Entry, Tag][],
-    round: number,
   ): Promise<void> {
     if (items.length === 0) return;
-    if (items.length === 1 || round === 4) return await this.#oneByOne(items);
-    const op = ns.atomic();
-    for (const [e] of items) {
-      if (!this.#overwrite) op.check(e.key, null);
-      op.set(e.key, e.value, { expiresAt: e.expiresAt });
-    }
-    let ok: boolean;
+    if (items.length === 1) return await this.#oneByOne(items);
+    const rows = items.map(([e]) =>
+      [e.key, e.value, { expiresAt: e.expiresAt }] as const
+    );
+    // Only-if-absent in the same statement as each insert (INSERT OR
+    // IGNORE), so a plugin writing a key meanwhile is never overwritten and
+    // a key already there costs no separate lookup.
+    let kept: string[] = [];
     try {
-      ok = (await op.commit()).ok;
+      if (this.#overwrite) await ns.setMany(rows);
+      else kept = await ns.setManyIfAbsent(rows);
     } catch (err) {
       if (!isRefusal(err)) throw err;
       const half = items.length >> 1;
-      await this.#commit(ns, items.slice(0, half), round);
-      await this.#commit(ns, items.slice(half), round);
+      await this.#commit(ns, items.slice(0, half));
+      await this.#commit(ns, items.slice(half));
       return;
     }
-    if (ok) {
-      for (const [e, tag] of items) this.#onWritten(e, tag);
-      return;
+    const present = new Set(kept);
+    for (const [e, tag] of items) {
+      if (present.has(e.key)) this.#onSkip(e, EXISTS, tag);
+      else this.#onWritten(e, tag);
     }
-    const rest: [Entry, Tag][] = [];
-    for (const item of items) {
-      if (await ns.peek(item[0].key)) {
-        this.#onSkip(item[0], EXISTS, item[1]);
-      } else rest.push(item);
-    }
-    await this.#commit(ns, rest, round + 1);
   }
 
   async #oneByOne(items: [Entry, Tag][]): Promise<void> {
