@@ -150,7 +150,9 @@ export class Namespace {
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
   ): Promise<string[]> {
-    return settle(() => this.#impl.setManyIfAbsent(entries));
+    const remote = this.#remote;
+    if (remote !== null) return remote.setManyIfAbsent(entries);
+    return settle(() => this.#impl!.setManyIfAbsent(entries));
   }
 
   /** Remove `key`; resolves `true` when a live entry was removed. */

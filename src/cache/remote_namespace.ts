@@ -309,22 +309,81 @@ export class RemoteNamespaceImpl {
     >,
   ): Promise<number> {
     this.#ctx.assertOpen();
+    const { writes, size } = this.#validBatch(entries, "setMany");
+    if (writes.length === 0) return 0;
+    const { backend, quota } = this.#ctx;
+    await this.#withQuota(
+      () =>
+        backend.writeMany(this.#space, this.name, writes, Date.now(), quota),
+      size,
+    );
+    return writes.length;
+  }
+
+  /**
+   * Like `setMany`, only where a key has no live entry; resolves to the keys
+   * left alone. Redis gets one atomic commit whose checks say "must not
+   * exist"; when a concurrent writer takes one of the keys first, the
+   * commit writes nothing and the batch is looked at again.
+   */
+  async setManyIfAbsent(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): Promise<string[]> {
+    this.#ctx.assertOpen();
+    const { backend, quota } = this.#ctx;
+    let pending = this.#validBatch(entries, "setManyIfAbsent").writes;
+    const kept: string[] = [];
+    while (pending.length > 0) {
+      const live = await Promise.all(pending.map((w) => this.peek(w.key)));
+      const absent = pending.filter((_, i) => live[i] === null);
+      for (const [i, w] of pending.entries()) {
+        if (live[i] !== null) kept.push(w.key);
+      }
+      if (absent.length === 0) break;
+      const checks = absent.map((w) => ({ key: w.key, version: null }));
+      let ok = true;
+      await this.#withQuota(async () => {
+        const outcome = await backend.commit(
+          this.#space,
+          this.name,
+          checks,
+          absent,
+          Date.now(),
+          quota,
+        );
+        ok = outcome === "ok";
+        return outcome !== "quota";
+      }, absent.reduce((n, w) => n + w.size, 0));
+      if (ok) break;
+      pending = absent;
+    }
+    return kept;
+  }
+
+  #validBatch(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+    method: string,
+  ): { writes: BatchWrite[]; size: number } {
     if (
       entries === null || typeof entries !== "object" ||
       typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
     ) {
       throw new InvalidInputError(
-        'setMany takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map',
+        `${method} takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map`,
       );
     }
-    const { limits, backend, quota } = this.#ctx;
+    const { limits } = this.#ctx;
     const writes: BatchWrite[] = [];
     let size = 0;
     let i = 0;
     for (const item of entries) {
       if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
         throw new InvalidInputError(
-          `setMany item ${i} must be [key, value] or [key, value, options], got ${
+          `${method} item ${i} must be [key, value] or [key, value, options], got ${
             Array.isArray(item) ? `${item.length} elements` : typeof item
           }; nothing was written`,
         );
@@ -341,13 +400,7 @@ export class RemoteNamespaceImpl {
       });
       i++;
     }
-    if (writes.length === 0) return 0;
-    await this.#withQuota(
-      () =>
-        backend.writeMany(this.#space, this.name, writes, Date.now(), quota),
-      size,
-    );
-    return writes.length;
+    return { writes, size };
   }
 
   /**
@@ -490,6 +543,7 @@ export function noSyncFace(ns: RemoteNamespaceImpl): SyncNamespace {
     peek: fail,
     set: fail,
     setMany: fail,
+    setManyIfAbsent: fail,
     delete: fail,
     has: fail,
     list: fail,
