@@ -42,6 +42,7 @@ export {
   SupCache,
 } from "./src/cache/cache.ts";
 export { Namespace } from "./src/cache/async_namespace.ts";
+export type { Clock } from "./src/cache/clock.ts";
 export { AtomicOperation } from "./src/cache/atomic.ts";
 export type {
   Limits,

@@ -11,6 +11,7 @@ import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
 import { Namespace } from "./async_namespace.ts";
+import type { Clock } from "./clock.ts";
 import {
   type CacheContext,
   checkNamespaceName,
@@ -72,6 +73,7 @@ export class SupCache implements AsyncDisposable {
   readonly #open = new Map<string, SyncNamespaceImpl>();
   readonly #sweeper: Sweeper;
   readonly #sweepBatch: number;
+  readonly #clock: Clock;
   #sweepCursor: SweepCursor | null = null;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -84,8 +86,10 @@ export class SupCache implements AsyncDisposable {
     this.limits = options.limits;
     const { maxBytes, maxKeys } = this.limits;
     this.#sweepBatch = options.sweepBatch;
+    this.#clock = options.clock;
     this.#ctx = {
       backend,
+      clock: options.clock,
       limits: this.limits,
       quota: maxBytes === null && maxKeys === null ? null : {
         maxBytes: maxBytes ?? Number.MAX_SAFE_INTEGER,
@@ -189,7 +193,7 @@ export class SupCache implements AsyncDisposable {
    */
   async purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
     this.#ctx.assertOpen();
-    const now = Date.now();
+    const now = this.#clock.now();
     let total = 0;
     let after: SweepCursor | null = null;
     do {
@@ -215,7 +219,7 @@ export class SupCache implements AsyncDisposable {
     if (this.#closed) return;
     this.#flush();
     const step = this.#backend.purgeExpired(
-      Date.now(),
+      this.#clock.now(),
       this.#sweepBatch,
       this.#sweepCursor,
     );

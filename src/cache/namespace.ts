@@ -19,6 +19,7 @@ import {
   type Space,
 } from "../storage/backend.ts";
 import { checkOptions } from "../check_options.ts";
+import type { Clock } from "./clock.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -42,6 +43,8 @@ import {
 /** What every namespace of one cache shares. */
 export interface CacheContext {
   readonly backend: Backend;
+  /** The cache's one source of time (see clock.ts). */
+  readonly clock: Clock;
   readonly limits: ResolvedLimits;
   readonly quota: Quota | null;
   /** The cache's default TTL for space 0. */
@@ -98,7 +101,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     );
     if (value === undefined) {
       this.#misses++;
@@ -118,7 +121,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   peek(key: string): CacheEntry | null {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     return this.#ctx.backend.get(this.#space, this.name, key, now) ?? null;
   }
 
@@ -138,7 +141,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
           bytes,
           expiresAt,
           size,
-          Date.now(),
+          this.#ctx.clock.now(),
           quota,
         ),
       size,
@@ -176,14 +179,14 @@ export class SyncNamespaceImpl implements SyncNamespace {
     // steps, without the lock); repeating it for every refused write in the
     // next second would only repeat that reading, unless this process wrote
     // something that expires sooner (see #noteExpiry).
-    if (Date.now() >= this.#nextPass) {
+    if (this.#ctx.clock.now() >= this.#nextPass) {
       let after: string | null = null;
       let freed = 0;
       do {
         const step = backend.purgeExpiredIn(
           this.#space,
           this.name,
-          Date.now(),
+          this.#ctx.clock.now(),
           this.#ctx.purgeBatch,
           after,
         );
@@ -191,11 +194,13 @@ export class SyncNamespaceImpl implements SyncNamespace {
         if (step.deleted > 0 && tryOnce()) return;
         after = step.next;
       } while (after !== null);
-      if (freed === 0) this.#nextPass = Date.now() + EMPTY_PASS_EVERY_MS;
+      if (freed === 0) {
+        this.#nextPass = this.#ctx.clock.now() + EMPTY_PASS_EVERY_MS;
+      }
     }
     // A recount reads the whole namespace: at most one per namespace per
     // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
       this.#recountedAt = now;
       if (backend.recount(this.#space, this.name) && tryOnce()) return;
@@ -217,7 +222,9 @@ export class SyncNamespaceImpl implements SyncNamespace {
 
   #expiry(options: SetOptions | undefined): number | null {
     if (options === undefined) {
-      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
+      return this.#ttl === null
+        ? null
+        : expiryFromTtl(this.#ttl, this.#ctx.clock.now());
     }
     checkOptions(options, SET_OPTIONS, "set");
     if (options.expiresAt !== undefined) {
@@ -228,8 +235,10 @@ export class SyncNamespaceImpl implements SyncNamespace {
       }
       return checkExpiresAt(options.expiresAt);
     }
-    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
-    return ttl === null ? null : expiryFromTtl(ttl);
+    const ttl = options.ttl === undefined
+      ? this.#ttl
+      : checkTtl(options.ttl, "ttl", this.#ctx.clock.now());
+    return ttl === null ? null : expiryFromTtl(ttl, this.#ctx.clock.now());
   }
 
   delete(key: string): boolean {
@@ -239,7 +248,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     );
     this.#ctx.scheduleFlush();
     return deleted;
@@ -248,7 +257,12 @@ export class SyncNamespaceImpl implements SyncNamespace {
   has(key: string): boolean {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    return this.#ctx.backend.get(this.#space, this.name, key, Date.now()) !==
+    return this.#ctx.backend.get(
+      this.#space,
+      this.name,
+      key,
+      this.#ctx.clock.now(),
+    ) !==
       undefined;
   }
 
@@ -276,7 +290,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       exclusive: resume,
       before: prefixEnd(prefix),
       limit,
-      now: Date.now(),
+      now: this.#ctx.clock.now(),
     };
   }
 
@@ -313,7 +327,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
         by,
         fresh,
         keySize,
-        Date.now(),
+        this.#ctx.clock.now(),
         quota,
       );
       if (text !== undefined) {
@@ -335,7 +349,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   ): number {
     const { backend, quota } = this.#ctx;
     return backend.transaction(() => {
-      const now = Date.now();
+      const now = this.#ctx.clock.now();
       const entry = backend.get(this.#space, this.name, key, now);
       let current = 0;
       if (entry) {
@@ -430,7 +444,13 @@ export class SyncNamespaceImpl implements SyncNamespace {
   #writeBatch(writes: BatchWrite[], size: number): void {
     const { backend, quota } = this.#ctx;
     this.#withQuota(() => {
-      backend.writeMany(this.#space, this.name, writes, Date.now(), quota);
+      backend.writeMany(
+        this.#space,
+        this.name,
+        writes,
+        this.#ctx.clock.now(),
+        quota,
+      );
       return true;
     }, size);
   }
@@ -505,7 +525,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
     let ok = true;
     this.#withQuota(() =>
       backend.transaction(() => {
-        const now = Date.now();
+        const now = this.#ctx.clock.now();
         for (const c of checks) {
           const found =
             backend.get(this.#space, this.name, c.key, now)?.version ?? null;

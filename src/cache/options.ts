@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { checkOptions } from "../check_options.ts";
 import { InvalidInputError } from "../errors.ts";
 import type { Backend } from "../storage/backend.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { checkTtl } from "./validate.ts";
 
 /** Size limits. Every field is optional; `null` means unlimited. */
@@ -50,6 +51,12 @@ export interface SupCacheOptions {
   sweepIntervalMs?: number;
   /** Most expired rows one sweep tick deletes, so a tick never stalls the process. Default 500. */
   sweepBatch?: number;
+  /**
+   * Where the cache reads the time: expiry, the sweep, `increment`'s window
+   * and the TTL range check all use it. Default: the wall clock. Tests pass
+   * the clock of `@sup/cache/testing` and advance it instead of sleeping.
+   */
+  clock?: Clock;
 }
 
 /** Limits with every default filled in. */
@@ -94,6 +101,7 @@ export const CACHE_OPTIONS = [
   "durability",
   "sweepIntervalMs",
   "sweepBatch",
+  "clock",
 ] as const;
 
 const LIMIT_OPTIONS = [
@@ -176,6 +184,8 @@ export interface ResolvedOptions {
   sweepIntervalMs: number;
   /** Rows per sweep step. */
   sweepBatch: number;
+  /** The cache's source of time. */
+  clock: Clock;
 }
 
 /**
@@ -208,9 +218,19 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       }`,
     );
   }
+  const clock = o.clock === undefined ? systemClock : o.clock;
+  if (
+    typeof clock !== "object" || clock === null ||
+    typeof (clock as Clock).now !== "function" ||
+    !Number.isSafeInteger(clock.now())
+  ) {
+    throw new InvalidInputError(
+      "options.clock must be an object whose now() returns whole milliseconds since the epoch, e.g. { now: () => Date.now() } or createTestClock() from @sup/cache/testing",
+    );
+  }
   const ttl = o.ttl === undefined
     ? DEFAULT_TTL
-    : checkTtl(o.ttl, "options.ttl");
+    : checkTtl(o.ttl, "options.ttl", clock.now());
   const durability = o.durability ?? "normal";
   if (durability !== "normal" && durability !== "full") {
     throw new InvalidInputError(
@@ -258,5 +278,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     durability,
     sweepIntervalMs,
     sweepBatch,
+    clock,
   };
 }

@@ -93,8 +93,15 @@ export const MAX_EXPIRES_AT = 8_640_000_000_000_000;
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
-/** Check a TTL (positive whole ms, or `null` for never). */
-export function checkTtl(ttl: unknown, what = "ttl"): number | null {
+/**
+ * Check a TTL (positive whole ms, or `null` for never); `now` is the
+ * cache's clock, which decides how far away the last valid instant is.
+ */
+export function checkTtl(
+  ttl: unknown,
+  what = "ttl",
+  now: number,
+): number | null {
   if (ttl === null) return null;
   if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl <= 0) {
     throw new InvalidInputError(
@@ -103,10 +110,10 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
       }`,
     );
   }
-  if (ttl > MAX_EXPIRES_AT - Date.now()) {
+  if (ttl > MAX_EXPIRES_AT - now) {
     throw new InvalidInputError(
       `${what} is ${fmt(ttl)} ms, out of range: it must be from 1 to ${
-        fmt(MAX_EXPIRES_AT - Date.now())
+        fmt(MAX_EXPIRES_AT - now)
       } ms (ending at most at ${
         fmt(MAX_EXPIRES_AT)
       } ms since the epoch, the last instant a JavaScript Date can hold), or null for never`,
@@ -115,10 +122,10 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
   return ttl;
 }
 
-/** The expiry `ttl` ms from now, checked to be a valid `Date`. */
-export function expiryFromTtl(ttl: number): number {
-  const at = Date.now() + ttl;
-  if (at > MAX_EXPIRES_AT) checkTtl(ttl);
+/** The expiry `ttl` ms after `now`, checked to be a valid `Date`. */
+export function expiryFromTtl(ttl: number, now: number): number {
+  const at = now + ttl;
+  if (at > MAX_EXPIRES_AT) checkTtl(ttl, "ttl", now);
   return at;
 }
 
