@@ -20,7 +20,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 2; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 3; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -236,6 +236,6 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
       "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 2);
+    assert.equal(version, 3);
     assert.deepEqual(objects, ["entries_insert", "entries_update"]);
   }));

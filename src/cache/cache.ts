@@ -44,6 +44,8 @@ export interface NamespaceInfo {
   nextExpiry: number | null;
   /** When the oldest stored entry was written (ms since epoch), or `null`. */
   oldest: number | null;
+  /** Live entries evicted to make room for writes (see `limits.onQuota`). */
+  evictions: number;
 }
 
 const KINDS = ["cache", "store"] as const;
@@ -95,6 +97,7 @@ export class SupCache implements AsyncDisposable {
         maxBytes: maxBytes ?? Number.MAX_SAFE_INTEGER,
         maxKeys: maxKeys ?? Number.MAX_SAFE_INTEGER,
       },
+      onQuota: this.limits.onQuota,
       ttl: options.ttl,
       purgeBatch: this.#sweepBatch,
       assertOpen: () => {
@@ -182,6 +185,7 @@ export class SupCache implements AsyncDisposable {
       misses: u.misses,
       nextExpiry: u.nextExpiry,
       oldest: u.oldest,
+      evictions: u.evictions ?? 0,
     }));
   }
 

@@ -20,6 +20,7 @@ import {
 } from "../storage/backend.ts";
 import { checkOptions } from "../check_options.ts";
 import type { Clock } from "./clock.ts";
+import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -47,6 +48,8 @@ export interface CacheContext {
   readonly clock: Clock;
   readonly limits: ResolvedLimits;
   readonly quota: Quota | null;
+  /** What a cache namespace at its quota does (the store always rejects). */
+  readonly onQuota: "reject" | "evict";
   /** The cache's default TTL for space 0. */
   readonly ttl: number | null;
   /** Most expired rows one purge step deletes (the sweep batch). */
@@ -85,6 +88,8 @@ export class SyncNamespaceImpl implements SyncNamespace {
   #misses = 0;
   #recountedAt = -Infinity;
   #nextPass = -Infinity;
+  /** `null` unless this namespace evicts at its quota. */
+  readonly #eviction: Eviction | null;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -92,17 +97,25 @@ export class SyncNamespaceImpl implements SyncNamespace {
     this.name = name;
     // The store never expires unless a write asks for it.
     this.#ttl = space === 0 ? ctx.ttl : null;
+    // The store is data, not cache: it is never evicted.
+    this.#eviction = space === 0 && ctx.onQuota === "evict" &&
+        ctx.quota !== null && canEvict(ctx.backend)
+      ? new Eviction(ctx.backend, space, name, ctx.quota, ctx.clock)
+      : null;
   }
 
   get(key: string): Uint8Array | null {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const value = this.#ctx.backend.getValue(
-      this.#space,
-      this.name,
-      key,
-      this.#ctx.clock.now(),
-    );
+    const eviction = this.#eviction;
+    const value = eviction !== null && eviction.watching
+      ? eviction.get(key)
+      : this.#ctx.backend.getValue(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      );
     if (value === undefined) {
       this.#misses++;
       return null;
@@ -162,7 +175,8 @@ export class SyncNamespaceImpl implements SyncNamespace {
     }
   }
 
-  #withQuota(attempt: () => boolean, size: number): void {
+  #withQuota(attempt: () => boolean, size: number, keys = 1): void {
+    this.#eviction?.wrote();
     const tryOnce = () => {
       try {
         return attempt();
@@ -198,6 +212,9 @@ export class SyncNamespaceImpl implements SyncNamespace {
         this.#nextPass = this.#ctx.clock.now() + EMPTY_PASS_EVERY_MS;
       }
     }
+    // Expired entries are gone (or were looked for a moment ago): make room
+    // by evicting the least recently used, in one transaction with the write.
+    if (this.#eviction?.makeRoom(keys, size, tryOnce)) return;
     // A recount reads the whole namespace: at most one per namespace per
     // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
     const now = this.#ctx.clock.now();
@@ -443,16 +460,20 @@ export class SyncNamespaceImpl implements SyncNamespace {
 
   #writeBatch(writes: BatchWrite[], size: number): void {
     const { backend, quota } = this.#ctx;
-    this.#withQuota(() => {
-      backend.writeMany(
-        this.#space,
-        this.name,
-        writes,
-        this.#ctx.clock.now(),
-        quota,
-      );
-      return true;
-    }, size);
+    this.#withQuota(
+      () => {
+        backend.writeMany(
+          this.#space,
+          this.name,
+          writes,
+          this.#ctx.clock.now(),
+          quota,
+        );
+        return true;
+      },
+      size,
+      writes.length,
+    );
   }
 
   stats(): NamespaceStats {
@@ -463,6 +484,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       bytes: used.bytes,
       hits: used.hits + this.#hits,
       misses: used.misses + this.#misses,
+      evictions: used.evictions ?? 0,
     };
   }
 
@@ -472,6 +494,10 @@ export class SyncNamespaceImpl implements SyncNamespace {
    * of writes; the cache flushes on each sweep tick and on close.
    */
   flushCounters(): void {
+    if (this.#eviction !== null) {
+      this.#eviction.flush();
+      this.#eviction.check();
+    }
     if (this.#hits === 0 && this.#misses === 0) return;
     this.#ctx.backend.addCounters(
       this.#space,
@@ -523,23 +549,27 @@ export class SyncNamespaceImpl implements SyncNamespace {
     }));
     const size = planned.reduce((n, p) => n + p.size, 0);
     let ok = true;
-    this.#withQuota(() =>
-      backend.transaction(() => {
-        const now = this.#ctx.clock.now();
-        for (const c of checks) {
-          const found =
-            backend.get(this.#space, this.name, c.key, now)?.version ?? null;
-          if (found !== c.version) {
-            ok = false;
-            return true;
+    this.#withQuota(
+      () =>
+        backend.transaction(() => {
+          const now = this.#ctx.clock.now();
+          for (const c of checks) {
+            const found =
+              backend.get(this.#space, this.name, c.key, now)?.version ?? null;
+            if (found !== c.version) {
+              ok = false;
+              return true;
+            }
           }
-        }
-        ok = true;
-        if (writes.length > 0) {
-          backend.writeMany(this.#space, this.name, writes, now, quota);
-        }
-        return true;
-      }), size);
+          ok = true;
+          if (writes.length > 0) {
+            backend.writeMany(this.#space, this.name, writes, now, quota);
+          }
+          return true;
+        }),
+      size,
+      writes.length,
+    );
     if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
     if (ok) { for (const w of writes) this.#noteExpiry(w.expiresAt); }
     return ok;

@@ -20,6 +20,13 @@ export interface Limits {
   maxBytes?: number | null;
   /** Most entries one namespace may hold. Default 10,000,000; `null` = unlimited. */
   maxKeys?: number | null;
+  /**
+   * What a write that would pass `maxBytes` / `maxKeys` does in a cache
+   * namespace: `"evict"` (default) deletes expired entries, then the least
+   * recently used, in the write's own transaction; `"reject"` throws
+   * `QuotaExceededError`. The store keyspace always rejects: it is data.
+   */
+  onQuota?: "reject" | "evict";
 }
 
 /** Options of `createSupCache`. */
@@ -69,6 +76,8 @@ export interface ResolvedLimits {
   maxBytes: number | null;
   /** Per-namespace key quota, or `null` for unlimited. */
   maxKeys: number | null;
+  /** What a cache namespace at its quota does. */
+  onQuota: "reject" | "evict";
 }
 
 /** The built-in defaults, documented on {@link Limits}. */
@@ -77,6 +86,7 @@ export const DEFAULT_LIMITS: ResolvedLimits = {
   maxValueBytes: 1_048_576,
   maxBytes: 256 * 1_048_576,
   maxKeys: 10_000_000,
+  onQuota: "evict",
 };
 
 /** One hour, as sup's cache. */
@@ -109,6 +119,7 @@ const LIMIT_OPTIONS = [
   "maxValueBytes",
   "maxBytes",
   "maxKeys",
+  "onQuota",
 ] as const;
 
 /** Fill in default limits and reject nonsense ones. */
@@ -118,6 +129,14 @@ export function resolveLimits(limits: Limits = {}): ResolvedLimits {
     limits[k] === undefined ? DEFAULT_LIMITS[k] : limits[k];
   const maxBytes = pick("maxBytes");
   const maxKeys = pick("maxKeys");
+  const onQuota = pick("onQuota");
+  if (onQuota !== "reject" && onQuota !== "evict") {
+    throw new InvalidInputError(
+      `limits.onQuota must be "evict" (make room by deleting the least recently used entries) or "reject" (throw QuotaExceededError), got ${
+        JSON.stringify(onQuota)
+      }`,
+    );
+  }
   return {
     maxKeyBytes: positiveInt("limits.maxKeyBytes", pick("maxKeyBytes")),
     maxValueBytes: positiveInt("limits.maxValueBytes", pick("maxValueBytes")),
@@ -125,6 +144,7 @@ export function resolveLimits(limits: Limits = {}): ResolvedLimits {
       ? null
       : positiveInt("limits.maxBytes", maxBytes),
     maxKeys: maxKeys === null ? null : positiveInt("limits.maxKeys", maxKeys),
+    onQuota,
   };
 }
 

@@ -77,6 +77,24 @@ export interface NamespaceUsage {
   nextExpiry: number | null;
   /** Earliest write time among stored entries, or `null` when empty. */
   oldest: number | null;
+  /** Entries evicted to make room (all processes); absent when the backend does not evict. */
+  evictions?: number;
+}
+
+/** A live value with the time it was last used (written or, coarsely, read). */
+export interface UsedValue {
+  /** The value bytes. */
+  value: Uint8Array;
+  /** max(last write, last recorded read), ms since the epoch. */
+  usedAt: number;
+}
+
+/** What one {@link Backend.evict} call made room for. */
+export interface EvictionResult {
+  /** Entries deleted (expired ones included). */
+  keys: number;
+  /** Their bytes. */
+  bytes: number;
 }
 
 /** One write of a {@link Backend.writeMany} batch. */
@@ -241,4 +259,43 @@ export interface Backend {
   transaction<T>(fn: () => T): T;
   /** Close the connection. */
   close(): void;
+
+  // Eviction support. Optional, so a backend without it still works: the
+  // cache then refuses writes at the quota (onQuota "reject") everywhere.
+
+  /** Like {@link Backend.getValue}, with when the entry was last used. */
+  getValueUsed?(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): UsedValue | undefined;
+  /**
+   * Record reads: each key of `reads` was read at its value (ms since the
+   * epoch); a stamp only ever moves forward. One transaction (joining an
+   * outer one).
+   */
+  touch?(space: Space, ns: string, reads: ReadonlyMap<string, number>): void;
+  /**
+   * Stored keys and bytes of a namespace, from its counters only (no scan
+   * of its rows), as the quota check inside a write sees them.
+   */
+  counts?(space: Space, ns: string): { keys: number; bytes: number };
+  /**
+   * Inside the caller's transaction: delete entries of the namespace until
+   * `keys` more entries and `bytes` more bytes fit under `quota` (and at
+   * least `atLeast` entries are gone, so later writes find room), expired
+   * entries first, then the least recently used, looking at a bounded
+   * window of rows; at most `maxRows` are deleted. Counts the evictions.
+   */
+  evict?(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): EvictionResult;
 }

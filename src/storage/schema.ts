@@ -10,7 +10,7 @@ import { SchemaVersionError, StorageError } from "../errors.ts";
 import type { SqlDatabase } from "./driver.ts";
 
 /** The schema version this build writes and understands. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * A version is `epoch << 12 | n`: each insert takes a fresh per-namespace
@@ -39,7 +39,7 @@ const MAX_EXPIRY = 8_640_000_000_000_000;
 //   (setMany, atomic) insert with version low bits 1, which the trigger
 //   skips, and fold their usage in once at commit. Deletes are folded in by
 //   the connection (see SqliteBackend), not per row.
-const SCHEMA_V2 = `
+const SCHEMA = `
 CREATE TABLE entries (
   space INTEGER NOT NULL,
   ns TEXT NOT NULL,
@@ -48,6 +48,7 @@ CREATE TABLE entries (
   version INTEGER NOT NULL,
   written_at INTEGER NOT NULL,
   value BLOB NOT NULL,
+  accessed_at INTEGER,
   PRIMARY KEY (space, ns, key)
 ) WITHOUT ROWID;
 CREATE TABLE namespaces (
@@ -59,6 +60,7 @@ CREATE TABLE namespaces (
   gen INTEGER NOT NULL DEFAULT 0,
   hits INTEGER NOT NULL DEFAULT 0,
   misses INTEGER NOT NULL DEFAULT 0,
+  evictions INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (space, ns)
 ) WITHOUT ROWID;
 CREATE TRIGGER entries_insert AFTER INSERT ON entries
@@ -79,6 +81,17 @@ WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
 END;
 `;
 
+// Schema 3 adds what eviction needs (see eviction in SqliteBackend): a read
+// stamp, written only while a namespace is near its quota and at most once
+// per key per few seconds, so it is NULL for most rows and costs nothing on
+// the usual write; it sits after value because nothing hot reads it. And a
+// persistent eviction counter per namespace. ADD COLUMN changes only the
+// schema text, not a row, so the upgrade is instant at any size.
+const MIGRATE_V2_TO_V3 = `
+ALTER TABLE entries ADD COLUMN accessed_at INTEGER;
+ALTER TABLE namespaces ADD COLUMN evictions INTEGER NOT NULL DEFAULT 0;
+`;
+
 // Schema 1 (0.1.0) kept a size column, an expiry index and three per-row
 // triggers; versions were the namespace sequence. Shifting them by
 // EPOCH_BITS keeps every key's versions growing across the upgrade.
@@ -89,7 +102,7 @@ DROP TRIGGER IF EXISTS entries_delete;
 DROP INDEX IF EXISTS entries_expiry;
 ALTER TABLE entries RENAME TO entries_v1;
 ALTER TABLE namespaces RENAME TO namespaces_v1;
-${SCHEMA_V2}
+${SCHEMA}
 INSERT INTO namespaces (space, ns, seq, hits, misses)
   SELECT space, ns, seq, hits, misses FROM namespaces_v1;
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
@@ -193,8 +206,10 @@ export function openSchema(
   try {
     // Another process may have created or upgraded it meanwhile.
     const now = checkOwnership(db, path);
-    if (now === 0) db.exec(SCHEMA_V2);
+    // Schema 1 upgrades straight to the current tables.
+    if (now === 0) db.exec(SCHEMA);
     else if (now === 1) db.exec(MIGRATE_V1_TO_V2);
+    else if (now === 2) db.exec(MIGRATE_V2_TO_V3);
     if (now !== SCHEMA_VERSION) {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }

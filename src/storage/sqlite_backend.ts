@@ -9,6 +9,7 @@ import { StorageError } from "../errors.ts";
 import {
   type Backend,
   type BatchWrite,
+  type EvictionResult,
   type KeyedEntry,
   type KeyRange,
   type NamespaceUsage,
@@ -18,6 +19,7 @@ import {
   type Space,
   type StoredEntry,
   type SweepCursor,
+  type UsedValue,
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
 import type { ValuesStatement } from "./node_sqlite.ts";
@@ -210,6 +212,24 @@ INSERT INTO namespaces (space, ns, seq) VALUES (?1, ?2, ?3)
 ON CONFLICT (space, ns) DO UPDATE SET seq = seq + excluded.seq
 RETURNING seq`;
 
+// Eviction (schema 3). An entry was last used at the later of its last
+// write and its last recorded read; reads are recorded coarsely (see
+// src/cache/eviction.ts). There is no index on it (one would cost a page on
+// every write): eviction looks at a window of EVICT_WINDOW rows after a hand
+// that moves round the namespace in key order (a CLOCK-style sweep) and
+// deletes the expired rows there, then the least recently used, at most a
+// quarter of the window, so whatever was used lately in the window stays.
+// Redis approximates LRU the same way, from a sample of keys.
+const USED = "max(written_at, coalesce(accessed_at, 0))";
+const GET_VALUE_USED = `SELECT value, ${USED} AS used FROM entries
+  WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`;
+const TOUCH = `UPDATE entries SET accessed_at = ?4
+  WHERE space = ?1 AND ns = ?2 AND key = ?3
+    AND (accessed_at IS NULL OR accessed_at < ?4)`;
+const EVICT_WINDOW = 256;
+/** Windows one eviction may look at before it gives up. */
+const EVICT_MAX_WINDOWS = 64;
+
 /** How many rows one purge step may look at, per row it may delete. */
 const SCAN_FACTOR = 20;
 
@@ -227,6 +247,7 @@ function usageOf(
     misses: Number(row?.misses ?? 0),
     nextExpiry: row?.next_expiry == null ? null : Number(row.next_expiry),
     oldest: row?.oldest == null ? null : Number(row.oldest),
+    evictions: Number(row?.evictions ?? 0),
   };
 }
 
@@ -269,6 +290,8 @@ export class SqliteBackend implements Backend {
   #leases = new Map<string, Lease>();
   /** Namespaces whose last single write was an insert. */
   #inserting = new Set<string>();
+  /** Where the next eviction window starts, per namespace. */
+  #hands = new Map<string, string>();
 
   /**
    * Wrap an open connection: refuse a file that is not ours before
@@ -706,7 +729,7 @@ export class SqliteBackend implements Backend {
   usage(space: Space, ns: string): NamespaceUsage {
     const row = this.#run(() =>
       this.#stmt(
-        `SELECT keys, bytes, hits, misses, gen,
+        `SELECT keys, bytes, hits, misses, gen, evictions,
           (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
           (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
@@ -719,6 +742,7 @@ export class SqliteBackend implements Backend {
     const rows = this.#run(() =>
       this.#stmt(
         `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses, n.gen,
+          n.evictions,
           (SELECT min(e.expires_at) FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
           (SELECT min(e.written_at) FROM entries AS e
@@ -931,6 +955,116 @@ export class SqliteBackend implements Backend {
       })
     );
     return true;
+  }
+
+  getValueUsed(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): UsedValue | undefined {
+    try {
+      const row = this.#stmt(GET_VALUE_USED).get(space, ns, key, now);
+      return row
+        ? { value: row.value as Uint8Array, usedAt: Number(row.used) }
+        : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
+  }
+
+  touch(space: Space, ns: string, reads: ReadonlyMap<string, number>): void {
+    if (reads.size === 0) return;
+    this.transaction(() =>
+      this.#run(() => {
+        const touch = this.#stmt(TOUCH);
+        for (const [key, at] of reads) touch.run(space, ns, key, at);
+      })
+    );
+  }
+
+  counts(space: Space, ns: string): { keys: number; bytes: number } {
+    const row = this.#run(() =>
+      this.#stmt(
+        "SELECT keys, bytes FROM namespaces WHERE space = ?1 AND ns = ?2",
+      ).get(space, ns)
+    );
+    return { keys: Number(row?.keys ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
+  evict(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): EvictionResult {
+    return this.#run(() => {
+      const used = this.counts(space, ns);
+      const needKeys = used.keys + keys - quota.maxKeys;
+      const needBytes = used.bytes + bytes - quota.maxBytes;
+      const id = `${space}\u0000${ns}`;
+      let hand = this.#hands.get(id) ?? "";
+      const window = this.#stmt(
+        `SELECT key, expires_at, ${USED} AS used, ${SIZE} AS size
+         FROM entries WHERE space = ?1 AND ns = ?2 AND key > ?3
+         ORDER BY key LIMIT ?4`,
+      );
+      const del = this.#stmt(
+        "DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3",
+      );
+      let freedKeys = 0;
+      let freedBytes = 0;
+      let evicted = 0;
+      const enough = () =>
+        freedKeys >= needKeys && freedBytes >= needBytes &&
+        freedKeys >= atLeast;
+      for (let w = 0; w < EVICT_MAX_WINDOWS && !enough(); w++) {
+        const rows = window.all(space, ns, hand, EVICT_WINDOW);
+        if (rows.length === 0) {
+          if (hand === "") break; // the namespace is empty
+          hand = "";
+          continue;
+        }
+        // The next window starts after this one, or wraps round.
+        hand = rows.length < EVICT_WINDOW
+          ? ""
+          : rows[rows.length - 1].key as string;
+        const expired = (r: SqlRow) =>
+          r.expires_at !== null && Number(r.expires_at) <= now;
+        rows.sort((a, b) =>
+          (expired(a) ? 0 : 1) - (expired(b) ? 0 : 1) ||
+          Number(a.used) - Number(b.used)
+        );
+        let live = 0;
+        const liveCap = Math.max(1, rows.length >> 2);
+        for (const r of rows) {
+          if (enough() || freedKeys >= maxRows) break;
+          const dead = expired(r);
+          if (!dead && live >= liveCap) break;
+          del.run(space, ns, r.key as string);
+          freedKeys++;
+          freedBytes += Number(r.size);
+          if (!dead) {
+            live++;
+            evicted++;
+          }
+        }
+        if (freedKeys >= maxRows) break;
+      }
+      this.#hands.set(id, hand);
+      if (freedKeys > 0) {
+        this.#stmt(
+          `UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4,
+             evictions = evictions + ?5
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns, freedKeys, freedBytes, evicted);
+      }
+      return { keys: freedKeys, bytes: freedBytes };
+    });
   }
 
   transaction<T>(fn: () => T): T {
