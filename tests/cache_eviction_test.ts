@@ -130,16 +130,20 @@ Deno.test("evict: the store is never evicted; reject refuses; a write that can n
 
 Deno.test("evict: onQuota is checked like every option", async () => {
   await assert.rejects(
-    // deno-lint-ignore no-explicit-any
     () =>
-      createSupCache({ path: ":memory:", limits: { onQuota: "drop" as any } }),
+      createSupCache({
+        path: ":memory:",
+        limits: { onQuota: "drop" as never },
+      }),
     (err: Error) =>
       err instanceof InvalidInputError && /limits\.onQuota/.test(err.message),
   );
   await assert.rejects(
-    // deno-lint-ignore no-explicit-any
     () =>
-      createSupCache({ path: ":memory:", limits: { onquota: "evict" } as any }),
+      createSupCache({
+        path: ":memory:",
+        limits: { onquota: "evict" } as never,
+      }),
     /did you mean "onQuota"/,
   );
   await using cache = await createSupCache({ path: ":memory:" });
