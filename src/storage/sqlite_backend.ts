@@ -290,6 +290,8 @@ export class SqliteBackend implements Backend {
   #leases = new Map<string, Lease>();
   /** Namespaces whose last single write was an insert. */
   #inserting = new Set<string>();
+  /** Inserts left before a namespace near its quota may try a lease again. */
+  #nearQuota = new Map<string, number>();
   /** Where the next eviction window starts, per namespace. */
   #hands = new Map<string, string>();
 
@@ -390,7 +392,9 @@ export class SqliteBackend implements Backend {
     return this.#run(() => {
       if (this.#inserting.has(id)) {
         if (insert()) return true;
-        if (overwrite()) {
+        // Near the quota SET alone does it (insert or overwrite): trying an
+        // overwrite first would cost a statement on every new key.
+        if (!this.#nearQuota.has(id) && overwrite()) {
           this.#inserting.delete(id);
           return true;
         }
@@ -429,6 +433,14 @@ export class SqliteBackend implements Backend {
     // A lease taken in a transaction that rolls back would not exist.
     if (this.#inTransaction || size > LEASE_BYTES / 4) return false;
     const id = `${space}\u0000${ns}`;
+    // A lease refused near the quota is not asked for again for a while:
+    // each refusal is a write transaction that writes nothing.
+    const wait = this.#nearQuota.get(id);
+    if (wait !== undefined) {
+      if (wait > 1) this.#nearQuota.set(id, wait - 1);
+      else this.#nearQuota.delete(id);
+      return false;
+    }
     let lease = this.#leases.get(id);
     if (!lease || lease.keys < 1 || lease.bytes < size) {
       if (lease) this.#returnLease(lease);
@@ -441,7 +453,10 @@ export class SqliteBackend implements Backend {
         quota?.maxBytes ?? NO_LIMIT,
       );
       // No namespace row yet, or near the quota: count exactly instead.
-      if (!row) return false;
+      if (!row) {
+        this.#nearQuota.set(id, LEASE_KEYS);
+        return false;
+      }
       lease = {
         space,
         ns,
@@ -1056,6 +1071,8 @@ export class SqliteBackend implements Backend {
         if (freedKeys >= maxRows) break;
       }
       this.#hands.set(id, hand);
+      // The room made may be enough for a lease again.
+      this.#nearQuota.delete(id);
       if (freedKeys > 0) {
         this.#stmt(
           `UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4,
