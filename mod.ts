@@ -64,6 +64,7 @@ export type {
 export type {
   Backend,
   BatchWrite,
+  EvictionResult,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
@@ -72,6 +73,7 @@ export type {
   Space,
   StoredEntry,
   SweepCursor,
+  UsedValue,
 } from "./src/storage/backend.ts";
 export { QuotaRefusal } from "./src/storage/backend.ts";
 export {

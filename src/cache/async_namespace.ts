@@ -86,7 +86,7 @@ export class Namespace {
    *
    * @example
    * ```ts
-   * import { createSupCache } from "./mod.ts";
+   * import { createSupCache } from "@sup/cache";
    * await using cache = await createSupCache({ path: ":memory:" });
    * const ns = cache.namespace("cities");
    * const n = await ns.setMany([

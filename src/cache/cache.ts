@@ -56,7 +56,7 @@ const KINDS = ["cache", "store"] as const;
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * await using cache = await createSupCache({ path: ":memory:" });
  * await cache.namespace("weather").set("berlin", "12°C", { ttl: 600_000 });
  * console.log(await cache.namespace("weather").has("berlin")); // true
@@ -297,7 +297,7 @@ async function removeCreated(path: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { createSupCache } from "./mod.ts";
+ * import { createSupCache } from "@sup/cache";
  * const dataDir = await Deno.makeTempDir();
  * const cache = await createSupCache({ dataDir, ttl: 60_000 });
  * await cache.namespace("counter").increment("visits");
