@@ -43,6 +43,7 @@ export {
 } from "./src/cache/cache.ts";
 export { Namespace } from "./src/cache/async_namespace.ts";
 export type { Clock } from "./src/cache/clock.ts";
+export type { ForgetReport, ForgottenKey } from "./src/cache/forget.ts";
 export { AtomicOperation } from "./src/cache/atomic.ts";
 export type {
   Limits,
@@ -65,6 +66,7 @@ export type {
   Backend,
   BatchWrite,
   EvictionResult,
+  ForgetCandidate,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,

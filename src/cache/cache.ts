@@ -24,6 +24,8 @@ import {
   resolveOptions,
   type SupCacheOptions,
 } from "./options.ts";
+import { checkOptions } from "../check_options.ts";
+import { type ForgetReport, forgetSender } from "./forget.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
 /** One namespace as the CLI and `namespaces()` report it. */
@@ -210,6 +212,43 @@ export class SupCache implements AsyncDisposable {
       this.#ctx.assertOpen();
     } while (after !== null);
     return total;
+  }
+
+  /**
+   * Delete every entry written for `sender` while a plugin handled their
+   * message, and every entry whose key has `sender` as a whole
+   * `:`-separated segment, in every namespace of both keyspaces (one
+   * transaction per namespace). Resolves to what was deleted per namespace
+   * and which rule matched; `{ dryRun: true }` only lists. Writes made
+   * outside a message (by the host itself) are attributed to no one.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * await cache.namespace("ratelimit").set("ratelimit:ada", "3");
+   * await cache.namespace("ratelimit").set("ratelimit:bob", "1");
+   * const report = await cache.forget("ada");
+   * console.log(report[0].keys); // [ { key: "ratelimit:ada", rule: "key-segment" } ]
+   * console.log(await cache.namespace("ratelimit").has("ratelimit:bob")); // true
+   * ```
+   */
+  forget(
+    sender: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<ForgetReport[]> {
+    return settle(() => {
+      this.#ctx.assertOpen();
+      checkOptions(options, ["dryRun"], "forget");
+      const reports = forgetSender(
+        this.#backend,
+        sender,
+        options.dryRun === true,
+        this.#clock.now(),
+      );
+      if (!options.dryRun) this.#backend.flush();
+      return reports;
+    });
   }
 
   #flush(): void {

@@ -138,7 +138,44 @@ export class SyncNamespaceImpl implements SyncNamespace {
     return this.#ctx.backend.get(this.#space, this.name, key, now) ?? null;
   }
 
+  /**
+   * Who writes are made for (see {@link actFor}); `null` outside a
+   * plugin's handling of a message.
+   */
+  #sender: string | null = null;
+
+  /** Attribute later writes to `sender` (the host, around a message). */
+  actFor(sender: string | null): void {
+    this.#sender = sender;
+  }
+
   set(key: string, value: CacheValue, options?: SetOptions): void {
+    const sender = this.#sender;
+    const { backend } = this.#ctx;
+    if (sender === null || backend.attribute === undefined) {
+      return this.#set(key, value, options);
+    }
+    // The attribution lands with the write or not at all.
+    backend.transaction(() => {
+      this.#set(key, value, options);
+      backend.attribute!(this.#space, this.name, key, sender);
+    });
+  }
+
+  increment(key: string, by = 1): number {
+    const sender = this.#sender;
+    const { backend } = this.#ctx;
+    if (sender === null || backend.attribute === undefined) {
+      return this.#increment(key, by);
+    }
+    return backend.transaction(() => {
+      const n = this.#increment(key, by);
+      backend.attribute!(this.#space, this.name, key, sender);
+      return n;
+    });
+  }
+
+  #set(key: string, value: CacheValue, options?: SetOptions): void {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
@@ -323,7 +360,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
     return { entries, cursor: nextCursor(entries, range.limit, (e) => e.key) };
   }
 
-  increment(key: string, by = 1): number {
+  #increment(key: string, by = 1): number {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     if (!Number.isSafeInteger(by)) {
@@ -609,4 +646,20 @@ function compareKeys(a: string, b: string): number {
     const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
     if (d !== 0) return d;
   }
+}
+
+/**
+ * Attribute the writes of `namespaces` to `sender` until the returned
+ * function is called: the plugin host wraps a `handleMessage` call in it,
+ * so `SupCache.forget(sender)` can find what a plugin stored for whom.
+ */
+export function actFor(
+  namespaces: readonly SyncNamespace[],
+  sender: string,
+): () => void {
+  const impls = namespaces.filter((ns) => ns instanceof SyncNamespaceImpl);
+  for (const ns of impls) ns.actFor(sender);
+  return () => {
+    for (const ns of impls) ns.actFor(null);
+  };
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Plugin } from "npm:@extism/extism@2.0.0-rc13";
+import { actFor } from "../cache/namespace.ts";
 import { ClosedError } from "../errors.ts";
 import type { HostState } from "./context.ts";
 import { PluginError } from "./errors.ts";
@@ -248,7 +249,16 @@ export class SupPlugin implements AsyncDisposable {
         auto_reply_allowed: false,
       },
     };
-    const out = await this.call("handle_message", input);
+    // Writes made while handling the message are recorded as the sender's,
+    // so SupCache.forget(sender) finds them.
+    const { state } = this.#parts;
+    const done = actFor([state.cache, state.store], msg.sender);
+    let out;
+    try {
+      out = await this.call("handle_message", input);
+    } finally {
+      done();
+    }
     const value = this.#parse(
       "handle_message",
       out,

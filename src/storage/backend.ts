@@ -89,6 +89,21 @@ export interface UsedValue {
   usedAt: number;
 }
 
+/** An entry found by {@link Backend.forgetCandidates}. */
+export interface ForgetCandidate {
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** The key. */
+  key: string;
+  /**
+   * `"sender"`: written while a plugin handled the sender's message;
+   * `"key-segment"`: the key has the sender id as a whole `:`-separated part.
+   */
+  rule: "sender" | "key-segment";
+}
+
 /** What one {@link Backend.evict} call made room for. */
 export interface EvictionResult {
   /** Entries deleted (expired ones included). */
@@ -288,6 +303,19 @@ export interface Backend {
    * entries first, then the least recently used, looking at a bounded
    * window of rows; at most `maxRows` are deleted. Counts the evictions.
    */
+  /**
+   * Record that the live entry `key` was written on `sender`'s behalf
+   * (joining the caller's transaction, so it lands with the write).
+   */
+  attribute?(space: Space, ns: string, key: string, sender: string): void;
+  /**
+   * Every stored entry of every namespace written on `sender`'s behalf, or
+   * whose key has `sender` as a whole `:`-separated segment (each once;
+   * `"sender"` wins when both match).
+   */
+  forgetCandidates?(sender: string): ForgetCandidate[];
+  /** Drop every attribution to `sender` (joining the caller's transaction). */
+  dropAttributions?(sender: string): void;
   evict?(
     space: Space,
     ns: string,

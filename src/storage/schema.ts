@@ -63,6 +63,14 @@ CREATE TABLE namespaces (
   evictions INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (space, ns)
 ) WITHOUT ROWID;
+CREATE TABLE attributions (
+  sender TEXT NOT NULL,
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (sender, space, ns, key)
+) WITHOUT ROWID;
 CREATE TRIGGER entries_insert AFTER INSERT ON entries
 WHEN (NEW.version & 4095) = 0 BEGIN
   INSERT INTO namespaces (space, ns, keys, bytes, seq)
@@ -86,10 +94,22 @@ END;
 // per key per few seconds, so it is NULL for most rows and costs nothing on
 // the usual write; it sits after value because nothing hot reads it. And a
 // persistent eviction counter per namespace. ADD COLUMN changes only the
-// schema text, not a row, so the upgrade is instant at any size.
+// schema text, not a row, so the upgrade is instant at any size. And who an
+// entry was written for (`forget`): a row per (sender, entry) written while
+// a plugin handled that sender's message, with the entry's epoch (version
+// >> EPOCH_BITS), so an entry deleted and created again by someone else is
+// no longer theirs. Writes outside a message add nothing.
 const MIGRATE_V2_TO_V3 = `
 ALTER TABLE entries ADD COLUMN accessed_at INTEGER;
 ALTER TABLE namespaces ADD COLUMN evictions INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE attributions (
+  sender TEXT NOT NULL,
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (sender, space, ns, key)
+) WITHOUT ROWID;
 `;
 
 // Schema 1 (0.1.0) kept a size column, an expiry index and three per-row

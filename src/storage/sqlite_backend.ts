@@ -10,6 +10,7 @@ import {
   type Backend,
   type BatchWrite,
   type EvictionResult,
+  type ForgetCandidate,
   type KeyedEntry,
   type KeyRange,
   type NamespaceUsage,
@@ -1005,6 +1006,65 @@ export class SqliteBackend implements Backend {
       ).get(space, ns)
     );
     return { keys: Number(row?.keys ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
+  attribute(space: Space, ns: string, key: string, sender: string): void {
+    this.#run(() =>
+      this.#stmt(
+        `INSERT INTO attributions (sender, space, ns, key, epoch)
+         SELECT ?4, ?1, ?2, ?3, version >> ${EPOCH_BITS} FROM entries
+         WHERE space = ?1 AND ns = ?2 AND key = ?3
+         ON CONFLICT (sender, space, ns, key) DO UPDATE SET epoch = excluded.epoch`,
+      ).run(space, ns, key, sender)
+    );
+  }
+
+  forgetCandidates(sender: string): ForgetCandidate[] {
+    return this.#run(() => {
+      const found = new Map<string, ForgetCandidate>();
+      const add = (rows: SqlRow[], rule: ForgetCandidate["rule"]) => {
+        for (const r of rows) {
+          const c: ForgetCandidate = {
+            space: Number(r.space) as Space,
+            ns: r.ns as string,
+            key: r.key as string,
+            rule,
+          };
+          const id = `${c.space}\u0000${c.ns}\u0000${c.key}`;
+          if (!found.has(id)) found.set(id, c);
+        }
+      };
+      // Only while the entry is the one written for them: same epoch.
+      add(
+        this.#stmt(
+          `SELECT a.space, a.ns, a.key FROM attributions AS a
+           JOIN entries AS e ON e.space = a.space AND e.ns = a.ns
+             AND e.key = a.key AND (e.version >> ${EPOCH_BITS}) = a.epoch
+           WHERE a.sender = ?1 ORDER BY a.ns, a.space, a.key`,
+        ).all(sender),
+        "sender",
+      );
+      // A whole segment, compared as text (no LIKE: a sender id may hold
+      // % or _). Reads every key once: an operator's command, not a hot path.
+      add(
+        this.#stmt(
+          `SELECT space, ns, key FROM entries
+           WHERE key = ?1 OR substr(key, 1, length(?1) + 1) = ?1 || ':'
+             OR (length(key) > length(?1)
+               AND substr(key, -length(?1) - 1) = ':' || ?1)
+             OR instr(key, ':' || ?1 || ':') > 0
+           ORDER BY ns, space, key`,
+        ).all(sender),
+        "key-segment",
+      );
+      return [...found.values()];
+    });
+  }
+
+  dropAttributions(sender: string): void {
+    this.#run(() =>
+      this.#stmt("DELETE FROM attributions WHERE sender = ?1").run(sender)
+    );
   }
 
   evict(
