@@ -63,6 +63,7 @@ export type {
   SyncNamespace,
 } from "./src/cache/types.ts";
 export type {
+  AttributionCursor,
   Backend,
   BatchWrite,
   EvictionResult,

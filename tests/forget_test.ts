@@ -224,3 +224,39 @@ Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("forget: the sweep drops attributions of entries that are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-forget-prune-" });
+  try {
+    await using cache = await createSupCache({
+      dataDir: dir,
+      sweepIntervalMs: 20,
+    });
+    const ns = cache.namespace("p").sync;
+    const done = actFor([ns], ADA);
+    for (const k of ["a", "b", "c"]) ns.set(k, "v");
+    done();
+    ns.delete("a");
+    ns.delete("b");
+    ns.set("b", "host"); // created again, not hers
+    const count = () => {
+      const db = new DatabaseSync(`${dir}/cache.db`);
+      try {
+        return db.prepare("SELECT key FROM attributions").all().map((r) =>
+          r.key
+        );
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(count().length, 3);
+    const deadline = Date.now() + 20_000;
+    while (count().length > 1) {
+      assert.ok(Date.now() < deadline, "attributions were never pruned");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(count(), ["c"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,7 +5,12 @@
  */
 import { join } from "node:path";
 import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
-import type { Backend, Space, SweepCursor } from "../storage/backend.ts";
+import type {
+  AttributionCursor,
+  Backend,
+  Space,
+  SweepCursor,
+} from "../storage/backend.ts";
 import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
@@ -79,6 +84,7 @@ export class SupCache implements AsyncDisposable {
   readonly #sweepBatch: number;
   readonly #clock: Clock;
   #sweepCursor: SweepCursor | null = null;
+  #attributionCursor: AttributionCursor | null = null;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -267,6 +273,14 @@ export class SupCache implements AsyncDisposable {
       this.#sweepCursor,
     );
     this.#sweepCursor = step.next;
+    // Who-wrote-what rows of entries that are gone (see forget.ts), a
+    // bounded batch per tick.
+    if (this.#backend.pruneAttributions !== undefined) {
+      this.#attributionCursor = this.#backend.pruneAttributions(
+        this.#attributionCursor,
+        this.#sweepBatch,
+      );
+    }
   }
 
   /** Whether `close()` has run. */

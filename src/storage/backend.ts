@@ -104,6 +104,18 @@ export interface ForgetCandidate {
   rule: "sender" | "key-segment";
 }
 
+/** Where a {@link Backend.pruneAttributions} pass stopped. */
+export interface AttributionCursor {
+  /** The sender. */
+  sender: string;
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** The key. */
+  key: string;
+}
+
 /** What one {@link Backend.evict} call made room for. */
 export interface EvictionResult {
   /** Entries deleted (expired ones included). */
@@ -316,6 +328,16 @@ export interface Backend {
   forgetCandidates?(sender: string): ForgetCandidate[];
   /** Drop every attribution to `sender` (joining the caller's transaction). */
   dropAttributions?(sender: string): void;
+  /**
+   * One bounded step over the attributions: look at up to `limit` after
+   * `after` and drop those whose entry is gone or was created again since
+   * (evicted, expired and swept, deleted). Returns where to go on, or
+   * `null` at the end.
+   */
+  pruneAttributions?(
+    after: AttributionCursor | null,
+    limit: number,
+  ): AttributionCursor | null;
   evict?(
     space: Space,
     ns: string,

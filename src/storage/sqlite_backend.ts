@@ -7,6 +7,7 @@
  */
 import { StorageError } from "../errors.ts";
 import {
+  type AttributionCursor,
   type Backend,
   type BatchWrite,
   type EvictionResult,
@@ -1059,6 +1060,48 @@ export class SqliteBackend implements Backend {
       );
       return [...found.values()];
     });
+  }
+
+  pruneAttributions(
+    after: AttributionCursor | null,
+    limit: number,
+  ): AttributionCursor | null {
+    const from = after ?? { sender: "", space: -1, ns: "", key: "" };
+    const rows = this.#run(() =>
+      this.#stmt(
+        `SELECT a.sender, a.space, a.ns, a.key,
+           NOT EXISTS (SELECT 1 FROM entries AS e WHERE e.space = a.space
+             AND e.ns = a.ns AND e.key = a.key
+             AND (e.version >> ${EPOCH_BITS}) = a.epoch) AS stale
+         FROM attributions AS a
+         WHERE (a.sender, a.space, a.ns, a.key) > (?1, ?2, ?3, ?4)
+         ORDER BY a.sender, a.space, a.ns, a.key LIMIT ?5`,
+      ).all(from.sender, from.space, from.ns, from.key, limit)
+    );
+    const stale = rows.filter((r) => Number(r.stale) === 1);
+    if (stale.length > 0) {
+      this.transaction(() =>
+        this.#run(() => {
+          // Checked again under the lock: the entry may be back meanwhile.
+          const del = this.#stmt(
+            `DELETE FROM attributions AS a
+             WHERE sender = ?1 AND space = ?2 AND ns = ?3 AND key = ?4
+               AND NOT EXISTS (SELECT 1 FROM entries AS e
+                 WHERE e.space = ?2 AND e.ns = ?3 AND e.key = ?4
+                   AND (e.version >> ${EPOCH_BITS}) = a.epoch)`,
+          );
+          for (const r of stale) del.run(r.sender, r.space, r.ns, r.key);
+        })
+      );
+    }
+    if (rows.length < limit) return null;
+    const last = rows[rows.length - 1];
+    return {
+      sender: last.sender as string,
+      space: Number(last.space) as Space,
+      ns: last.ns as string,
+      key: last.key as string,
+    };
   }
 
   dropAttributions(sender: string): void {
