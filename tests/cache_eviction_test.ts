@@ -249,10 +249,11 @@ Deno.test("schema 2 files upgrade to 3 in place, losing nothing", async () => {
       await cache.namespace("n").set("k", "v", { ttl: null });
       await cache.store("n").set("s", "w");
     }
-    // Exactly the schema 2 tables: the two new columns dropped again.
+    // Exactly the schema 2 tables: what schema 3 added dropped again.
     const db = new DatabaseSync(path);
     db.exec(`ALTER TABLE entries DROP COLUMN accessed_at;
       ALTER TABLE namespaces DROP COLUMN evictions;
+      DROP TABLE attributions;
       PRAGMA user_version = 2;`);
     db.close();
     {

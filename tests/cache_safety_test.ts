@@ -209,7 +209,7 @@ async function tinyDisk(): Promise<string | null> {
   if (Deno.build.os !== "linux") return null;
   const dir = await Deno.makeTempDir({ prefix: "sup-cache-full-" });
   const out = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    args: ["-t", "tmpfs", "-o", "size=128k", "tmpfs", dir],
     stdout: "null",
     stderr: "null",
   }).output().catch(() => null);
