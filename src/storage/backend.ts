@@ -308,13 +308,10 @@ export interface Backend {
    * of its rows), as the quota check inside a write sees them.
    */
   counts?(space: Space, ns: string): { keys: number; bytes: number };
-  /**
-   * Inside the caller's transaction: delete entries of the namespace until
-   * `keys` more entries and `bytes` more bytes fit under `quota` (and at
-   * least `atLeast` entries are gone, so later writes find room), expired
-   * entries first, then the least recently used, looking at a bounded
-   * window of rows; at most `maxRows` are deleted. Counts the evictions.
-   */
+
+  // Who entries were written for (SupCache.forget). Optional: without
+  // them forget refuses to run.
+
   /**
    * Record that the live entry `key` was written on `sender`'s behalf
    * (joining the caller's transaction, so it lands with the write).
@@ -338,6 +335,14 @@ export interface Backend {
     after: AttributionCursor | null,
     limit: number,
   ): AttributionCursor | null;
+
+  /**
+   * Inside the caller's transaction: delete entries of the namespace until
+   * `keys` more entries and `bytes` more bytes fit under `quota` (and at
+   * least `atLeast` entries are gone, so later writes find room), expired
+   * entries first, then the least recently used, looking at a bounded
+   * window of rows; at most `maxRows` are deleted. Counts the evictions.
+   */
   evict?(
     space: Space,
     ns: string,
