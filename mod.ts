@@ -42,6 +42,8 @@ export {
   SupCache,
 } from "./src/cache/cache.ts";
 export { Namespace } from "./src/cache/async_namespace.ts";
+export type { Clock } from "./src/cache/clock.ts";
+export type { ForgetReport, ForgottenKey } from "./src/cache/forget.ts";
 export { AtomicOperation } from "./src/cache/atomic.ts";
 export type {
   Limits,
@@ -61,8 +63,11 @@ export type {
   SyncNamespace,
 } from "./src/cache/types.ts";
 export type {
+  AttributionCursor,
   Backend,
   BatchWrite,
+  EvictionResult,
+  ForgetCandidate,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
@@ -71,6 +76,7 @@ export type {
   Space,
   StoredEntry,
   SweepCursor,
+  UsedValue,
 } from "./src/storage/backend.ts";
 export { QuotaRefusal } from "./src/storage/backend.ts";
 export type { RedisOptions } from "./src/storage/redis/options.ts";

@@ -15,13 +15,29 @@
  *
  * SUP_BENCH_SIZES (default "10000,1000000") picks the key counts,
  * SUP_BENCH_ROUNDS (default 11) the rounds, SUP_BENCH_KV=0 skips Deno KV.
+ * SUP_BENCH_EVICT_KEYS (default 10000; 0 skips) sizes the eviction tier:
+ * a new key written into a namespace at its key quota (every write needs
+ * room, so it evicts, in batches) against a new key written into one of
+ * the same size far from any quota; and reads there, where they are
+ * recorded for LRU, against reads far from the quota.
  */
-import { cases, interleave, makeSubjects, median } from "./cache_bench_util.ts";
+import { join } from "node:path";
+import { createSupCache } from "../mod.ts";
+import {
+  type Case,
+  cases,
+  interleave,
+  keyOf,
+  makeSubjects,
+  median,
+  VALUE,
+} from "./cache_bench_util.ts";
 
 const sizes = (Deno.env.get("SUP_BENCH_SIZES") ?? "10000,1000000").split(",")
   .map(Number);
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 11);
 const withKv = Deno.env.get("SUP_BENCH_KV") !== "0";
+const evictKeys = Number(Deno.env.get("SUP_BENCH_EVICT_KEYS") ?? 10_000);
 const root = await Deno.makeTempDir({ prefix: "sup-cache-bench-" });
 const fmt = (x: number) => x.toFixed(x < 10 ? 2 : 1);
 
@@ -65,6 +81,82 @@ try {
     );
     await s.close();
   }
+  if (evictKeys > 0) await evictionTier(evictKeys);
 } finally {
   await Deno.remove(root, { recursive: true });
+}
+
+/** New keys into a full namespace (evicting) against new keys far from a quota. */
+async function evictionTier(n: number): Promise<void> {
+  const dir = join(root, "evict");
+  const plain = await createSupCache({
+    dataDir: join(dir, "plain"),
+    sweepIntervalMs: 0,
+  });
+  const full = await createSupCache({
+    dataDir: join(dir, "full"),
+    sweepIntervalMs: 0,
+    limits: { maxKeys: n },
+  });
+  const a = plain.namespace("bench");
+  const b = full.namespace("bench");
+  for (let i = 0; i < n; i += 10_000) {
+    const batch = Array.from(
+      { length: Math.min(10_000, n - i) },
+      (_, j) => [keyOf(i + j), VALUE] as const,
+    );
+    a.sync.setMany(batch);
+    b.sync.setMany(batch);
+  }
+  let fresh = 0;
+  const newKey = () => `new:${(fresh++ * 2654435761 >>> 0).toString(16)}`;
+  // Reads of keys that are still there (the full namespace loses its oldest).
+  const live = () =>
+    `new:${
+      ((Math.floor(Math.random() * fresh)) * 2654435761 >>> 0).toString(16)
+    }`;
+  const rnd = () => keyOf(Math.floor(Math.random() * n));
+  const list: Case[] = [
+    { name: "plain", fn: () => a.sync.set(newKey(), VALUE), ops: 1000 },
+    { name: "evicting", fn: () => b.sync.set(newKey(), VALUE), ops: 1000 },
+    { name: "get far", fn: () => a.sync.get(rnd()), ops: 4000 },
+    {
+      name: "get near",
+      fn: () => b.sync.get(fresh > 0 ? live() : rnd()),
+      ops: 4000,
+    },
+  ];
+  const t0 = performance.now();
+  const times = await interleave(list, rounds);
+  console.log(
+    `### Eviction: ${n.toLocaleString("en-US")} keys at the key quota (${
+      ((performance.now() - t0) / 1000).toFixed(0)
+    } s)\n`,
+  );
+  console.log(
+    "| operation | baseline µs/op (CPU) | ours µs/op (CPU) | ratio (CPU) | ratio (wall) |",
+  );
+  console.log("| --- | --- | --- | --- | --- |");
+  for (
+    const [label, base, ours] of [
+      ["set (new key), evicting vs far from the quota", "plain", "evicting"],
+      ["get hit, reads recorded vs not", "get far", "get near"],
+    ]
+  ) {
+    const x = times.get(base)!;
+    const y = times.get(ours)!;
+    const bc = median(x.cpu);
+    const oc = median(y.cpu);
+    console.log(
+      `| ${label} | ${fmt(bc)} | ${fmt(oc)} | ${(bc / oc).toFixed(2)}x | ${
+        (median(x.wall) / median(y.wall)).toFixed(2)
+      }x |`,
+    );
+  }
+  const stats = b.sync.stats();
+  console.log(
+    `\nfull namespace after the run: ${stats.keys} keys, ${stats.evictions} evictions\n`,
+  );
+  await plain.close();
+  await full.close();
 }

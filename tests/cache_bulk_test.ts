@@ -74,7 +74,7 @@ testEachDriver(
 testEachDriver(
   "setMany past the quota writes nothing, after purging what expired",
   async (open) => {
-    const cache = await open({ limits: { maxKeys: 10 } });
+    const cache = await open({ limits: { maxKeys: 10, onQuota: "reject" } });
     const ns = cache.namespace("q");
     await ns.setMany(
       Array.from(

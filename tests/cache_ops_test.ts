@@ -238,7 +238,9 @@ testEachDriver(
 testEachDriver(
   "namespace quotas stop one namespace filling the disk, losing nothing",
   async (open) => {
-    const cache = await open({ limits: { maxKeys: 3, maxBytes: 100 } });
+    const cache = await open({
+      limits: { maxKeys: 3, maxBytes: 100, onQuota: "reject" },
+    });
     const ns = cache.namespace("greedy");
     await ns.set("a", "1");
     await ns.set("b", "2");

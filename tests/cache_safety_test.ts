@@ -99,7 +99,7 @@ Deno.test("a write at the quota purges expired rows in bounded steps and stops o
     );
     await using cache = await createSupCache({
       driver: backend,
-      limits: { maxKeys: 5_000 },
+      limits: { maxKeys: 5_000, onQuota: "reject" },
       sweepBatch: 100,
       sweepIntervalMs: 0,
     });
@@ -209,7 +209,7 @@ async function tinyDisk(): Promise<string | null> {
   if (Deno.build.os !== "linux") return null;
   const dir = await Deno.makeTempDir({ prefix: "sup-cache-full-" });
   const out = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    args: ["-t", "tmpfs", "-o", "size=128k", "tmpfs", dir],
     stdout: "null",
     stderr: "null",
   }).output().catch(() => null);
@@ -280,7 +280,7 @@ Deno.test("deletes a killed process never shared are found by a recount when the
     const script = `import { createSupCache } from ${JSON.stringify(mod)};
 const cache = await createSupCache({ dataDir: ${
       JSON.stringify(dir)
-    }, limits: { maxKeys: 10 }, sweepIntervalMs: 0 });
+    }, limits: { maxKeys: 10, onQuota: "reject" }, sweepIntervalMs: 0 });
 const ns = cache.namespace("q").sync;
 for (let i = 0; i < 10; i++) ns.set("k" + i, "v");
 for (let i = 0; i < 5; i++) ns.delete("k" + i);
@@ -292,7 +292,7 @@ Deno.exit(0);`;
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     await using cache = await createSupCache({
       dataDir: dir,
-      limits: { maxKeys: 10 },
+      limits: { maxKeys: 10, onQuota: "reject" },
     });
     const ns = cache.namespace("q");
     assert.equal(ns.stats().keys, 10, "the unshared deletes are still counted");
@@ -303,7 +303,7 @@ Deno.exit(0);`;
 
 Deno.test("quota leases: two connections filling one namespace stop at exactly the quota", () =>
   withDataDir(async (dir) => {
-    const limits = { maxKeys: 600 };
+    const limits = { maxKeys: 600, onQuota: "reject" as const };
     await using a = await createSupCache({ dataDir: dir, limits });
     await using b = await createSupCache({ dataDir: dir, limits });
     const na = a.namespace("shared");

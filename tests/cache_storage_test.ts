@@ -260,6 +260,9 @@ WHEN (NEW.version & 4095) = 0 BEGIN
     keys = keys + 1, bytes = bytes + excluded.bytes,
     seq = max(seq, excluded.seq);
 END;
+ALTER TABLE entries DROP COLUMN accessed_at;
+ALTER TABLE namespaces DROP COLUMN evictions;
+DROP TABLE attributions;
 PRAGMA user_version = 2;`);
     v2.close();
     await using cache = await createSupCache({ dataDir: dir });

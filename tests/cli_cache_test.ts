@@ -318,6 +318,7 @@ Deno.test("namespaces (and its alias plugins) reports each namespace's usage", (
           bytes: 19,
           hits: 0,
           misses: 0,
+          evictions: 0,
         },
         {
           kind: "store",
@@ -326,6 +327,7 @@ Deno.test("namespaces (and its alias plugins) reports each namespace's usage", (
           bytes: 6,
           hits: 0,
           misses: 0,
+          evictions: 0,
         },
       ],
     );

@@ -200,6 +200,29 @@ Deno.test("the plugin tutorial in docs/writing-plugins.md builds and runs", asyn
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, `Hello! That's ${count} time(s) now.\n`);
     }
+    // The example test of "Testing a plugin" passes against the same plugin.
+    const test = blockAfter(guide, "A complete test of the greeter", "ts");
+    const testCommand = blockAfter(
+      guide,
+      "A complete test of the greeter",
+      "sh",
+    )
+      .trim().split(/\s+/);
+    assert.equal(testCommand.at(-1), "greeter_test.ts");
+    const testScript = `${dir}/greeter_test.ts`;
+    await Deno.writeTextFile(
+      testScript,
+      test.replace(
+        '"@sup/cache/testing"',
+        JSON.stringify(`file://${ROOT}/src/testing/mod.ts`),
+      ).replace(
+        '"plugins/greeter/greeter.wasm"',
+        JSON.stringify(wasmPathOf(name)),
+      ),
+    );
+    const run = await deno([...testCommand.slice(1, -1), testScript], ROOT);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /ok \| 1 passed \| 0 failed/);
   } finally {
     await Deno.remove(folder, { recursive: true }).catch(() => {});
     await Deno.remove(dir, { recursive: true });

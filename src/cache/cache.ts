@@ -4,8 +4,14 @@
  * @module
  */
 import { join } from "node:path";
-import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
+import {
+  ClosedError,
+  InvalidInputError,
+  StorageError,
+  SupCacheError,
+} from "../errors.ts";
 import type {
+  AttributionCursor,
   Backend,
   NamespaceUsage,
   PurgeStep,
@@ -19,6 +25,7 @@ import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
 import { Namespace } from "./async_namespace.ts";
+import type { Clock } from "./clock.ts";
 import {
   type CacheContext,
   checkNamespaceName,
@@ -31,6 +38,8 @@ import {
   resolveOptions,
   type SupCacheOptions,
 } from "./options.ts";
+import { checkOptions } from "../check_options.ts";
+import { type ForgetReport, forgetSender } from "./forget.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
 /** One namespace as the CLI and `namespaces()` report it. */
@@ -51,6 +60,8 @@ export interface NamespaceInfo {
   nextExpiry: number | null;
   /** When the oldest stored entry was written (ms since epoch), or `null`. */
   oldest: number | null;
+  /** Live entries evicted to make room for writes (see `limits.onQuota`). */
+  evictions: number;
 }
 
 const KINDS = ["cache", "store"] as const;
@@ -65,6 +76,7 @@ function toInfo(u: NamespaceUsage): NamespaceInfo {
     misses: u.misses,
     nextExpiry: u.nextExpiry,
     oldest: u.oldest,
+    evictions: u.evictions ?? 0,
   };
 }
 
@@ -109,7 +121,9 @@ export class SupCache implements AsyncDisposable {
   #ticking = false;
   readonly #sweeper: Sweeper;
   readonly #sweepBatch: number;
+  readonly #clock: Clock;
   #sweepCursor: SweepCursor | null = null;
+  #attributionCursor: AttributionCursor | null = null;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -120,12 +134,15 @@ export class SupCache implements AsyncDisposable {
     this.limits = options.limits;
     const { maxBytes, maxKeys } = this.limits;
     this.#sweepBatch = options.sweepBatch;
+    this.#clock = options.clock;
     const shared = {
+      clock: options.clock,
       limits: this.limits,
       quota: maxBytes === null && maxKeys === null ? null : {
         maxBytes: maxBytes ?? Number.MAX_SAFE_INTEGER,
         maxKeys: maxKeys ?? Number.MAX_SAFE_INTEGER,
       },
+      onQuota: this.limits.onQuota,
       ttl: options.ttl,
       purgeBatch: this.#sweepBatch,
       assertOpen: () => {
@@ -257,7 +274,7 @@ export class SupCache implements AsyncDisposable {
    */
   async purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
     if (this.#closed) throw new ClosedError("this SupCache");
-    const now = Date.now();
+    const now = this.#clock.now();
     let total = 0;
     let after: SweepCursor | null = null;
     do {
@@ -274,6 +291,48 @@ export class SupCache implements AsyncDisposable {
       if (this.#closed) throw new ClosedError("this SupCache");
     } while (after !== null);
     return total;
+  }
+
+  /**
+   * Delete every entry written for `sender` while a plugin handled their
+   * message, and every entry whose key has `sender` as a whole
+   * `:`-separated segment, in every namespace of both keyspaces (one
+   * transaction per namespace). Resolves to what was deleted per namespace
+   * and which rule matched; `{ dryRun: true }` only lists. Writes made
+   * outside a message (by the host itself) are attributed to no one.
+   *
+   * @example
+   * ```ts
+   * import { createSupCache } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * await cache.namespace("ratelimit").set("ratelimit:ada", "3");
+   * await cache.namespace("ratelimit").set("ratelimit:bob", "1");
+   * const report = await cache.forget("ada");
+   * console.log(report[0].keys); // [ { key: "ratelimit:ada", rule: "key-segment" } ]
+   * console.log(await cache.namespace("ratelimit").has("ratelimit:bob")); // true
+   * ```
+   */
+  forget(
+    sender: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<ForgetReport[]> {
+    return settle(() => {
+      if (this.#closed) throw new ClosedError("this SupCache");
+      checkOptions(options, ["dryRun"], "forget");
+      if (this.#backend === null) {
+        throw new InvalidInputError(
+          "forget() needs a SQLite cache: on Redis, sup-cache does not yet record which sender each write was made for",
+        );
+      }
+      const reports = forgetSender(
+        this.#backend,
+        sender,
+        options.dryRun === true,
+        this.#clock.now(),
+      );
+      if (!options.dryRun) this.#backend.flush();
+      return reports;
+    });
   }
 
   #flush(): void {
@@ -309,11 +368,20 @@ export class SupCache implements AsyncDisposable {
     if (this.#closed) return;
     this.#flush();
     const step = this.#backend!.purgeExpired(
-      Date.now(),
+      this.#clock.now(),
       this.#sweepBatch,
       this.#sweepCursor,
     );
     this.#sweepCursor = step.next;
+    // Who-wrote-what rows of entries that are gone (see forget.ts), a
+    // bounded batch per tick.
+    const backend = this.#backend!;
+    if (backend.pruneAttributions !== undefined) {
+      this.#attributionCursor = backend.pruneAttributions(
+        this.#attributionCursor,
+        this.#sweepBatch,
+      );
+    }
   }
 
   /** Whether `close()` has run. */

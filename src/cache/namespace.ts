@@ -19,6 +19,8 @@ import {
   type Space,
 } from "../storage/backend.ts";
 import { checkOptions } from "../check_options.ts";
+import type { Clock } from "./clock.ts";
+import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type {
@@ -31,19 +33,17 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
-import {
-  checkExpiresAt,
-  checkKey,
-  checkTtl,
-  expiryFromTtl,
-  toValueBytes,
-} from "./validate.ts";
+import { checkBatch, checkKey, expiryOf, toValueBytes } from "./validate.ts";
 
 /** What every namespace of one cache shares. */
 export interface CacheContext {
   readonly backend: Backend;
+  /** The cache's one source of time (see clock.ts). */
+  readonly clock: Clock;
   readonly limits: ResolvedLimits;
   readonly quota: Quota | null;
+  /** What a cache namespace at its quota does (the store always rejects). */
+  readonly onQuota: "reject" | "evict";
   /** The cache's default TTL for space 0. */
   readonly ttl: number | null;
   /** Most expired rows one purge step deletes (the sweep batch). */
@@ -55,7 +55,6 @@ export interface CacheContext {
 }
 
 /** The option names of a single write. */
-export const SET_OPTIONS = ["ttl", "expiresAt"] as const;
 const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
 
 const encoder = new TextEncoder();
@@ -82,6 +81,8 @@ export class SyncNamespaceImpl implements SyncNamespace {
   #misses = 0;
   #recountedAt = -Infinity;
   #nextPass = -Infinity;
+  /** `null` unless this namespace evicts at its quota. */
+  readonly #eviction: Eviction | null;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -89,17 +90,25 @@ export class SyncNamespaceImpl implements SyncNamespace {
     this.name = name;
     // The store never expires unless a write asks for it.
     this.#ttl = space === 0 ? ctx.ttl : null;
+    // The store is data, not cache: it is never evicted.
+    this.#eviction = space === 0 && ctx.onQuota === "evict" &&
+        ctx.quota !== null && canEvict(ctx.backend)
+      ? new Eviction(ctx.backend, space, name, ctx.quota, ctx.clock)
+      : null;
   }
 
   get(key: string): Uint8Array | null {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const value = this.#ctx.backend.getValue(
-      this.#space,
-      this.name,
-      key,
-      Date.now(),
-    );
+    const eviction = this.#eviction;
+    const value = eviction !== null && eviction.watching
+      ? eviction.get(key)
+      : this.#ctx.backend.getValue(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      );
     if (value === undefined) {
       this.#misses++;
       return null;
@@ -118,11 +127,48 @@ export class SyncNamespaceImpl implements SyncNamespace {
   peek(key: string): CacheEntry | null {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     return this.#ctx.backend.get(this.#space, this.name, key, now) ?? null;
   }
 
+  /**
+   * Who writes are made for (see {@link actFor}); `null` outside a
+   * plugin's handling of a message.
+   */
+  #sender: string | null = null;
+
+  /** Attribute later writes to `sender` (the host, around a message). */
+  actFor(sender: string | null): void {
+    this.#sender = sender;
+  }
+
   set(key: string, value: CacheValue, options?: SetOptions): void {
+    const sender = this.#sender;
+    const { backend } = this.#ctx;
+    if (sender === null || backend.attribute === undefined) {
+      return this.#set(key, value, options);
+    }
+    // The attribution lands with the write or not at all.
+    backend.transaction(() => {
+      this.#set(key, value, options);
+      backend.attribute!(this.#space, this.name, key, sender);
+    });
+  }
+
+  increment(key: string, by = 1): number {
+    const sender = this.#sender;
+    const { backend } = this.#ctx;
+    if (sender === null || backend.attribute === undefined) {
+      return this.#increment(key, by);
+    }
+    return backend.transaction(() => {
+      const n = this.#increment(key, by);
+      backend.attribute!(this.#space, this.name, key, sender);
+      return n;
+    });
+  }
+
+  #set(key: string, value: CacheValue, options?: SetOptions): void {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
@@ -138,7 +184,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
           bytes,
           expiresAt,
           size,
-          Date.now(),
+          this.#ctx.clock.now(),
           quota,
         ),
       size,
@@ -159,7 +205,8 @@ export class SyncNamespaceImpl implements SyncNamespace {
     }
   }
 
-  #withQuota(attempt: () => boolean, size: number): void {
+  #withQuota(attempt: () => boolean, size: number, keys = 1): void {
+    this.#eviction?.wrote();
     const tryOnce = () => {
       try {
         return attempt();
@@ -176,14 +223,14 @@ export class SyncNamespaceImpl implements SyncNamespace {
     // steps, without the lock); repeating it for every refused write in the
     // next second would only repeat that reading, unless this process wrote
     // something that expires sooner (see #noteExpiry).
-    if (Date.now() >= this.#nextPass) {
+    if (this.#ctx.clock.now() >= this.#nextPass) {
       let after: string | null = null;
       let freed = 0;
       do {
         const step = backend.purgeExpiredIn(
           this.#space,
           this.name,
-          Date.now(),
+          this.#ctx.clock.now(),
           this.#ctx.purgeBatch,
           after,
         );
@@ -191,11 +238,16 @@ export class SyncNamespaceImpl implements SyncNamespace {
         if (step.deleted > 0 && tryOnce()) return;
         after = step.next;
       } while (after !== null);
-      if (freed === 0) this.#nextPass = Date.now() + EMPTY_PASS_EVERY_MS;
+      if (freed === 0) {
+        this.#nextPass = this.#ctx.clock.now() + EMPTY_PASS_EVERY_MS;
+      }
     }
+    // Expired entries are gone (or were looked for a moment ago): make room
+    // by evicting the least recently used, in one transaction with the write.
+    if (this.#eviction?.makeRoom(keys, size, tryOnce)) return;
     // A recount reads the whole namespace: at most one per namespace per
     // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
       this.#recountedAt = now;
       if (backend.recount(this.#space, this.name) && tryOnce()) return;
@@ -216,20 +268,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   }
 
   #expiry(options: SetOptions | undefined): number | null {
-    if (options === undefined) {
-      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
-    }
-    checkOptions(options, SET_OPTIONS, "set");
-    if (options.expiresAt !== undefined) {
-      if (options.ttl !== undefined) {
-        throw new InvalidInputError(
-          "give ttl (relative) or expiresAt (absolute), not both",
-        );
-      }
-      return checkExpiresAt(options.expiresAt);
-    }
-    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
-    return ttl === null ? null : expiryFromTtl(ttl);
+    return expiryOf(options, this.#ttl, this.#ctx.clock.now());
   }
 
   delete(key: string): boolean {
@@ -239,7 +278,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     );
     this.#ctx.scheduleFlush();
     return deleted;
@@ -248,7 +287,12 @@ export class SyncNamespaceImpl implements SyncNamespace {
   has(key: string): boolean {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    return this.#ctx.backend.get(this.#space, this.name, key, Date.now()) !==
+    return this.#ctx.backend.get(
+      this.#space,
+      this.name,
+      key,
+      this.#ctx.clock.now(),
+    ) !==
       undefined;
   }
 
@@ -276,7 +320,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       exclusive: resume,
       before: prefixEnd(prefix),
       limit,
-      now: Date.now(),
+      now: this.#ctx.clock.now(),
     };
   }
 
@@ -292,7 +336,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
     return { entries, cursor: nextCursor(entries, range.limit, (e) => e.key) };
   }
 
-  increment(key: string, by = 1): number {
+  #increment(key: string, by = 1): number {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     if (!Number.isSafeInteger(by)) {
@@ -313,7 +357,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
         by,
         fresh,
         keySize,
-        Date.now(),
+        this.#ctx.clock.now(),
         quota,
       );
       if (text !== undefined) {
@@ -335,7 +379,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
   ): number {
     const { backend, quota } = this.#ctx;
     return backend.transaction(() => {
-      const now = Date.now();
+      const now = this.#ctx.clock.now();
       const entry = backend.get(this.#space, this.name, key, now);
       let current = 0;
       if (entry) {
@@ -435,47 +479,31 @@ export class SyncNamespaceImpl implements SyncNamespace {
     >,
     method: string,
   ): { writes: BatchWrite[]; size: number } {
-    if (
-      entries === null || typeof entries !== "object" ||
-      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
-    ) {
-      throw new InvalidInputError(
-        `${method} takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map`,
-      );
-    }
-    const { limits } = this.#ctx;
-    const writes: BatchWrite[] = [];
-    let size = 0;
-    let i = 0;
-    for (const item of entries) {
-      if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
-        throw new InvalidInputError(
-          `${method} item ${i} must be [key, value] or [key, value, options], got ${
-            Array.isArray(item) ? `${item.length} elements` : typeof item
-          }; nothing was written`,
-        );
-      }
-      const [key, value, options] = item;
-      const bytes = toValueBytes(value, limits.maxValueBytes);
-      const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
-      size += itemSize;
-      writes.push({
-        key,
-        value: bytes,
-        expiresAt: this.#expiry(options),
-        size: itemSize,
-      });
-      i++;
-    }
-    return { writes, size };
+    return checkBatch(
+      entries,
+      method,
+      this.#ctx.limits,
+      this.#ttl,
+      this.#ctx.clock.now(),
+    );
   }
 
   #writeBatch(writes: BatchWrite[], size: number): void {
     const { backend, quota } = this.#ctx;
-    this.#withQuota(() => {
-      backend.writeMany(this.#space, this.name, writes, Date.now(), quota);
-      return true;
-    }, size);
+    this.#withQuota(
+      () => {
+        backend.writeMany(
+          this.#space,
+          this.name,
+          writes,
+          this.#ctx.clock.now(),
+          quota,
+        );
+        return true;
+      },
+      size,
+      writes.length,
+    );
   }
 
   stats(): NamespaceStats {
@@ -486,6 +514,7 @@ export class SyncNamespaceImpl implements SyncNamespace {
       bytes: used.bytes,
       hits: used.hits + this.#hits,
       misses: used.misses + this.#misses,
+      evictions: used.evictions ?? 0,
     };
   }
 
@@ -495,6 +524,10 @@ export class SyncNamespaceImpl implements SyncNamespace {
    * of writes; the cache flushes on each sweep tick and on close.
    */
   flushCounters(): void {
+    if (this.#eviction !== null) {
+      this.#eviction.flush();
+      this.#eviction.check();
+    }
     if (this.#hits === 0 && this.#misses === 0) return;
     this.#ctx.backend.addCounters(
       this.#space,
@@ -546,23 +579,27 @@ export class SyncNamespaceImpl implements SyncNamespace {
     }));
     const size = planned.reduce((n, p) => n + p.size, 0);
     let ok = true;
-    this.#withQuota(() =>
-      backend.transaction(() => {
-        const now = Date.now();
-        for (const c of checks) {
-          const found =
-            backend.get(this.#space, this.name, c.key, now)?.version ?? null;
-          if (found !== c.version) {
-            ok = false;
-            return true;
+    this.#withQuota(
+      () =>
+        backend.transaction(() => {
+          const now = this.#ctx.clock.now();
+          for (const c of checks) {
+            const found =
+              backend.get(this.#space, this.name, c.key, now)?.version ?? null;
+            if (found !== c.version) {
+              ok = false;
+              return true;
+            }
           }
-        }
-        ok = true;
-        if (writes.length > 0) {
-          backend.writeMany(this.#space, this.name, writes, now, quota);
-        }
-        return true;
-      }), size);
+          ok = true;
+          if (writes.length > 0) {
+            backend.writeMany(this.#space, this.name, writes, now, quota);
+          }
+          return true;
+        }),
+      size,
+      writes.length,
+    );
     if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
     if (ok) { for (const w of writes) this.#noteExpiry(w.expiresAt); }
     return ok;
@@ -602,4 +639,20 @@ function compareKeys(a: string, b: string): number {
     const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
     if (d !== 0) return d;
   }
+}
+
+/**
+ * Attribute the writes of `namespaces` to `sender` until the returned
+ * function is called: the plugin host wraps a `handleMessage` call in it,
+ * so `SupCache.forget(sender)` can find what a plugin stored for whom.
+ */
+export function actFor(
+  namespaces: readonly SyncNamespace[],
+  sender: string,
+): () => void {
+  const impls = namespaces.filter((ns) => ns instanceof SyncNamespaceImpl);
+  for (const ns of impls) ns.actFor(sender);
+  return () => {
+    for (const ns of impls) ns.actFor(null);
+  };
 }

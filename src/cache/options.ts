@@ -12,6 +12,7 @@ import {
   type ResolvedRedisOptions,
   resolveRedisOptions,
 } from "../storage/redis/options.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { checkTtl } from "./validate.ts";
 
 /** Size limits. Every field is optional; `null` means unlimited. */
@@ -24,6 +25,13 @@ export interface Limits {
   maxBytes?: number | null;
   /** Most entries one namespace may hold. Default 10,000,000; `null` = unlimited. */
   maxKeys?: number | null;
+  /**
+   * What a write that would pass `maxBytes` / `maxKeys` does in a cache
+   * namespace: `"evict"` (default) deletes expired entries, then the least
+   * recently used, in the write's own transaction; `"reject"` throws
+   * `QuotaExceededError`. The store keyspace always rejects: it is data.
+   */
+  onQuota?: "reject" | "evict";
 }
 
 /** Options of `createSupCache`. */
@@ -62,6 +70,12 @@ export interface SupCacheOptions {
   sweepIntervalMs?: number;
   /** Most expired rows one sweep tick deletes, so a tick never stalls the process. Default 500. */
   sweepBatch?: number;
+  /**
+   * Where the cache reads the time: expiry, the sweep, `increment`'s window
+   * and the TTL range check all use it. Default: the wall clock. Tests pass
+   * the clock of `@sup/cache/testing` and advance it instead of sleeping.
+   */
+  clock?: Clock;
 }
 
 /** Limits with every default filled in. */
@@ -74,6 +88,8 @@ export interface ResolvedLimits {
   maxBytes: number | null;
   /** Per-namespace key quota, or `null` for unlimited. */
   maxKeys: number | null;
+  /** What a cache namespace at its quota does. */
+  onQuota: "reject" | "evict";
 }
 
 /** The built-in defaults, documented on {@link Limits}. */
@@ -82,6 +98,7 @@ export const DEFAULT_LIMITS: ResolvedLimits = {
   maxValueBytes: 1_048_576,
   maxBytes: 256 * 1_048_576,
   maxKeys: 10_000_000,
+  onQuota: "evict",
 };
 
 /** One hour, as sup's cache. */
@@ -107,6 +124,7 @@ export const CACHE_OPTIONS = [
   "redis",
   "sweepIntervalMs",
   "sweepBatch",
+  "clock",
 ] as const;
 
 const LIMIT_OPTIONS = [
@@ -114,6 +132,7 @@ const LIMIT_OPTIONS = [
   "maxValueBytes",
   "maxBytes",
   "maxKeys",
+  "onQuota",
 ] as const;
 
 /** Fill in default limits and reject nonsense ones. */
@@ -123,6 +142,14 @@ export function resolveLimits(limits: Limits = {}): ResolvedLimits {
     limits[k] === undefined ? DEFAULT_LIMITS[k] : limits[k];
   const maxBytes = pick("maxBytes");
   const maxKeys = pick("maxKeys");
+  const onQuota = pick("onQuota");
+  if (onQuota !== "reject" && onQuota !== "evict") {
+    throw new InvalidInputError(
+      `limits.onQuota must be "evict" (make room by deleting the least recently used entries) or "reject" (throw QuotaExceededError), got ${
+        JSON.stringify(onQuota)
+      }`,
+    );
+  }
   return {
     maxKeyBytes: positiveInt("limits.maxKeyBytes", pick("maxKeyBytes")),
     maxValueBytes: positiveInt("limits.maxValueBytes", pick("maxValueBytes")),
@@ -130,6 +157,7 @@ export function resolveLimits(limits: Limits = {}): ResolvedLimits {
       ? null
       : positiveInt("limits.maxBytes", maxBytes),
     maxKeys: maxKeys === null ? null : positiveInt("limits.maxKeys", maxKeys),
+    onQuota,
   };
 }
 
@@ -191,6 +219,8 @@ export interface ResolvedOptions {
   sweepIntervalMs: number;
   /** Rows per sweep step. */
   sweepBatch: number;
+  /** The cache's source of time. */
+  clock: Clock;
 }
 
 /**
@@ -223,9 +253,19 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       }`,
     );
   }
+  const clock = o.clock === undefined ? systemClock : o.clock;
+  if (
+    typeof clock !== "object" || clock === null ||
+    typeof (clock as Clock).now !== "function" ||
+    !Number.isSafeInteger(clock.now())
+  ) {
+    throw new InvalidInputError(
+      "options.clock must be an object whose now() returns whole milliseconds since the epoch, e.g. { now: () => Date.now() } or createTestClock() from @sup/cache/testing",
+    );
+  }
   const ttl = o.ttl === undefined
     ? DEFAULT_TTL
-    : checkTtl(o.ttl, "options.ttl");
+    : checkTtl(o.ttl, "options.ttl", clock.now());
   const durability = o.durability ?? "normal";
   if (durability !== "normal" && durability !== "full") {
     throw new InvalidInputError(
@@ -289,5 +329,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     redis,
     sweepIntervalMs,
     sweepBatch,
+    clock,
   };
 }

@@ -19,10 +19,10 @@ import type {
   Space,
 } from "../storage/async_backend.ts";
 import { checkOptions } from "../check_options.ts";
+import type { Clock } from "./clock.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
 import type { AtomicCheck, AtomicMutation } from "./namespace.ts";
-import { SET_OPTIONS } from "./namespace.ts";
 import type {
   CacheEntry,
   CacheValue,
@@ -33,17 +33,16 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
-import {
-  checkExpiresAt,
-  checkKey,
-  checkTtl,
-  expiryFromTtl,
-  toValueBytes,
-} from "./validate.ts";
+import { checkBatch, checkKey, expiryOf, toValueBytes } from "./validate.ts";
 
 /** What every remote namespace of one cache shares. */
 export interface RemoteContext {
   readonly backend: AsyncBackend;
+  /**
+   * The cache's clock, for the TTL range check and the times sent to the
+   * server; expiry itself is the server's (a test clock cannot move it).
+   */
+  readonly clock: Clock;
   readonly limits: ResolvedLimits;
   readonly quota: Quota | null;
   /** The cache's default TTL for space 0. */
@@ -86,7 +85,7 @@ export class RemoteNamespaceImpl {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     );
     if (value === undefined) {
       this.#misses++;
@@ -110,7 +109,7 @@ export class RemoteNamespaceImpl {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     ) ?? null;
   }
 
@@ -130,7 +129,7 @@ export class RemoteNamespaceImpl {
           bytes,
           expiresAt,
           size,
-          Date.now(),
+          this.#ctx.clock.now(),
           quota,
         ),
       size,
@@ -154,14 +153,14 @@ export class RemoteNamespaceImpl {
       const step = await backend.purgeExpiredIn(
         this.#space,
         this.name,
-        Date.now(),
+        this.#ctx.clock.now(),
         this.#ctx.purgeBatch,
         after,
       );
       if (step.deleted > 0 && await attempt()) return;
       after = step.next;
     } while (after !== null);
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
       this.#recountedAt = now;
       if (await backend.recount(this.#space, this.name) && await attempt()) {
@@ -184,20 +183,7 @@ export class RemoteNamespaceImpl {
   }
 
   #expiry(options: SetOptions | undefined): number | null {
-    if (options === undefined) {
-      return this.#ttl === null ? null : expiryFromTtl(this.#ttl);
-    }
-    checkOptions(options, SET_OPTIONS, "set");
-    if (options.expiresAt !== undefined) {
-      if (options.ttl !== undefined) {
-        throw new InvalidInputError(
-          "give ttl (relative) or expiresAt (absolute), not both",
-        );
-      }
-      return checkExpiresAt(options.expiresAt);
-    }
-    const ttl = options.ttl === undefined ? this.#ttl : checkTtl(options.ttl);
-    return ttl === null ? null : expiryFromTtl(ttl);
+    return expiryOf(options, this.#ttl, this.#ctx.clock.now());
   }
 
   async delete(key: string): Promise<boolean> {
@@ -207,7 +193,7 @@ export class RemoteNamespaceImpl {
       this.#space,
       this.name,
       key,
-      Date.now(),
+      this.#ctx.clock.now(),
     );
   }
 
@@ -237,7 +223,7 @@ export class RemoteNamespaceImpl {
       exclusive: resume,
       before: prefixEnd(prefix),
       limit,
-      now: Date.now(),
+      now: this.#ctx.clock.now(),
     };
   }
 
@@ -272,7 +258,7 @@ export class RemoteNamespaceImpl {
         by,
         fresh,
         keySize,
-        Date.now(),
+        this.#ctx.clock.now(),
         quota,
       );
       switch (res.kind) {
@@ -314,7 +300,13 @@ export class RemoteNamespaceImpl {
     const { backend, quota } = this.#ctx;
     await this.#withQuota(
       () =>
-        backend.writeMany(this.#space, this.name, writes, Date.now(), quota),
+        backend.writeMany(
+          this.#space,
+          this.name,
+          writes,
+          this.#ctx.clock.now(),
+          quota,
+        ),
       size,
     );
     return writes.length;
@@ -350,7 +342,7 @@ export class RemoteNamespaceImpl {
           this.name,
           checks,
           absent,
-          Date.now(),
+          this.#ctx.clock.now(),
           quota,
         );
         ok = outcome === "ok";
@@ -368,39 +360,13 @@ export class RemoteNamespaceImpl {
     >,
     method: string,
   ): { writes: BatchWrite[]; size: number } {
-    if (
-      entries === null || typeof entries !== "object" ||
-      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
-    ) {
-      throw new InvalidInputError(
-        `${method} takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map`,
-      );
-    }
-    const { limits } = this.#ctx;
-    const writes: BatchWrite[] = [];
-    let size = 0;
-    let i = 0;
-    for (const item of entries) {
-      if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
-        throw new InvalidInputError(
-          `${method} item ${i} must be [key, value] or [key, value, options], got ${
-            Array.isArray(item) ? `${item.length} elements` : typeof item
-          }; nothing was written`,
-        );
-      }
-      const [key, value, options] = item;
-      const bytes = toValueBytes(value, limits.maxValueBytes);
-      const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
-      size += itemSize;
-      writes.push({
-        key,
-        value: bytes,
-        expiresAt: this.#expiry(options),
-        size: itemSize,
-      });
-      i++;
-    }
-    return { writes, size };
+    return checkBatch(
+      entries,
+      method,
+      this.#ctx.limits,
+      this.#ttl,
+      this.#ctx.clock.now(),
+    );
   }
 
   /**
@@ -419,6 +385,8 @@ export class RemoteNamespaceImpl {
       bytes: known?.bytes ?? 0,
       hits: (known?.hits ?? 0) + this.#hits,
       misses: (known?.misses ?? 0) + this.#misses,
+      // Redis rejects at the quota; it never evicts (see scale-out.md).
+      evictions: 0,
     };
   }
 
@@ -485,7 +453,7 @@ export class RemoteNamespaceImpl {
         this.name,
         checks,
         writes,
-        Date.now(),
+        this.#ctx.clock.now(),
         quota,
       );
       ok = outcome === "ok";

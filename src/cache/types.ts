@@ -83,6 +83,11 @@ export interface NamespaceStats {
   hits: number;
   /** Reads that found nothing or an expired value. */
   misses: number;
+  /**
+   * Live entries deleted to make room for writes (`limits.onQuota:
+   * "evict"`), by every process, since the namespace was created or cleared.
+   */
+  evictions: number;
 }
 
 /** Result of `atomic().commit()`. */

@@ -4,7 +4,11 @@
  *
  * @module
  */
+import { checkOptions } from "../check_options.ts";
 import { InvalidInputError, LimitExceededError } from "../errors.ts";
+import type { BatchWrite } from "../storage/backend.ts";
+import type { ResolvedLimits } from "./options.ts";
+import type { CacheValue, SetOptions } from "./types.ts";
 
 const encoder = new TextEncoder();
 
@@ -93,8 +97,15 @@ export const MAX_EXPIRES_AT = 8_640_000_000_000_000;
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
-/** Check a TTL (positive whole ms, or `null` for never). */
-export function checkTtl(ttl: unknown, what = "ttl"): number | null {
+/**
+ * Check a TTL (positive whole ms, or `null` for never); `now` is the
+ * cache's clock, which decides how far away the last valid instant is.
+ */
+export function checkTtl(
+  ttl: unknown,
+  what = "ttl",
+  now: number,
+): number | null {
   if (ttl === null) return null;
   if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl <= 0) {
     throw new InvalidInputError(
@@ -103,10 +114,10 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
       }`,
     );
   }
-  if (ttl > MAX_EXPIRES_AT - Date.now()) {
+  if (ttl > MAX_EXPIRES_AT - now) {
     throw new InvalidInputError(
       `${what} is ${fmt(ttl)} ms, out of range: it must be from 1 to ${
-        fmt(MAX_EXPIRES_AT - Date.now())
+        fmt(MAX_EXPIRES_AT - now)
       } ms (ending at most at ${
         fmt(MAX_EXPIRES_AT)
       } ms since the epoch, the last instant a JavaScript Date can hold), or null for never`,
@@ -115,10 +126,10 @@ export function checkTtl(ttl: unknown, what = "ttl"): number | null {
   return ttl;
 }
 
-/** The expiry `ttl` ms from now, checked to be a valid `Date`. */
-export function expiryFromTtl(ttl: number): number {
-  const at = Date.now() + ttl;
-  if (at > MAX_EXPIRES_AT) checkTtl(ttl);
+/** The expiry `ttl` ms after `now`, checked to be a valid `Date`. */
+export function expiryFromTtl(ttl: number, now: number): number {
+  const at = now + ttl;
+  if (at > MAX_EXPIRES_AT) checkTtl(ttl, "ttl", now);
   return at;
 }
 
@@ -138,4 +149,82 @@ export function checkExpiresAt(at: unknown, what = "expiresAt"): number | null {
     );
   }
   return at;
+}
+
+/** The option names `set` (and each `setMany` item) takes. */
+export const SET_OPTIONS = ["ttl", "expiresAt"] as const;
+
+/**
+ * When an entry written at `now` with `options` expires: its `ttl`
+ * (relative) or `expiresAt` (absolute), else `defaultTtl`; `null` is never.
+ * Every namespace, local or remote, asks this one function.
+ */
+export function expiryOf(
+  options: SetOptions | undefined,
+  defaultTtl: number | null,
+  now: number,
+): number | null {
+  if (options === undefined) {
+    return defaultTtl === null ? null : expiryFromTtl(defaultTtl, now);
+  }
+  checkOptions(options, SET_OPTIONS, "set");
+  if (options.expiresAt !== undefined) {
+    if (options.ttl !== undefined) {
+      throw new InvalidInputError(
+        "give ttl (relative) or expiresAt (absolute), not both",
+      );
+    }
+    return checkExpiresAt(options.expiresAt);
+  }
+  const ttl = options.ttl === undefined
+    ? defaultTtl
+    : checkTtl(options.ttl, "ttl", now);
+  return ttl === null ? null : expiryFromTtl(ttl, now);
+}
+
+/**
+ * Check every item of a `setMany`-style batch before anything is written,
+ * and turn it into backend writes; `size` is their keys and values in bytes.
+ */
+export function checkBatch(
+  entries: Iterable<
+    readonly [key: string, value: CacheValue, options?: SetOptions]
+  >,
+  method: string,
+  limits: ResolvedLimits,
+  defaultTtl: number | null,
+  now: number,
+): { writes: BatchWrite[]; size: number } {
+  if (
+    entries === null || typeof entries !== "object" ||
+    typeof (entries as Iterable<unknown>)[Symbol.iterator] !== "function"
+  ) {
+    throw new InvalidInputError(
+      `${method} takes an iterable of [key, value, options?] items, e.g. [["a", "1"], ["b", "2", { ttl: 60_000 }]] or a Map`,
+    );
+  }
+  const writes: BatchWrite[] = [];
+  let size = 0;
+  let i = 0;
+  for (const item of entries) {
+    if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
+      throw new InvalidInputError(
+        `${method} item ${i} must be [key, value] or [key, value, options], got ${
+          Array.isArray(item) ? `${item.length} elements` : typeof item
+        }; nothing was written`,
+      );
+    }
+    const [key, value, options] = item;
+    const bytes = toValueBytes(value, limits.maxValueBytes);
+    const itemSize = checkKey(key, limits.maxKeyBytes) + bytes.length;
+    size += itemSize;
+    writes.push({
+      key,
+      value: bytes,
+      expiresAt: expiryOf(options, defaultTtl, now),
+      size: itemSize,
+    });
+    i++;
+  }
+  return { writes, size };
 }

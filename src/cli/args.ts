@@ -27,6 +27,7 @@ export const OPTIONS = {
   sender: { type: "string" },
   name: { type: "string" },
   force: { type: "boolean" },
+  "dry-run": { type: "boolean" },
   version: { type: "boolean", short: "V" },
 } as const;
 
@@ -76,6 +77,8 @@ export interface Values {
   name?: string;
   /** `--force`: replace an existing output file (never a database). */
   force?: boolean;
+  /** `--dry-run`: list what would change, change nothing. */
+  "dry-run"?: boolean;
   /** `-V`, `--version`: print the version instead of running. */
   version?: boolean;
 }

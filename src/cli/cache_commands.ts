@@ -337,6 +337,52 @@ const purge: Command = {
     return 0;
   },
 };
+const forget: Command = {
+  name: "forget",
+  summary: "delete everything stored for one person, in every plugin",
+  usage: "<sender>",
+  description:
+    "Deletes, in every namespace of both keyspaces, each entry a plugin wrote while handling a message from <sender> (as the host passed it, e.g. 34600000000@s.whatsapp.net), and each entry whose key has <sender> as a whole ':'-separated segment (ratelimit:<sender>, <sender>:lang). One transaction per namespace. Lists what was deleted per plugin and which rule matched: 'sender' (written for them) or 'key-segment'. Entries the host wrote outside a message are attributed to no one.",
+  options: [[
+    "dry-run",
+    "--dry-run",
+    "list what would be deleted, delete nothing",
+  ]],
+  examples: [
+    "sup-cache forget 34600000000@s.whatsapp.net --dry-run",
+    "sup-cache forget 34600000000@s.whatsapp.net --json",
+  ],
+  async run(ctx) {
+    checkArgs(ctx.command, ctx.args, ["sender"]);
+    const [sender] = ctx.args;
+    await using cache = await openCache(ctx, { create: false });
+    const dryRun = ctx.values["dry-run"] === true;
+    const reports = await cache.forget(sender, { dryRun });
+    if (ctx.values.json) {
+      await ctx.out.json({ sender, dryRun, namespaces: reports });
+      return 0;
+    }
+    const verb = dryRun ? "would delete" : "deleted";
+    let total = 0;
+    for (const r of reports) {
+      total += r.keys.length;
+      for (const k of r.keys) {
+        await ctx.out.line(
+          `${verb} ${r.kind} ${JSON.stringify(r.name)} ${
+            JSON.stringify(k.key)
+          } (${k.rule})`,
+        );
+      }
+    }
+    await ctx.out.line(
+      `${verb} ${plural(total, "entry", "entries")} for ${
+        JSON.stringify(sender)
+      } in ${plural(reports.length, "namespace", "namespaces")}`,
+    );
+    return 0;
+  },
+};
+
 /** The cache commands, in the order `--help` lists them. */
 export const CACHE_COMMANDS: Command[] = [
   namespaces,
@@ -345,4 +391,5 @@ export const CACHE_COMMANDS: Command[] = [
   set,
   rm,
   purge,
+  forget,
 ];

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { actFor } from "../cache/namespace.ts";
 import { ClosedError } from "../errors.ts";
 import { beginCall, classify, type Outcome, runCall } from "./call_runner.ts";
 import type { HostState } from "./context.ts";
@@ -452,7 +453,16 @@ export class Plugin implements AsyncDisposable {
         auto_reply_allowed: false,
       },
     };
-    const out = await this.#sup("handle_message", input);
+    // Writes made while handling the message are recorded as the sender's,
+    // so SupCache.forget(sender) finds them.
+    const { state } = this.#parts;
+    const done = actFor([state.cache, state.store], msg.sender);
+    let out;
+    try {
+      out = await this.#sup("handle_message", input);
+    } finally {
+      done();
+    }
     const value = this.#parse(
       "handle_message",
       out,

@@ -77,6 +77,51 @@ export interface NamespaceUsage {
   nextExpiry: number | null;
   /** Earliest write time among stored entries, or `null` when empty. */
   oldest: number | null;
+  /** Entries evicted to make room (all processes); absent when the backend does not evict. */
+  evictions?: number;
+}
+
+/** A live value with the time it was last used (written or, coarsely, read). */
+export interface UsedValue {
+  /** The value bytes. */
+  value: Uint8Array;
+  /** max(last write, last recorded read), ms since the epoch. */
+  usedAt: number;
+}
+
+/** An entry found by {@link Backend.forgetCandidates}. */
+export interface ForgetCandidate {
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** The key. */
+  key: string;
+  /**
+   * `"sender"`: written while a plugin handled the sender's message;
+   * `"key-segment"`: the key has the sender id as a whole `:`-separated part.
+   */
+  rule: "sender" | "key-segment";
+}
+
+/** Where a {@link Backend.pruneAttributions} pass stopped. */
+export interface AttributionCursor {
+  /** The sender. */
+  sender: string;
+  /** 0 = cache, 1 = store. */
+  space: Space;
+  /** The namespace. */
+  ns: string;
+  /** The key. */
+  key: string;
+}
+
+/** What one {@link Backend.evict} call made room for. */
+export interface EvictionResult {
+  /** Entries deleted (expired ones included). */
+  keys: number;
+  /** Their bytes. */
+  bytes: number;
 }
 
 /** One write of a {@link Backend.writeMany} batch. */
@@ -255,4 +300,71 @@ export interface Backend {
   transaction<T>(fn: () => T): T;
   /** Close the connection. */
   close(): void;
+
+  // Eviction support. Optional, so a backend without it still works: the
+  // cache then refuses writes at the quota (onQuota "reject") everywhere.
+
+  /** Like {@link Backend.getValue}, with when the entry was last used. */
+  getValueUsed?(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): UsedValue | undefined;
+  /**
+   * Record reads: each key of `reads` was read at its value (ms since the
+   * epoch); a stamp only ever moves forward. One transaction (joining an
+   * outer one).
+   */
+  touch?(space: Space, ns: string, reads: ReadonlyMap<string, number>): void;
+  /**
+   * Stored keys and bytes of a namespace, from its counters only (no scan
+   * of its rows), as the quota check inside a write sees them.
+   */
+  counts?(space: Space, ns: string): { keys: number; bytes: number };
+
+  // Who entries were written for (SupCache.forget). Optional: without
+  // them forget refuses to run.
+
+  /**
+   * Record that the live entry `key` was written on `sender`'s behalf
+   * (joining the caller's transaction, so it lands with the write).
+   */
+  attribute?(space: Space, ns: string, key: string, sender: string): void;
+  /**
+   * Every stored entry of every namespace written on `sender`'s behalf, or
+   * whose key has `sender` as a whole `:`-separated segment (each once;
+   * `"sender"` wins when both match).
+   */
+  forgetCandidates?(sender: string): ForgetCandidate[];
+  /** Drop every attribution to `sender` (joining the caller's transaction). */
+  dropAttributions?(sender: string): void;
+  /**
+   * One bounded step over the attributions: look at up to `limit` after
+   * `after` and drop those whose entry is gone or was created again since
+   * (evicted, expired and swept, deleted). Returns where to go on, or
+   * `null` at the end.
+   */
+  pruneAttributions?(
+    after: AttributionCursor | null,
+    limit: number,
+  ): AttributionCursor | null;
+
+  /**
+   * Inside the caller's transaction: delete entries of the namespace until
+   * `keys` more entries and `bytes` more bytes fit under `quota` (and at
+   * least `atLeast` entries are gone, so later writes find room), expired
+   * entries first, then the least recently used, looking at a bounded
+   * window of rows; at most `maxRows` are deleted. Counts the evictions.
+   */
+  evict?(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): EvictionResult;
 }

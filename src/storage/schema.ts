@@ -51,6 +51,7 @@ CREATE TABLE entries (
   version INTEGER NOT NULL,
   written_at INTEGER NOT NULL,
   value BLOB NOT NULL,
+  accessed_at INTEGER,
   PRIMARY KEY (space, ns, key)
 ) WITHOUT ROWID;
 CREATE TABLE namespaces (
@@ -62,7 +63,16 @@ CREATE TABLE namespaces (
   gen INTEGER NOT NULL DEFAULT 0,
   hits INTEGER NOT NULL DEFAULT 0,
   misses INTEGER NOT NULL DEFAULT 0,
+  evictions INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (space, ns)
+) WITHOUT ROWID;
+CREATE TABLE attributions (
+  sender TEXT NOT NULL,
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (sender, space, ns, key)
 ) WITHOUT ROWID;
 CREATE TRIGGER entries_update AFTER UPDATE ON entries
 WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
@@ -71,6 +81,34 @@ WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
     seq = max(seq, NEW.version >> 12)
   WHERE space = NEW.space AND ns = NEW.ns;
 END;
+`;
+
+// Schema 3 adds what eviction needs (see eviction in SqliteBackend): a read
+// stamp, written only while a namespace is near its quota and at most once
+// per key per few seconds, so it is NULL for most rows and costs nothing on
+// the usual write; it sits after value because nothing hot reads it. And a
+// persistent eviction counter per namespace. ADD COLUMN changes only the
+// schema text, not a row, so the upgrade is instant at any size. And who an
+// entry was written for (`forget`): a row per (sender, entry) written while
+// a plugin handled that sender's message, with the entry's epoch (version
+// >> EPOCH_BITS), so an entry deleted and created again by someone else is
+// no longer theirs. Writes outside a message add nothing. Schema 2 also
+// counted single inserts with a trigger; schema 3 counts them in the write.
+// An older process still running when its file is upgraded (it reads
+// user_version only when it opens the file) would insert new single keys
+// uncounted, so upgrade every process on a file together.
+const MIGRATE_V2 = `
+DROP TRIGGER IF EXISTS entries_insert;
+ALTER TABLE entries ADD COLUMN accessed_at INTEGER;
+ALTER TABLE namespaces ADD COLUMN evictions INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE attributions (
+  sender TEXT NOT NULL,
+  space INTEGER NOT NULL,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (sender, space, ns, key)
+) WITHOUT ROWID;
 `;
 
 // Schema 1 (0.1.0) kept a size column, an expiry index and three per-row
@@ -105,12 +143,6 @@ UPDATE namespaces SET
 DROP TABLE entries_v1;
 DROP TABLE namespaces_v1;
 `;
-
-// Schema 2 counted single inserts with a trigger; schema 3 counts them in
-// the write. An older process still running when its file is upgraded (it
-// reads user_version only when it opens the file) would insert new single
-// keys uncounted, so upgrade every process on a file together.
-const MIGRATE_V2 = `DROP TRIGGER IF EXISTS entries_insert;`;
 
 /** Pragmas every connection sets; shared with the benchmark's baseline. */
 export function connectionPragmas(durability: "normal" | "full"): string {

@@ -7,8 +7,11 @@
  */
 import { StorageError } from "../errors.ts";
 import {
+  type AttributionCursor,
   type Backend,
   type BatchWrite,
+  type EvictionResult,
+  type ForgetCandidate,
   type KeyedEntry,
   type KeyRange,
   type NamespaceUsage,
@@ -18,6 +21,7 @@ import {
   type Space,
   type StoredEntry,
   type SweepCursor,
+  type UsedValue,
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
 import type { ValuesStatement } from "./node_sqlite.ts";
@@ -215,6 +219,24 @@ INSERT INTO namespaces (space, ns, seq) VALUES (?1, ?2, ?3)
 ON CONFLICT (space, ns) DO UPDATE SET seq = seq + excluded.seq
 RETURNING seq`;
 
+// Eviction (schema 3). An entry was last used at the later of its last
+// write and its last recorded read; reads are recorded coarsely (see
+// src/cache/eviction.ts). There is no index on it (one would cost a page on
+// every write): eviction looks at a window of EVICT_WINDOW rows after a hand
+// that moves round the namespace in key order (a CLOCK-style sweep) and
+// deletes the expired rows there, then the least recently used, at most a
+// quarter of the window, so whatever was used lately in the window stays.
+// Redis approximates LRU the same way, from a sample of keys.
+const USED = "max(written_at, coalesce(accessed_at, 0))";
+const GET_VALUE_USED = `SELECT value, ${USED} AS used FROM entries
+  WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`;
+const TOUCH = `UPDATE entries SET accessed_at = ?4
+  WHERE space = ?1 AND ns = ?2 AND key = ?3
+    AND (accessed_at IS NULL OR accessed_at < ?4)`;
+const EVICT_WINDOW = 256;
+/** Windows one eviction may look at before it gives up. */
+const EVICT_MAX_WINDOWS = 64;
+
 /** How many rows one purge step may look at, per row it may delete. */
 const SCAN_FACTOR = 20;
 
@@ -232,6 +254,7 @@ function usageOf(
     misses: Number(row?.misses ?? 0),
     nextExpiry: row?.next_expiry == null ? null : Number(row.next_expiry),
     oldest: row?.oldest == null ? null : Number(row.oldest),
+    evictions: Number(row?.evictions ?? 0),
   };
 }
 
@@ -274,6 +297,10 @@ export class SqliteBackend implements Backend {
   #leases = new Map<string, Lease>();
   /** Namespaces whose last single write was an insert. */
   #inserting = new Set<string>();
+  /** Inserts left before a namespace near its quota may try a lease again. */
+  #nearQuota = new Map<string, number>();
+  /** Where the next eviction window starts, per namespace. */
+  #hands = new Map<string, string>();
 
   /**
    * Wrap an open connection: refuse a file that is not ours before
@@ -372,7 +399,9 @@ export class SqliteBackend implements Backend {
     return this.#run(() => {
       if (this.#inserting.has(id)) {
         if (insert()) return true;
-        if (overwrite()) {
+        // Near the quota SET alone does it (insert or overwrite): trying an
+        // overwrite first would cost a statement on every new key.
+        if (!this.#nearQuota.has(id) && overwrite()) {
           this.#inserting.delete(id);
           return true;
         }
@@ -420,6 +449,14 @@ export class SqliteBackend implements Backend {
     // A lease taken in a transaction that rolls back would not exist.
     if (this.#inTransaction || size > LEASE_BYTES / 4) return false;
     const id = `${space}\u0000${ns}`;
+    // A lease refused near the quota is not asked for again for a while:
+    // each refusal is a write transaction that writes nothing.
+    const wait = this.#nearQuota.get(id);
+    if (wait !== undefined) {
+      if (wait > 1) this.#nearQuota.set(id, wait - 1);
+      else this.#nearQuota.delete(id);
+      return false;
+    }
     let lease = this.#leases.get(id);
     if (!lease || lease.keys < 1 || lease.bytes < size) {
       if (lease) this.#returnLease(lease);
@@ -432,7 +469,10 @@ export class SqliteBackend implements Backend {
         quota?.maxBytes ?? NO_LIMIT,
       );
       // No namespace row yet, or near the quota: count exactly instead.
-      if (!row) return false;
+      if (!row) {
+        this.#nearQuota.set(id, LEASE_KEYS);
+        return false;
+      }
       lease = {
         space,
         ns,
@@ -798,7 +838,7 @@ export class SqliteBackend implements Backend {
   usage(space: Space, ns: string): NamespaceUsage {
     const row = this.#run(() =>
       this.#stmt(
-        `SELECT keys, bytes, hits, misses, gen,
+        `SELECT keys, bytes, hits, misses, gen, evictions,
           (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
           (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
@@ -811,6 +851,7 @@ export class SqliteBackend implements Backend {
     const rows = this.#run(() =>
       this.#stmt(
         `SELECT n.space, n.ns, n.keys, n.bytes, n.hits, n.misses, n.gen,
+          n.evictions,
           (SELECT min(e.expires_at) FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
           (SELECT min(e.written_at) FROM entries AS e
@@ -1023,6 +1064,219 @@ export class SqliteBackend implements Backend {
       })
     );
     return true;
+  }
+
+  getValueUsed(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): UsedValue | undefined {
+    try {
+      const row = this.#stmt(GET_VALUE_USED).get(space, ns, key, now);
+      return row
+        ? { value: row.value as Uint8Array, usedAt: Number(row.used) }
+        : undefined;
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
+  }
+
+  touch(space: Space, ns: string, reads: ReadonlyMap<string, number>): void {
+    if (reads.size === 0) return;
+    this.transaction(() =>
+      this.#run(() => {
+        const touch = this.#stmt(TOUCH);
+        for (const [key, at] of reads) touch.run(space, ns, key, at);
+      })
+    );
+  }
+
+  counts(space: Space, ns: string): { keys: number; bytes: number } {
+    const row = this.#run(() =>
+      this.#stmt(
+        "SELECT keys, bytes FROM namespaces WHERE space = ?1 AND ns = ?2",
+      ).get(space, ns)
+    );
+    return { keys: Number(row?.keys ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
+  attribute(space: Space, ns: string, key: string, sender: string): void {
+    this.#run(() =>
+      this.#stmt(
+        `INSERT INTO attributions (sender, space, ns, key, epoch)
+         SELECT ?4, ?1, ?2, ?3, version >> ${EPOCH_BITS} FROM entries
+         WHERE space = ?1 AND ns = ?2 AND key = ?3
+         ON CONFLICT (sender, space, ns, key) DO UPDATE SET epoch = excluded.epoch`,
+      ).run(space, ns, key, sender)
+    );
+  }
+
+  forgetCandidates(sender: string): ForgetCandidate[] {
+    return this.#run(() => {
+      const found = new Map<string, ForgetCandidate>();
+      const add = (rows: SqlRow[], rule: ForgetCandidate["rule"]) => {
+        for (const r of rows) {
+          const c: ForgetCandidate = {
+            space: Number(r.space) as Space,
+            ns: r.ns as string,
+            key: r.key as string,
+            rule,
+          };
+          const id = `${c.space}\u0000${c.ns}\u0000${c.key}`;
+          if (!found.has(id)) found.set(id, c);
+        }
+      };
+      // Only while the entry is the one written for them: same epoch.
+      add(
+        this.#stmt(
+          `SELECT a.space, a.ns, a.key FROM attributions AS a
+           JOIN entries AS e ON e.space = a.space AND e.ns = a.ns
+             AND e.key = a.key AND (e.version >> ${EPOCH_BITS}) = a.epoch
+           WHERE a.sender = ?1 ORDER BY a.ns, a.space, a.key`,
+        ).all(sender),
+        "sender",
+      );
+      // A whole segment, compared as text (no LIKE: a sender id may hold
+      // % or _). Reads every key once: an operator's command, not a hot path.
+      add(
+        this.#stmt(
+          `SELECT space, ns, key FROM entries
+           WHERE key = ?1 OR substr(key, 1, length(?1) + 1) = ?1 || ':'
+             OR (length(key) > length(?1)
+               AND substr(key, -length(?1) - 1) = ':' || ?1)
+             OR instr(key, ':' || ?1 || ':') > 0
+           ORDER BY ns, space, key`,
+        ).all(sender),
+        "key-segment",
+      );
+      return [...found.values()];
+    });
+  }
+
+  pruneAttributions(
+    after: AttributionCursor | null,
+    limit: number,
+  ): AttributionCursor | null {
+    const from = after ?? { sender: "", space: -1, ns: "", key: "" };
+    const rows = this.#run(() =>
+      this.#stmt(
+        `SELECT a.sender, a.space, a.ns, a.key,
+           NOT EXISTS (SELECT 1 FROM entries AS e WHERE e.space = a.space
+             AND e.ns = a.ns AND e.key = a.key
+             AND (e.version >> ${EPOCH_BITS}) = a.epoch) AS stale
+         FROM attributions AS a
+         WHERE (a.sender, a.space, a.ns, a.key) > (?1, ?2, ?3, ?4)
+         ORDER BY a.sender, a.space, a.ns, a.key LIMIT ?5`,
+      ).all(from.sender, from.space, from.ns, from.key, limit)
+    );
+    const stale = rows.filter((r) => Number(r.stale) === 1);
+    if (stale.length > 0) {
+      this.transaction(() =>
+        this.#run(() => {
+          // Checked again under the lock: the entry may be back meanwhile.
+          const del = this.#stmt(
+            `DELETE FROM attributions AS a
+             WHERE sender = ?1 AND space = ?2 AND ns = ?3 AND key = ?4
+               AND NOT EXISTS (SELECT 1 FROM entries AS e
+                 WHERE e.space = ?2 AND e.ns = ?3 AND e.key = ?4
+                   AND (e.version >> ${EPOCH_BITS}) = a.epoch)`,
+          );
+          for (const r of stale) del.run(r.sender, r.space, r.ns, r.key);
+        })
+      );
+    }
+    if (rows.length < limit) return null;
+    const last = rows[rows.length - 1];
+    return {
+      sender: last.sender as string,
+      space: Number(last.space) as Space,
+      ns: last.ns as string,
+      key: last.key as string,
+    };
+  }
+
+  dropAttributions(sender: string): void {
+    this.#run(() =>
+      this.#stmt("DELETE FROM attributions WHERE sender = ?1").run(sender)
+    );
+  }
+
+  evict(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): EvictionResult {
+    return this.#run(() => {
+      const used = this.counts(space, ns);
+      const needKeys = used.keys + keys - quota.maxKeys;
+      const needBytes = used.bytes + bytes - quota.maxBytes;
+      const id = `${space}\u0000${ns}`;
+      let hand = this.#hands.get(id) ?? "";
+      const window = this.#stmt(
+        `SELECT key, expires_at, ${USED} AS used, ${SIZE} AS size
+         FROM entries WHERE space = ?1 AND ns = ?2 AND key > ?3
+         ORDER BY key LIMIT ?4`,
+      );
+      const del = this.#stmt(
+        "DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3",
+      );
+      let freedKeys = 0;
+      let freedBytes = 0;
+      let evicted = 0;
+      const enough = () =>
+        freedKeys >= needKeys && freedBytes >= needBytes &&
+        freedKeys >= atLeast;
+      for (let w = 0; w < EVICT_MAX_WINDOWS && !enough(); w++) {
+        const rows = window.all(space, ns, hand, EVICT_WINDOW);
+        if (rows.length === 0) {
+          if (hand === "") break; // the namespace is empty
+          hand = "";
+          continue;
+        }
+        // The next window starts after this one, or wraps round.
+        hand = rows.length < EVICT_WINDOW
+          ? ""
+          : rows[rows.length - 1].key as string;
+        const expired = (r: SqlRow) =>
+          r.expires_at !== null && Number(r.expires_at) <= now;
+        rows.sort((a, b) =>
+          (expired(a) ? 0 : 1) - (expired(b) ? 0 : 1) ||
+          Number(a.used) - Number(b.used)
+        );
+        let live = 0;
+        const liveCap = Math.max(1, rows.length >> 2);
+        for (const r of rows) {
+          if (enough() || freedKeys >= maxRows) break;
+          const dead = expired(r);
+          if (!dead && live >= liveCap) break;
+          del.run(space, ns, r.key as string);
+          freedKeys++;
+          freedBytes += Number(r.size);
+          if (!dead) {
+            live++;
+            evicted++;
+          }
+        }
+        if (freedKeys >= maxRows) break;
+      }
+      this.#hands.set(id, hand);
+      // The room made may be enough for a lease again.
+      this.#nearQuota.delete(id);
+      if (freedKeys > 0) {
+        this.#stmt(
+          `UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4,
+             evictions = evictions + ?5
+           WHERE space = ?1 AND ns = ?2`,
+        ).run(space, ns, freedKeys, freedBytes, evicted);
+      }
+      return { keys: freedKeys, bytes: freedBytes };
+    });
   }
 
   transaction<T>(fn: () => T): T {

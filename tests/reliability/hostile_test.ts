@@ -55,7 +55,7 @@ async function openEnv(dir: string): Promise<Env> {
   const cache = await createSupCache({
     dataDir: dir,
     ttl: null,
-    limits: { maxKeys: MAX_KEYS },
+    limits: { maxKeys: MAX_KEYS, onQuota: "reject" },
   });
   for (const ns of SEEDED_NS) {
     for (let i = 0; i < SEEDED; i++) {

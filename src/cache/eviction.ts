@@ -1,0 +1,165 @@
+/**
+ * Eviction instead of failure (`limits.onQuota: "evict"`, the default for
+ * the cache keyspace): when a write would pass the namespace quota, delete
+ * expired entries, then the least recently used ones, in the same
+ * transaction as the write, so the room made is the writer's and nothing
+ * is deleted when the write still cannot land.
+ *
+ * "Recently used" is approximate, and costs nothing on a read until a
+ * namespace is near its quota:
+ * - A write stamps its entry (written_at, which every row has).
+ * - A read is recorded only while the namespace is at 3/4 of a quota or
+ *   more (checked when the namespace is opened, every few writes, on each
+ *   sweep tick and whenever a write needs room), and only when the entry's
+ *   last use is {@link TOUCH_EVERY_MS} or more ago: a coarse stamp, so a
+ *   key read in a loop costs one write per 10 s, not one per read. Recorded
+ *   reads wait in memory and are written in one transaction per
+ *   {@link TOUCH_BATCH} keys, before any eviction, on each sweep tick and at
+ *   close.
+ * - Which entries go is decided from a window of rows (see SqliteBackend):
+ *   the oldest quarter of a window at most, as Redis samples keys.
+ *
+ * @module
+ */
+import type { Backend, Quota, Space } from "../storage/backend.ts";
+import { QuotaRefusal } from "../storage/backend.ts";
+import type { Clock } from "./clock.ts";
+
+/** A read is recorded at most once per key per this many ms. */
+export const TOUCH_EVERY_MS = 10_000;
+/** Recorded reads written in one transaction. */
+export const TOUCH_BATCH = 256;
+/** Reads are recorded from this fill of a quota (keys or bytes) on. */
+const WATCH_FILL = 0.75;
+/** Most entries one eviction frees, so the next writes find room. */
+const BATCH_MAX = 640;
+/** Most entries one write may evict; past that the write is refused. */
+const MAX_ROWS = 4_096;
+
+type EvictingBackend =
+  & Backend
+  & Required<Pick<Backend, "getValueUsed" | "touch" | "counts" | "evict">>;
+
+/** Whether `backend` can evict (the optional methods are all there). */
+export function canEvict(backend: Backend): backend is EvictingBackend {
+  return typeof backend.evict === "function" &&
+    typeof backend.touch === "function" &&
+    typeof backend.counts === "function" &&
+    typeof backend.getValueUsed === "function";
+}
+
+/** The eviction state of one cache namespace in one process. */
+export class Eviction {
+  /** Reads are being recorded (the namespace is near its quota). A field, read on every `get`. */
+  watching = false;
+  readonly #backend: EvictingBackend;
+  readonly #space: Space;
+  readonly #ns: string;
+  readonly #quota: Quota;
+  readonly #clock: Clock;
+  readonly #reads = new Map<string, number>();
+  readonly #checkEvery: number;
+  #writes = 0;
+
+  constructor(
+    backend: EvictingBackend,
+    space: Space,
+    ns: string,
+    quota: Quota,
+    clock: Clock,
+  ) {
+    this.#backend = backend;
+    this.#space = space;
+    this.#ns = ns;
+    this.#quota = quota;
+    this.#clock = clock;
+    // Often enough that a namespace filling up is seen well before it is
+    // full: a sixteenth of the quota, and at least every 64 writes.
+    this.#checkEvery = Math.max(
+      1,
+      Math.min(64, Math.floor(quota.maxKeys / 16)),
+    );
+    this.check();
+  }
+
+  /** Look again at how full the namespace is. */
+  check(): void {
+    const { keys, bytes } = this.#backend.counts(this.#space, this.#ns);
+    this.watching = keys >= this.#quota.maxKeys * WATCH_FILL ||
+      bytes >= this.#quota.maxBytes * WATCH_FILL;
+  }
+
+  /** Count a write; every few, {@link Eviction.check}. */
+  wrote(): void {
+    if (++this.#writes >= this.#checkEvery) {
+      this.#writes = 0;
+      this.check();
+    }
+  }
+
+  /** `get` while watching: the value, recording the read when due. */
+  get(key: string): Uint8Array | undefined {
+    const now = this.#clock.now();
+    const found = this.#backend.getValueUsed(this.#space, this.#ns, key, now);
+    if (found === undefined) return undefined;
+    if (now - found.usedAt >= TOUCH_EVERY_MS && !this.#reads.has(key)) {
+      this.#reads.set(key, now);
+      if (this.#reads.size >= TOUCH_BATCH) this.flush();
+    }
+    return found.value;
+  }
+
+  /** Write recorded reads (joining a transaction the caller holds). */
+  flush(): void {
+    if (this.#reads.size === 0) return;
+    this.#backend.touch(this.#space, this.#ns, this.#reads);
+    this.#reads.clear();
+  }
+
+  /**
+   * Make room for `keys` entries of `bytes` and run `attempt`, all in one
+   * transaction; `false` (and nothing deleted) when there is still no room
+   * or the write can never fit.
+   */
+  makeRoom(keys: number, bytes: number, attempt: () => boolean): boolean {
+    const quota = this.#quota;
+    if (keys > quota.maxKeys || bytes > quota.maxBytes) return false;
+    this.watching = true;
+    const backend = this.#backend;
+    try {
+      return backend.transaction(() => {
+        this.flush();
+        const { keys: n, bytes: b } = backend.counts(this.#space, this.#ns);
+        // Room for many more writes, so the next ones neither pay for an
+        // eviction nor take the slower exact-count insert of a namespace at
+        // its quota: 1/16 of what the namespace can hold, at most
+        // BATCH_MAX entries (measured: tests/cache_bench_rounds.ts).
+        const capacity = n > 0
+          ? Math.min(quota.maxKeys, quota.maxBytes / (b / n))
+          : quota.maxKeys;
+        const atLeast = Math.max(
+          1,
+          Math.min(BATCH_MAX, Math.floor(capacity / 16)),
+        );
+        const freed = backend.evict(
+          this.#space,
+          this.#ns,
+          keys,
+          bytes,
+          quota,
+          atLeast,
+          MAX_ROWS,
+          this.#clock.now(),
+        );
+        if (freed.keys === 0 || !attempt()) {
+          // Roll back: an eviction that did not let the write in is undone.
+          throw new QuotaRefusal(this.#space, this.#ns);
+        }
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof QuotaRefusal) return false;
+      throw err;
+    }
+  }
+}

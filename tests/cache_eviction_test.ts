@@ -1,0 +1,279 @@
+/**
+ * Eviction instead of failure (`limits.onQuota`): a cache namespace at its
+ * quota makes room, expired entries first, then the least recently used,
+ * atomically with the write; the store keyspace never evicts.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  createSupCache,
+  InvalidInputError,
+  QuotaExceededError,
+} from "../mod.ts";
+import { createTestCache } from "../src/testing/mod.ts";
+import { TOUCH_EVERY_MS } from "../src/cache/eviction.ts";
+
+Deno.test("evict: filling far past the key quota never fails and never passes it", async () => {
+  await using t = await createTestCache({ limits: { maxKeys: 100 } });
+  const ns = t.cache.namespace("n");
+  for (let i = 0; i < 3_000; i++) {
+    await ns.set(`k${i}`, `value ${i}`);
+    if (i % 97 === 0) assert.ok((await ns.stats()).keys <= 100);
+    t.clock.advance(1);
+  }
+  const stats = await ns.stats();
+  assert.ok(stats.keys <= 100 && stats.keys >= 90, `keys ${stats.keys}`);
+  assert.equal(stats.evictions, 3_000 - stats.keys);
+  // What is left is the newest writes.
+  assert.equal(await ns.has("k2999"), true);
+  assert.equal(await ns.has("k0"), false);
+  // The counters match the rows.
+  assert.equal((await ns.list({ limit: 1000 })).keys.length, stats.keys);
+});
+
+Deno.test("evict: the byte quota holds too, for set, increment, setMany and atomic", async () => {
+  await using t = await createTestCache({
+    limits: { maxBytes: 2_000, maxKeys: null },
+  });
+  const ns = t.cache.namespace("n");
+  for (let i = 0; i < 500; i++) {
+    switch (i % 4) {
+      case 0:
+        await ns.set(`s${i}`, "x".repeat(i % 50));
+        break;
+      case 1:
+        await ns.increment(`i${i}`, i);
+        break;
+      case 2:
+        await ns.setMany([[`m${i}a`, "y".repeat(30)], [`m${i}b`, "z"]]);
+        break;
+      case 3:
+        assert.equal(
+          (await ns.atomic().set(`a${i}`, "w".repeat(40)).commit()).ok,
+          true,
+        );
+    }
+    t.clock.advance(1);
+    assert.ok((await ns.stats()).bytes <= 2_000);
+  }
+  assert.ok((await ns.stats()).evictions > 0);
+});
+
+Deno.test("evict: the most recently used keys survive", async () => {
+  await using t = await createTestCache({
+    ttl: null,
+    limits: { maxKeys: 200 },
+  });
+  const ns = t.cache.namespace("n");
+  const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+  // The hot keys are the oldest writes of all: only their reads keep them.
+  for (const k of hot) await ns.set(k, "h");
+  for (let i = 0; i < 5_000; i++) {
+    await ns.set(`cold${i}`, "c");
+    t.clock.advance(1_000);
+    if (i % 10 === 0) {
+      for (const k of hot) {
+        assert.equal(await ns.has(k), true, `${k} evicted at write ${i}`);
+        await ns.get(k);
+      }
+    }
+  }
+  const stats = await ns.stats();
+  assert.ok(stats.keys <= 200);
+  assert.ok(stats.evictions >= 4_800, `evictions ${stats.evictions}`);
+  for (const k of hot) assert.equal(await ns.has(k), true, k);
+});
+
+Deno.test("evict: expired entries go first, and are not counted as evictions", async () => {
+  await using t = await createTestCache({ limits: { maxKeys: 100 } });
+  const ns = t.cache.namespace("n");
+  for (let i = 0; i < 50; i++) await ns.set(`live${i}`, "v", { ttl: null });
+  for (let i = 0; i < 50; i++) await ns.set(`soon${i}`, "v", { ttl: 1_000 });
+  t.clock.advance(1_000);
+  for (let i = 0; i < 50; i++) await ns.set(`new${i}`, "v", { ttl: null });
+  const stats = await ns.stats();
+  assert.equal(stats.evictions, 0);
+  for (let i = 0; i < 50; i++) assert.equal(await ns.has(`live${i}`), true);
+});
+
+Deno.test("evict: the store is never evicted; reject refuses; a write that can never fit evicts nothing", async () => {
+  await using t = await createTestCache({
+    limits: { maxKeys: 10, maxBytes: 1_000 },
+  });
+  const store = t.cache.store("s");
+  for (let i = 0; i < 10; i++) await store.set(`k${i}`, "v");
+  await assert.rejects(() => store.set("one-more", "v"), QuotaExceededError);
+  assert.equal((await store.stats()).keys, 10);
+  assert.equal((await store.stats()).evictions, 0);
+
+  const ns = t.cache.namespace("n");
+  for (let i = 0; i < 10; i++) await ns.set(`k${i}`, "v");
+  await assert.rejects(
+    () => ns.set("big", "x".repeat(1_000)),
+    QuotaExceededError,
+  );
+  await assert.rejects(
+    () => ns.setMany(Array.from({ length: 11 }, (_, i) => [`b${i}`, "v"])),
+    QuotaExceededError,
+  );
+  assert.equal((await ns.stats()).keys, 10, "nothing was evicted");
+  assert.equal((await ns.stats()).evictions, 0);
+
+  await using r = await createTestCache({
+    limits: { maxKeys: 10, onQuota: "reject" },
+  });
+  const rns = r.cache.namespace("n");
+  for (let i = 0; i < 10; i++) await rns.set(`k${i}`, "v");
+  await assert.rejects(() => rns.set("one-more", "v"), QuotaExceededError);
+  assert.equal((await rns.stats()).keys, 10);
+});
+
+Deno.test("evict: onQuota is checked like every option", async () => {
+  await assert.rejects(
+    () =>
+      createSupCache({
+        path: ":memory:",
+        limits: { onQuota: "drop" as never },
+      }),
+    (err: Error) =>
+      err instanceof InvalidInputError && /limits\.onQuota/.test(err.message),
+  );
+  await assert.rejects(
+    () =>
+      createSupCache({
+        path: ":memory:",
+        limits: { onquota: "evict" } as never,
+      }),
+    /did you mean "onQuota"/,
+  );
+  await using cache = await createSupCache({ path: ":memory:" });
+  assert.equal(cache.limits.onQuota, "evict");
+});
+
+Deno.test("evict: reads are recorded coarsely, and only near the quota", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-evict-" });
+  try {
+    const path = `${dir}/cache.db`;
+    const stamps = () => {
+      const db = new DatabaseSync(path);
+      try {
+        return db.prepare(
+          "SELECT count(*) AS n FROM entries WHERE accessed_at IS NOT NULL",
+        ).get()!.n;
+      } finally {
+        db.close();
+      }
+    };
+    let now = Date.UTC(2030, 0, 1);
+    const clock = { now: () => now };
+    {
+      await using cache = await createSupCache({
+        path,
+        clock,
+        limits: { maxKeys: 100 },
+      });
+      const ns = cache.namespace("n");
+      for (let i = 0; i < 50; i++) await ns.set(`k${i}`, "v");
+      now += TOUCH_EVERY_MS;
+      for (let i = 0; i < 50; i++) await ns.get(`k${i}`);
+      await cache.close();
+      assert.equal(stamps(), 0, "half full: reads write nothing");
+    }
+    {
+      await using cache = await createSupCache({
+        path,
+        clock,
+        limits: { maxKeys: 60 },
+      });
+      const ns = cache.namespace("n");
+      for (let i = 0; i < 100; i++) await ns.get("k1");
+      await ns.get("k2");
+      await cache.close();
+      assert.equal(stamps(), 2, "near the quota: one stamp per key read");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("evict: two processes filling one file never pass the quota together", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-evict-procs-" });
+  try {
+    const path = `${dir}/cache.db`;
+    const script = `
+      import { createSupCache } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      const cache = await createSupCache({ path: ${
+      JSON.stringify(path)
+    }, limits: { maxKeys: 300 } });
+      const ns = cache.namespace("shared");
+      for (let i = 0; i < 1500; i++) await ns.set(Deno.args[0] + i, "v".repeat(i % 40));
+      await cache.close();
+    `;
+    const run = (who: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", script, who],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([run("a"), run("b")]);
+    for (const out of outs) {
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    }
+    const db = new DatabaseSync(path);
+    try {
+      const rows = db.prepare(
+        "SELECT count(*) AS n FROM entries WHERE ns = 'shared'",
+      ).get()!.n as number;
+      const stored = db.prepare(
+        "SELECT keys, evictions FROM namespaces WHERE ns = 'shared'",
+      ).get()!;
+      assert.ok(rows <= 300, `rows ${rows}`);
+      assert.equal(Number(stored.keys), rows);
+      assert.equal(Number(stored.evictions), 3_000 - rows);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("schema 2 files upgrade to 3 in place, losing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-evict-v2-" });
+  try {
+    const path = `${dir}/cache.db`;
+    {
+      await using cache = await createSupCache({ path });
+      await cache.namespace("n").set("k", "v", { ttl: null });
+      await cache.store("n").set("s", "w");
+    }
+    // Exactly the schema 2 tables: what schema 3 added dropped again.
+    const db = new DatabaseSync(path);
+    db.exec(`ALTER TABLE entries DROP COLUMN accessed_at;
+      ALTER TABLE namespaces DROP COLUMN evictions;
+      DROP TABLE attributions;
+      PRAGMA user_version = 2;`);
+    db.close();
+    {
+      await using cache = await createSupCache({
+        path,
+        limits: { maxKeys: 1 },
+      });
+      const ns = cache.namespace("n");
+      assert.equal(new TextDecoder().decode((await ns.get("k"))!), "v");
+      await ns.set("k2", "v2"); // evicts k
+      assert.equal((await ns.stats()).evictions, 1);
+      assert.equal(await cache.store("n").has("s"), true);
+    }
+    const check = new DatabaseSync(path);
+    assert.equal(
+      check.prepare("PRAGMA user_version").get()!.user_version,
+      3,
+    );
+    check.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

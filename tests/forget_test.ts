@@ -1,0 +1,262 @@
+/**
+ * Forget a person: entries written for a sender while plugins handled
+ * their messages, and keys with their id as a `:` segment, go from every
+ * plugin and both keyspaces; the other sender's and the host's own stay.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { createSupCache, InvalidInputError, loadPlugin } from "../mod.ts";
+import { actFor } from "../src/cache/namespace.ts";
+import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
+
+await buildPlugins({ only: ["counter", "ratelimit", "settings"] });
+const ROOT = new URL("..", import.meta.url).pathname;
+const ADA = "34600000001@s.whatsapp.net";
+const BOB = "34600000002@s.whatsapp.net";
+
+Deno.test("forget: a sender's entries go from every plugin and keyspace; the other sender's and the host's stay", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-forget-" });
+  try {
+    await using cache = await createSupCache({ dataDir: dir });
+    await using counter = await loadPlugin(wasmPathOf("counter"), { cache });
+    await using ratelimit = await loadPlugin(wasmPathOf("ratelimit"), {
+      cache,
+    });
+    await using settings = await loadPlugin(wasmPathOf("settings"), {
+      cache,
+    });
+    for (const sender of [ADA, BOB]) {
+      for (const message of ["increment", "increment visits"]) {
+        assert.ok((await counter.handleMessage({ message, sender })).success);
+      }
+      assert.ok(
+        (await ratelimit.handleMessage({ message: "", sender })).success,
+      );
+      assert.ok(
+        (await settings.handleMessage({ message: "set lang en", sender }))
+          .success,
+      );
+    }
+    // The host's own writes, outside any message: one about nobody, one
+    // keyed by ada's id (sup's key convention).
+    await cache.namespace("counter").set("global", "1");
+    await cache.store("settings").set(`${ADA}:note`, "host wrote this");
+    await cache.namespace("counter").set(`not${ADA}`, "no segment");
+
+    const keysOf = async (kind: "cache" | "store", name: string) =>
+      (await (kind === "cache" ? cache.namespace(name) : cache.store(name))
+        .list()).keys;
+    const before = {
+      counter: await keysOf("cache", "counter"),
+      ratelimit: await keysOf("cache", "ratelimit"),
+      settings: await keysOf("store", "settings"),
+    };
+
+    const dry = await cache.forget(ADA, { dryRun: true });
+    assert.deepEqual(
+      {
+        counter: await keysOf("cache", "counter"),
+        ratelimit: await keysOf("cache", "ratelimit"),
+        settings: await keysOf("store", "settings"),
+      },
+      before,
+      "a dry run deletes nothing",
+    );
+    const report = await cache.forget(ADA);
+    assert.deepEqual(report, dry);
+    const byNs = Object.fromEntries(
+      report.map((r) => [`${r.kind}:${r.name}`, r.keys]),
+    );
+    assert.deepEqual(Object.keys(byNs).sort(), [
+      "cache:counter",
+      "cache:ratelimit",
+      "store:settings",
+    ]);
+    assert.deepEqual(byNs["cache:counter"], [
+      { key: `counter:${ADA}`, rule: "sender" },
+      { key: `counter:${ADA}:visits`, rule: "sender" },
+    ]);
+    assert.deepEqual(byNs["cache:ratelimit"], [
+      { key: `ratelimit:${ADA}`, rule: "sender" },
+    ]);
+    assert.deepEqual(byNs["store:settings"], [
+      { key: `${ADA}:note`, rule: "key-segment" },
+      { key: `settings:${ADA}`, rule: "sender" },
+    ]);
+    // Nothing of bob's, nothing of the host's about nobody.
+    assert.deepEqual(await keysOf("cache", "counter"), [
+      `counter:${BOB}`,
+      `counter:${BOB}:visits`,
+      "global",
+      `not${ADA}`,
+    ]);
+    assert.deepEqual(await keysOf("cache", "ratelimit"), [`ratelimit:${BOB}`]);
+    assert.deepEqual(await keysOf("store", "settings"), [`settings:${BOB}`]);
+    // Usage is exact afterwards, and a second forget finds nothing.
+    assert.equal((await cache.namespace("counter").stats()).keys, 4);
+    assert.deepEqual(await cache.forget(ADA), []);
+    // Ada comes back: new writes are hers again.
+    await counter.handleMessage({ message: "increment", sender: ADA });
+    assert.deepEqual((await cache.forget(ADA))[0].keys, [
+      { key: `counter:${ADA}`, rule: "sender" },
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("forget: attribution follows the write, not the key, and ends with the message", async () => {
+  await using cache = await createSupCache({ path: ":memory:" });
+  const ns = cache.namespace("p");
+  const done = actFor([ns.sync], "ada");
+  ns.sync.set("last-visitor", "x"); // no id in the key
+  ns.sync.increment("visits");
+  done();
+  ns.sync.set("host-only", "y");
+  // Deleted and created again by the host: no longer ada's.
+  const again = actFor([ns.sync], "ada");
+  ns.sync.set("recreated", "1");
+  again();
+  ns.sync.delete("recreated");
+  ns.sync.set("recreated", "2");
+  // Overwritten by the host: still the entry written for her.
+  ns.sync.set("last-visitor", "z");
+  const [report] = await cache.forget("ada");
+  assert.deepEqual(report.keys, [
+    { key: "last-visitor", rule: "sender" },
+    { key: "visits", rule: "sender" },
+  ]);
+  assert.deepEqual((await ns.list()).keys, ["host-only", "recreated"]);
+});
+
+Deno.test("forget: the segment rule matches whole ':' segments only", async () => {
+  await using cache = await createSupCache({ path: ":memory:" });
+  const ns = cache.namespace("p");
+  const keys = [
+    "ada",
+    "ada:x",
+    "x:ada",
+    "x:ada:y",
+    "adam",
+    "x:adam",
+    "x:ada_",
+    "lada:x",
+    "ada%",
+  ];
+  for (const k of keys) await ns.set(k, "v");
+  const [report] = await cache.forget("ada", { dryRun: true });
+  assert.deepEqual(report.keys.map((k) => k.key), [
+    "ada",
+    "ada:x",
+    "x:ada",
+    "x:ada:y",
+  ]);
+  assert.ok(report.keys.every((k) => k.rule === "key-segment"));
+  // A sender id with LIKE wildcards matches only itself.
+  assert.deepEqual(
+    (await cache.forget("ada%", { dryRun: true }))[0].keys,
+    [{ key: "ada%", rule: "key-segment" }],
+  );
+  await assert.rejects(() => cache.forget(""), InvalidInputError);
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => cache.forget("ada", { dryrun: true } as any),
+    /did you mean "dryRun"/,
+  );
+});
+
+Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-forget-cli-" });
+  try {
+    {
+      await using cache = await createSupCache({ dataDir: dir });
+      const done = actFor([cache.namespace("counter").sync], ADA);
+      cache.namespace("counter").sync.set("total", "1");
+      done();
+      await cache.store("settings").set(`settings:${ADA}`, "{}");
+      await cache.store("settings").set(`settings:${BOB}`, "{}");
+    }
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          `${ROOT}src/cli.ts`,
+          ...args,
+          "--data-dir",
+          dir,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      return dec.decode(out.stdout);
+    };
+    assert.equal(
+      await run("forget", ADA, "--dry-run"),
+      `would delete cache "counter" "total" (sender)\n` +
+        `would delete store "settings" "settings:${ADA}" (key-segment)\n` +
+        `would delete 2 entries for "${ADA}" in 2 namespaces\n`,
+    );
+    const json = JSON.parse(await run("forget", ADA, "--json"));
+    assert.equal(json.dryRun, false);
+    assert.deepEqual(
+      json.namespaces.map((n: { name: string }) => n.name),
+      ["counter", "settings"],
+    );
+    const db = new DatabaseSync(`${dir}/cache.db`);
+    try {
+      const left = db.prepare("SELECT key FROM entries ORDER BY key").all()
+        .map((r) => r.key);
+      assert.deepEqual(left, [`settings:${BOB}`]);
+      assert.equal(
+        db.prepare("SELECT count(*) AS n FROM attributions").get()!.n,
+        0,
+      );
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("forget: the sweep drops attributions of entries that are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sup-forget-prune-" });
+  try {
+    await using cache = await createSupCache({
+      dataDir: dir,
+      sweepIntervalMs: 20,
+    });
+    const ns = cache.namespace("p").sync;
+    const done = actFor([ns], ADA);
+    for (const k of ["a", "b", "c"]) ns.set(k, "v");
+    done();
+    ns.delete("a");
+    ns.delete("b");
+    ns.set("b", "host"); // created again, not hers
+    const count = () => {
+      const db = new DatabaseSync(`${dir}/cache.db`);
+      try {
+        return db.prepare("SELECT key FROM attributions").all().map((r) =>
+          r.key
+        );
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(count().length, 3);
+    const deadline = Date.now() + 20_000;
+    while (count().length > 1) {
+      assert.ok(Date.now() < deadline, "attributions were never pruned");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(count(), ["c"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,179 @@
+/**
+ * The test kit (`@sup/cache/testing`): the cache's clock decides expiry,
+ * the sweep, increment windows and the TTL range check; snapshot/restore;
+ * the clock option is checked like every other option.
+ */
+import assert from "node:assert/strict";
+import { createSupCache, InvalidInputError } from "../mod.ts";
+import {
+  createTestCache,
+  restore,
+  snapshot,
+  TEST_EPOCH,
+  TestClock,
+} from "../src/testing/mod.ts";
+
+const text = (b: Uint8Array | null) =>
+  b === null ? null : new TextDecoder().decode(b);
+
+Deno.test("clock: expiry, getEntry and list follow the cache's clock, not the wall", async () => {
+  await using t = await createTestCache();
+  const ns = t.cache.namespace("n");
+  await ns.set("short", "s", { ttl: 1_000 });
+  await ns.set("long", "l", { ttl: 5_000 });
+  await ns.set("forever", "f", { ttl: null });
+  const entry = await ns.getEntry("short");
+  assert.equal(entry?.expiresAt, TEST_EPOCH + 1_000);
+  assert.equal(entry?.version !== undefined, true);
+  t.clock.advance(999);
+  assert.equal(text(await ns.get("short")), "s");
+  t.clock.advance(1);
+  assert.equal(await ns.get("short"), null);
+  assert.deepEqual((await ns.list()).keys, ["forever", "long"]);
+  t.clock.advance(4_000);
+  assert.deepEqual((await ns.list()).keys, ["forever"]);
+  // The default TTL (1 hour) is counted from the clock too.
+  await ns.set("default", "d");
+  assert.equal(
+    (await ns.getEntry("default"))?.expiresAt,
+    t.clock.now() + 3_600_000,
+  );
+});
+
+Deno.test("clock: the sweep (purgeExpired) deletes what the clock says is expired", async () => {
+  await using t = await createTestCache({ ttl: 1_000 });
+  const ns = t.cache.namespace("n");
+  await ns.setMany([["a", "1"], ["b", "2"], ["c", "3", { ttl: null }]]);
+  assert.equal(await t.cache.purgeExpired(), 0);
+  t.clock.advance(1_000);
+  assert.equal(await t.cache.purgeExpired(), 2);
+  assert.equal((await ns.stats()).keys, 1);
+});
+
+Deno.test("clock: an increment window (a counter with a TTL) ends on the clock", async () => {
+  await using t = await createTestCache({ ttl: 60_000 });
+  const ns = t.cache.namespace("hits");
+  assert.equal(await ns.increment("ada"), 1);
+  t.clock.advance(59_999);
+  assert.equal(await ns.increment("ada"), 2);
+  t.clock.advance(1);
+  // Expired: the counter starts again, with a window from the new now.
+  assert.equal(await ns.increment("ada"), 1);
+  assert.equal(
+    (await ns.getEntry("ada"))?.expiresAt,
+    t.clock.now() + 60_000,
+  );
+});
+
+Deno.test("clock: the TTL range check counts from the clock", async () => {
+  const max = 8_640_000_000_000_000;
+  const clock = new TestClock(max - 10_000);
+  await using t = await createTestCache({ clock });
+  const ns = t.cache.namespace("n");
+  await ns.set("k", "v", { ttl: 10_000 }); // ends on the last valid instant
+  await assert.rejects(
+    () => ns.set("k", "v", { ttl: 10_001 }),
+    (err: Error) =>
+      err instanceof InvalidInputError && /out of range/.test(err.message),
+  );
+  assert.equal(text(await ns.get("k")), "v", "the refused write lost nothing");
+  // The cache's default ttl is checked against the clock when it opens.
+  await assert.rejects(
+    () =>
+      createSupCache({
+        path: ":memory:",
+        clock: new TestClock(max - 10),
+        ttl: 11,
+      }),
+    InvalidInputError,
+  );
+});
+
+Deno.test("clock: a bad clock is refused before anything is opened", async () => {
+  for (
+    const clock of [
+      null,
+      42,
+      {},
+      { now: 1 },
+      { now: () => 1.5 },
+      { now: () => "1" },
+    ]
+  ) {
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      () => createSupCache({ path: ":memory:", clock: clock as any }),
+      (err: Error) =>
+        err instanceof InvalidInputError && /options\.clock/.test(err.message),
+      `clock ${JSON.stringify(clock)}`,
+    );
+  }
+  // A misspelling points to the right name.
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => createSupCache({ path: ":memory:", clok: new TestClock() } as any),
+    (err: Error) => /clock/.test(err.message),
+  );
+  // Any object with now() works, e.g. the wall clock's own.
+  await using cache = await createSupCache({
+    path: ":memory:",
+    clock: { now: Date.now },
+  });
+  await cache.namespace("n").set("k", "v");
+});
+
+Deno.test("TestClock: moves only forward, by whole milliseconds", () => {
+  const clock = new TestClock(1_000);
+  assert.equal(clock.advance(500), 1_500);
+  assert.equal(clock.set(2_000), 2_000);
+  assert.throws(() => clock.set(1_999), InvalidInputError);
+  assert.throws(() => clock.advance(-1), InvalidInputError);
+  assert.throws(() => clock.advance(0.5), InvalidInputError);
+  assert.equal(clock.now(), 2_000);
+});
+
+Deno.test("snapshot/restore: values, absolute expiries, extra keys removed, other namespaces untouched", async () => {
+  await using t = await createTestCache();
+  const ns = t.cache.namespace("n");
+  const other = t.cache.namespace("other");
+  await other.set("x", "keep");
+  await ns.set("a", "1", { ttl: 1_000 });
+  await ns.set("bin", new Uint8Array([0, 255, 1]), { ttl: null });
+  const saved = await snapshot(ns);
+  assert.equal(saved.name, "n");
+  assert.deepEqual(saved.entries.map((e) => e.key), ["a", "bin"]);
+
+  await ns.set("a", "changed");
+  await ns.delete("bin");
+  await ns.set("new", "gone after restore");
+  await restore(ns, saved);
+  assert.deepEqual((await ns.list()).keys, ["a", "bin"]);
+  assert.equal(text(await ns.get("a")), "1");
+  assert.deepEqual(await ns.get("bin"), new Uint8Array([0, 255, 1]));
+  assert.equal((await ns.getEntry("a"))?.expiresAt, TEST_EPOCH + 1_000);
+  assert.equal(text(await other.get("x")), "keep");
+  assert.equal((await ns.stats()).keys, 2, "usage is exact after a restore");
+
+  // Expiries are absolute: past the saved expiry, "a" restores as expired.
+  t.clock.advance(1_000);
+  await restore(ns, saved);
+  assert.deepEqual((await ns.list()).keys, ["bin"]);
+
+  // A snapshot is a copy: writing the namespace later does not change it.
+  await ns.set("bin", "x");
+  assert.deepEqual(saved.entries[1].value, new Uint8Array([0, 255, 1]));
+});
+
+Deno.test("snapshot/restore: more than one page", async () => {
+  await using t = await createTestCache();
+  const ns = t.cache.namespace("big");
+  await ns.setMany(
+    Array.from({ length: 2_500 }, (_, i) => [`k${i}`, String(i)] as const),
+  );
+  const saved = await snapshot(ns);
+  assert.equal(saved.entries.length, 2_500);
+  await ns.clear();
+  await restore(ns, saved);
+  assert.equal((await ns.stats()).keys, 2_500);
+  assert.equal(text(await ns.get("k2499")), "2499");
+});
