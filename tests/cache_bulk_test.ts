@@ -157,7 +157,7 @@ testEachDriver(
 testEachDriver(
   "setManyIfAbsent keeps live keys, replaces expired ones, counts exactly and respects the quota",
   async (open) => {
-    const cache = await open({ limits: { maxKeys: 6 } });
+    const cache = await open({ limits: { maxKeys: 6, onQuota: "reject" } });
     const ns = cache.namespace("abs");
     await ns.set("live", "old");
     await ns.set("gone", "xx", { ttl: 1 });
