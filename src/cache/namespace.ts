@@ -18,11 +18,10 @@ import {
   QuotaRefusal,
   type Space,
 } from "../storage/backend.ts";
-import { checkOptions } from "../check_options.ts";
 import type { Clock } from "./clock.ts";
 import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
-import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
+import { listRange, nextCursor } from "./paging.ts";
 import type {
   CacheEntry,
   CacheValue,
@@ -55,7 +54,6 @@ export interface CacheContext {
 }
 
 /** The option names of a single write. */
-const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -296,32 +294,15 @@ export class SyncNamespaceImpl implements SyncNamespace {
       undefined;
   }
 
-  /** Validate list options and turn them into a key range. */
   #range(options: ListOptions): KeyRange {
     this.#ctx.assertOpen();
-    checkOptions(options, LIST_OPTIONS, "list");
-    const prefix = options.prefix ?? "";
-    if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
-    const limit = options.limit ?? 100;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
-      throw new InvalidInputError(
-        `limit must be a whole number from 1 to 1,000, got ${String(limit)}`,
-      );
-    }
-    const after = options.cursor === undefined
-      ? null
-      : decodeCursor(options.cursor);
-    // A cursor before the prefix (from another listing) starts at the prefix.
-    const resume = after !== null && compareKeys(after, prefix) >= 0;
-    return {
-      space: this.#space,
-      ns: this.name,
-      from: resume ? after : prefix,
-      exclusive: resume,
-      before: prefixEnd(prefix),
-      limit,
-      now: this.#ctx.clock.now(),
-    };
+    return listRange(
+      options,
+      this.#space,
+      this.name,
+      this.#ctx.limits.maxKeyBytes,
+      this.#ctx.clock.now(),
+    );
   }
 
   list(options: ListOptions = {}): ListPage {
@@ -618,28 +599,6 @@ export type AtomicMutation =
   | { type: "delete"; key: string };
 
 /** A full page may have more after it; a short one is the last. */
-function nextCursor<T>(
-  items: T[],
-  limit: number,
-  keyOf: (item: T) => string,
-): string | null {
-  return items.length === limit
-    ? encodeCursor(keyOf(items[items.length - 1]))
-    : null;
-}
-
-/** Order keys as SQLite does (UTF-8 bytes, i.e. code points), not as UTF-16. */
-function compareKeys(a: string, b: string): number {
-  const x = a[Symbol.iterator]();
-  const y = b[Symbol.iterator]();
-  for (;;) {
-    const p = x.next();
-    const q = y.next();
-    if (p.done || q.done) return (p.done ? 0 : 1) - (q.done ? 0 : 1);
-    const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-}
 
 /**
  * Attribute the writes of `namespaces` to `sender` until the returned

@@ -3,7 +3,11 @@
  *
  * @module
  */
+import { checkOptions } from "../check_options.ts";
 import { InvalidInputError } from "../errors.ts";
+import type { KeyRange, Space } from "../storage/backend.ts";
+import type { ListOptions } from "./types.ts";
+import { checkKey } from "./validate.ts";
 
 /**
  * The smallest string greater than every string that starts with `prefix`,
@@ -58,5 +62,68 @@ export function decodeCursor(cursor: unknown): string {
     return key;
   } catch {
     throw bad();
+  }
+}
+
+const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
+
+/**
+ * Check `list`/`scan` options and turn them into the storage request: a
+ * literal prefix, a page size of 1 to 1,000 (default 100), and where a
+ * cursor resumes. Every namespace, local or remote, pages through this.
+ */
+export function listRange(
+  options: ListOptions,
+  space: Space,
+  ns: string,
+  maxKeyBytes: number,
+  now: number,
+): KeyRange {
+  checkOptions(options, LIST_OPTIONS, "list");
+  const prefix = options.prefix ?? "";
+  if (prefix !== "") checkKey(prefix, maxKeyBytes, "prefix");
+  const limit = options.limit ?? 100;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
+    throw new InvalidInputError(
+      `limit must be a whole number from 1 to 1,000, got ${String(limit)}`,
+    );
+  }
+  const after = options.cursor === undefined
+    ? null
+    : decodeCursor(options.cursor);
+  // A cursor before the prefix (from another listing) starts at the prefix.
+  const resume = after !== null && compareKeys(after, prefix) >= 0;
+  return {
+    space,
+    ns,
+    from: resume ? after : prefix,
+    exclusive: resume,
+    before: prefixEnd(prefix),
+    limit,
+    now,
+  };
+}
+
+/** The cursor after a full page, or `null` when the page was the last. */
+export function nextCursor<T>(
+  items: T[],
+  limit: number,
+  keyOf: (item: T) => string,
+): string | null {
+  return items.length === limit
+    ? encodeCursor(keyOf(items[items.length - 1]))
+    : null;
+}
+
+/** Order keys as SQLite does (UTF-8 bytes, i.e. code points), not as UTF-16. */
+function compareKeys(a: string, b: string): number {
+  const x = a[Symbol.iterator]();
+  const y = b[Symbol.iterator]();
+  for (;;) {
+    const p = x.next();
+    const q = y.next();
+    if (p.done || q.done) return (p.done ? 0 : 1) - (q.done ? 0 : 1);
+    const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
+    if (d !== 0) return d;
   }
 }

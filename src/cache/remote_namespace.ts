@@ -18,10 +18,9 @@ import type {
   Quota,
   Space,
 } from "../storage/async_backend.ts";
-import { checkOptions } from "../check_options.ts";
 import type { Clock } from "./clock.ts";
 import type { ResolvedLimits } from "./options.ts";
-import { decodeCursor, encodeCursor, prefixEnd } from "./paging.ts";
+import { listRange, nextCursor } from "./paging.ts";
 import type { AtomicCheck, AtomicMutation } from "./namespace.ts";
 import type {
   CacheEntry,
@@ -53,7 +52,6 @@ export interface RemoteContext {
   assertOpen(): void;
 }
 
-const LIST_OPTIONS = ["prefix", "limit", "cursor"] as const;
 const RECOUNT_EVERY_MS = 10_000;
 
 /** The asynchronous implementation of one namespace. */
@@ -203,28 +201,13 @@ export class RemoteNamespaceImpl {
 
   #range(options: ListOptions): KeyRange {
     this.#ctx.assertOpen();
-    checkOptions(options, LIST_OPTIONS, "list");
-    const prefix = options.prefix ?? "";
-    if (prefix !== "") checkKey(prefix, this.#ctx.limits.maxKeyBytes, "prefix");
-    const limit = options.limit ?? 100;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
-      throw new InvalidInputError(
-        `limit must be a whole number from 1 to 1,000, got ${String(limit)}`,
-      );
-    }
-    const after = options.cursor === undefined
-      ? null
-      : decodeCursor(options.cursor);
-    const resume = after !== null && compareKeys(after, prefix) >= 0;
-    return {
-      space: this.#space,
-      ns: this.name,
-      from: resume ? after : prefix,
-      exclusive: resume,
-      before: prefixEnd(prefix),
-      limit,
-      now: this.#ctx.clock.now(),
-    };
+    return listRange(
+      options,
+      this.#space,
+      this.name,
+      this.#ctx.limits.maxKeyBytes,
+      this.#ctx.clock.now(),
+    );
   }
 
   async list(options: ListOptions = {}): Promise<ListPage> {
@@ -460,29 +443,6 @@ export class RemoteNamespaceImpl {
       return outcome !== "quota";
     }, size);
     return ok;
-  }
-}
-
-function nextCursor<T>(
-  items: T[],
-  limit: number,
-  keyOf: (item: T) => string,
-): string | null {
-  return items.length === limit
-    ? encodeCursor(keyOf(items[items.length - 1]))
-    : null;
-}
-
-/** Order keys as UTF-8 bytes (code points), not as UTF-16. */
-function compareKeys(a: string, b: string): number {
-  const x = a[Symbol.iterator]();
-  const y = b[Symbol.iterator]();
-  for (;;) {
-    const p = x.next();
-    const q = y.next();
-    if (p.done || q.done) return (p.done ? 0 : 1) - (q.done ? 0 : 1);
-    const d = p.value.codePointAt(0)! - q.value.codePointAt(0)!;
-    if (d !== 0) return d;
   }
 }
 
