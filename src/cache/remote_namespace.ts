@@ -6,11 +6,7 @@
  *
  * @module
  */
-import {
-  InvalidInputError,
-  NotAnIntegerError,
-  QuotaExceededError,
-} from "../errors.ts";
+import { InvalidInputError, NotAnIntegerError } from "../errors.ts";
 import type {
   AsyncBackend,
   BatchWrite,
@@ -32,7 +28,13 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
-import { checkBatch, checkKey, expiryOf, toValueBytes } from "./validate.ts";
+import {
+  checkBatch,
+  checkKey,
+  expiryOf,
+  quotaError,
+  toValueBytes,
+} from "./validate.ts";
 
 /** What every remote namespace of one cache shares. */
 export interface RemoteContext {
@@ -166,18 +168,7 @@ export class RemoteNamespaceImpl {
       }
     }
     const used = await backend.usage(this.#space, this.name);
-    throw new QuotaExceededError(
-      this.name,
-      `namespace "${this.name}" holds ${
-        used.keys.toLocaleString("en-US")
-      } keys and ${used.bytes.toLocaleString("en-US")} bytes; writing ${
-        size.toLocaleString("en-US")
-      } bytes would pass its quota of ${
-        (quota?.maxKeys ?? 0).toLocaleString("en-US")
-      } keys / ${
-        (quota?.maxBytes ?? 0).toLocaleString("en-US")
-      } bytes: delete keys, use shorter TTLs, or raise limits.maxKeys / limits.maxBytes`,
-    );
+    throw quotaError(this.name, used, size, quota);
   }
 
   #expiry(options: SetOptions | undefined): number | null {

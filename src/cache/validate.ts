@@ -5,8 +5,12 @@
  * @module
  */
 import { checkOptions } from "../check_options.ts";
-import { InvalidInputError, LimitExceededError } from "../errors.ts";
-import type { BatchWrite } from "../storage/backend.ts";
+import {
+  InvalidInputError,
+  LimitExceededError,
+  QuotaExceededError,
+} from "../errors.ts";
+import type { BatchWrite, Quota } from "../storage/backend.ts";
 import type { ResolvedLimits } from "./options.ts";
 import type { CacheValue, SetOptions } from "./types.ts";
 
@@ -227,4 +231,27 @@ export function checkBatch(
     i++;
   }
   return { writes, size };
+}
+
+/**
+ * The error for a write that would pass a namespace's quota, with what it
+ * holds, what the write needs and what to do about it.
+ */
+export function quotaError(
+  name: string,
+  used: { keys: number; bytes: number },
+  size: number,
+  quota: Quota | null,
+): QuotaExceededError {
+  const n = (x: number) => x.toLocaleString("en-US");
+  return new QuotaExceededError(
+    name,
+    `namespace "${name}" holds ${n(used.keys)} keys and ${
+      n(used.bytes)
+    } bytes; writing ${n(size)} bytes would pass its quota of ${
+      n(quota?.maxKeys ?? 0)
+    } keys / ${
+      n(quota?.maxBytes ?? 0)
+    } bytes: delete keys, use shorter TTLs, or raise limits.maxKeys / limits.maxBytes`,
+  );
 }
