@@ -122,23 +122,29 @@ function guarded(
     try {
       return body(cx, ...args);
     } catch (err) {
-      // Over the memory cap: answering would allocate more, so trap instead.
-      if (err instanceof PluginMemoryError) throw err;
-      if (!(err instanceof Refusal)) {
-        state.logger.debug(
-          `plugin "${state.plugin}": ${name} answered an error: ${
-            messageOf(err)
-          }`,
-        );
-      }
-      return reply(
-        cx,
-        state,
-        ERROR,
-        encoder.encode(`${name}: ${messageOf(err)}`),
-      );
+      return answerError(cx, state, name, err);
     }
   };
+}
+
+/**
+ * The error answer of a binary-ABI host function: the plugin gets the
+ * message, refusals are not logged, and a call over the memory cap traps
+ * instead (answering would allocate more).
+ */
+function answerError(
+  cx: HostCallContext,
+  state: HostState,
+  name: string,
+  err: unknown,
+): bigint {
+  if (err instanceof PluginMemoryError) throw err;
+  if (!(err instanceof Refusal)) {
+    state.logger.debug(
+      `plugin "${state.plugin}": ${name} answered an error: ${messageOf(err)}`,
+    );
+  }
+  return reply(cx, state, ERROR, encoder.encode(`${name}: ${messageOf(err)}`));
 }
 
 function space(
@@ -245,20 +251,7 @@ function guardedAsync(
     try {
       return await body(cx, ...args);
     } catch (err) {
-      if (err instanceof PluginMemoryError) throw err;
-      if (!(err instanceof Refusal)) {
-        state.logger.debug(
-          `plugin "${state.plugin}": ${name} answered an error: ${
-            messageOf(err)
-          }`,
-        );
-      }
-      return reply(
-        cx,
-        state,
-        ERROR,
-        encoder.encode(`${name}: ${messageOf(err)}`),
-      );
+      return answerError(cx, state, name, err);
     }
   };
 }

@@ -61,22 +61,44 @@ function getter(
     const key = take(cx, handle);
     if (key === null) return failure(cx, state, "Failed to read key");
     try {
-      const value = pick(state).get(decodeKey(key, lenientDecoder));
-      if (value === null) return failure(cx, state, KEY_NOT_FOUND);
-      return give(
+      return getReply(
         cx,
         state,
-        plainDataReply(value) ??
-          goJsonObject([["success", true], ["data", value, true]]),
+        pick(state).get(decodeKey(key, lenientDecoder)),
       );
     } catch (err) {
-      if (err instanceof PluginMemoryError) throw err;
-      state.logger.warn(
-        `plugin "${state.plugin}": get_${which} failed: ${messageOf(err)}`,
-      );
-      return failure(cx, state, messageOf(err));
+      return getFailed(cx, state, which, err);
     }
   };
+}
+
+/** sup's answer to `get_cache` / `get_store` for `value` (`null`: a miss). */
+function getReply(
+  cx: HostCallContext,
+  state: HostState,
+  value: Uint8Array | null,
+): bigint {
+  if (value === null) return failure(cx, state, KEY_NOT_FOUND);
+  return give(
+    cx,
+    state,
+    plainDataReply(value) ??
+      goJsonObject([["success", true], ["data", value, true]]),
+  );
+}
+
+/** A failed get: logged and answered, except past the memory cap (a trap). */
+function getFailed(
+  cx: HostCallContext,
+  state: HostState,
+  which: "cache" | "store",
+  err: unknown,
+): bigint {
+  if (err instanceof PluginMemoryError) throw err;
+  state.logger.warn(
+    `plugin "${state.plugin}": get_${which} failed: ${messageOf(err)}`,
+  );
+  return failure(cx, state, messageOf(err));
 }
 
 /** The `{"key","value"}` request of set_cache/set_store, or the refusal (1). */
@@ -157,19 +179,9 @@ function remoteCacheFunctions(
       if (key === null) return failure(cx, state, "Failed to read key");
       try {
         const value = await remote[which].get(decodeKey(key, lenientDecoder));
-        if (value === null) return failure(cx, state, KEY_NOT_FOUND);
-        return give(
-          cx,
-          state,
-          plainDataReply(value) ??
-            goJsonObject([["success", true], ["data", value, true]]),
-        );
+        return getReply(cx, state, value);
       } catch (err) {
-        if (err instanceof PluginMemoryError) throw err;
-        state.logger.warn(
-          `plugin "${state.plugin}": get_${which} failed: ${messageOf(err)}`,
-        );
-        return failure(cx, state, messageOf(err));
+        return getFailed(cx, state, which, err);
       }
     };
   };
