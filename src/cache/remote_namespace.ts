@@ -13,6 +13,7 @@ import type {
   KeyRange,
   Quota,
   Space,
+  VersionCheck,
 } from "../storage/async_backend.ts";
 import type { Clock } from "./clock.ts";
 import type { ResolvedLimits } from "./options.ts";
@@ -298,7 +299,6 @@ export class RemoteNamespaceImpl {
     >,
   ): Promise<string[]> {
     this.#ctx.assertOpen();
-    const { backend, quota } = this.#ctx;
     let pending = this.#validBatch(entries, "setManyIfAbsent").writes;
     const kept: string[] = [];
     while (pending.length > 0) {
@@ -309,20 +309,7 @@ export class RemoteNamespaceImpl {
       }
       if (absent.length === 0) break;
       const checks = absent.map((w) => ({ key: w.key, version: null }));
-      let ok = true;
-      await this.#withQuota(async () => {
-        const outcome = await backend.commit(
-          this.#space,
-          this.name,
-          checks,
-          absent,
-          this.#ctx.clock.now(),
-          quota,
-        );
-        ok = outcome === "ok";
-        return outcome !== "quota";
-      }, absent.reduce((n, w) => n + w.size, 0));
-      if (ok) break;
+      if (await this.#commitChecked(checks, absent)) break;
       pending = absent;
     }
     return kept;
@@ -393,7 +380,7 @@ export class RemoteNamespaceImpl {
     mutations: AtomicMutation[],
   ): Promise<boolean> {
     this.#ctx.assertOpen();
-    const { limits, backend, quota } = this.#ctx;
+    const { limits } = this.#ctx;
     const writes: BatchWrite[] = mutations.map((m) => {
       const keySize = checkKey(m.key, limits.maxKeyBytes);
       if (m.type === "delete") {
@@ -419,6 +406,18 @@ export class RemoteNamespaceImpl {
         );
       }
     }
+    return await this.#commitChecked(checks, writes);
+  }
+
+  /**
+   * One server-side commit of `writes` behind `checks`, under the quota:
+   * `false` when a check failed (nothing written).
+   */
+  async #commitChecked(
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+  ): Promise<boolean> {
+    const { backend, quota } = this.#ctx;
     const size = writes.reduce((n, w) => n + w.size, 0);
     let ok = true;
     await this.#withQuota(async () => {
