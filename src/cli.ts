@@ -29,7 +29,6 @@ import { PLUGIN_COMMANDS } from "./cli/plugin_commands.ts";
 import { TRANSFER_COMMANDS } from "./cli/transfer_commands.ts";
 import type { Context } from "./cli/context.ts";
 import { UsageError } from "./cli/errors.ts";
-import { commandHelp, mainHelp } from "./cli/help.ts";
 import { Output } from "./cli/output.ts";
 import { VERSION } from "./cli/version.ts";
 
@@ -41,6 +40,14 @@ const COMMANDS: Command[] = [
   ...CACHE_COMMANDS,
   ...TRANSFER_COMMANDS,
 ];
+
+// Help and tables are imported when they are printed: wrap-ansi and
+// string-width build an Intl.Segmenter and Unicode-property regexes at
+// import, about 25 ms that `message`, `get` and `set` would pay at every
+// start for output they never print.
+function help(): Promise<typeof import("./cli/help.ts")> {
+  return import("./cli/help.ts");
+}
 
 function find(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
@@ -73,6 +80,7 @@ export async function main(
       const topic = parsed.args[0];
       const about = topic === undefined ? undefined : find(topic);
       if (topic !== undefined && !about) throw unknown(topic);
+      const { commandHelp, mainHelp } = await help();
       await out.line(about ? commandHelp(about) : mainHelp(COMMANDS));
       return 0;
     }
@@ -86,7 +94,7 @@ export async function main(
     }
     if (parsed.command === null) {
       if (values.help) {
-        await out.line(mainHelp(COMMANDS));
+        await out.line((await help()).mainHelp(COMMANDS));
         return 0;
       }
       throw new UsageError(
@@ -96,7 +104,7 @@ export async function main(
     command = find(parsed.command);
     if (!command) throw unknown(parsed.command);
     if (values.help) {
-      await out.line(commandHelp(command));
+      await out.line((await help()).commandHelp(command));
       return 0;
     }
     checkOptions(

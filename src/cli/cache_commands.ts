@@ -19,7 +19,11 @@ import {
 } from "./format.ts";
 import { readStdin } from "./output.ts";
 import { createProgress } from "./progress.ts";
-import { renderTable } from "./table.ts";
+
+/** Imported when a table is printed (see help() in cli.ts for why). */
+function table(): Promise<typeof import("./table.ts")> {
+  return import("./table.ts");
+}
 
 async function readValueArg(arg: string): Promise<Uint8Array> {
   return arg === "-" ? await readStdin() : new TextEncoder().encode(arg);
@@ -43,7 +47,7 @@ const namespaces: Command = {
       return 0;
     }
     const now = Date.now();
-    await ctx.out.line(renderTable(
+    await ctx.out.line((await table()).renderTable(
       [
         { header: "KIND" },
         { header: "NAMESPACE" },
@@ -130,7 +134,7 @@ const keys: Command = {
       return 0;
     }
     const now = Date.now();
-    await ctx.out.line(renderTable(
+    await ctx.out.line((await table()).renderTable(
       [{ header: "KEY" }, { header: "BYTES", right: true }, {
         header: "EXPIRES",
       }],

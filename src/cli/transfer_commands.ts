@@ -7,20 +7,6 @@
  * @module
  */
 import { basename } from "node:path";
-import {
-  backupDatabase,
-  bytesSource,
-  checkExport,
-  checkOutput,
-  checkSupDatabase,
-  DEFAULT_KEEP_BYTES,
-  exportCache,
-  importSup,
-  openSource,
-  restoreDatabase,
-  writeExport,
-  writeOutput,
-} from "../transfer/mod.ts";
 import { checkArgs } from "./args.ts";
 import type { Command } from "./command.ts";
 import { databaseOf, openCache, redisOf, userPath } from "./context.ts";
@@ -29,7 +15,15 @@ import { escapeInline } from "./escape.ts";
 import { formatCount, plural } from "./format.ts";
 import { readStdin, type Sink, writeAll } from "./output.ts";
 import { createProgress } from "./progress.ts";
-import { renderTable } from "./table.ts";
+
+/**
+ * The transfer library, imported when one of these commands runs: its ten
+ * modules would otherwise load at every start of the tool, `message` and
+ * `get` included.
+ */
+function transfer(): Promise<typeof import("../transfer/mod.ts")> {
+  return import("../transfer/mod.ts");
+}
 
 function kindOption(
   command: string,
@@ -92,6 +86,7 @@ const exportCommand: Command = {
     "sup-cache export --kind store | gzip > store.jsonl.gz",
   ],
   async run(ctx) {
+    const { checkOutput, exportCache, writeOutput } = await transfer();
     checkArgs(ctx.command, ctx.args, []);
     const kind = kindOption("export", ctx.values.kind);
     const output = ctx.values.output;
@@ -148,7 +143,9 @@ const exportCommand: Command = {
   },
 };
 
-function skippedTable(rows: [string, string][]): string {
+/** Imported when a table is printed (see help() in cli.ts for why). */
+async function skippedTable(rows: [string, string][]): Promise<string> {
+  const { renderTable } = await import("./table.ts");
   return renderTable([{ header: "SKIPPED" }, { header: "REASON" }], rows);
 }
 
@@ -165,6 +162,13 @@ const importCommand: Command = {
     "sup-cache export --data-dir old | sup-cache import - --data-dir new",
   ],
   async run(ctx) {
+    const {
+      bytesSource,
+      checkExport,
+      DEFAULT_KEEP_BYTES,
+      openSource,
+      writeExport,
+    } = await transfer();
     checkArgs(ctx.command, ctx.args, ["<file|->"]);
     const [arg] = ctx.args;
     // Deno wants --allow-all to open /dev/stdin by name; it is stdin anyway.
@@ -194,10 +198,12 @@ const importCommand: Command = {
       }`,
     );
     if (report.skipped.length > 0) {
-      await ctx.out.line(skippedTable(report.skipped.map((s) => [
-        `${s.kind} ${s.namespace} ${s.key} (line ${s.line})`,
-        s.reason,
-      ])));
+      await ctx.out.line(
+        await skippedTable(report.skipped.map((s) => [
+          `${s.kind} ${s.namespace} ${s.key} (line ${s.line})`,
+          s.reason,
+        ])),
+      );
     }
     return 0;
   },
@@ -218,6 +224,7 @@ const importSupCommand: Command = {
     "sup-cache import-sup ./backup/sup-store.sqlite --kind store --json",
   ],
   async run(ctx) {
+    const { checkSupDatabase, importSup } = await transfer();
     checkArgs(ctx.command, ctx.args, ["<cache.db|store.db>"]);
     const kind = kindOption("import-sup", ctx.values.kind);
     const path = userPath(ctx.args[0]);
@@ -261,7 +268,7 @@ const importSupCommand: Command = {
     );
     if (report.skipped.length > 0) {
       await ctx.out.line(
-        skippedTable(report.skipped.map((s) => [s.key, s.reason])),
+        await skippedTable(report.skipped.map((s) => [s.key, s.reason])),
       );
     }
     return 0;
@@ -280,6 +287,7 @@ const backupCommand: Command = {
     "sup-cache backup nightly.db --force --json",
   ],
   async run(ctx) {
+    const { backupDatabase } = await transfer();
     checkArgs(ctx.command, ctx.args, ["<file>"]);
     const report = await backupDatabase(
       databaseOf(ctx),
@@ -305,6 +313,7 @@ const restoreCommand: Command = {
   options: [],
   examples: ["sup-cache restore /var/backups/sup-cache-2026-11-25.db"],
   async run(ctx) {
+    const { restoreDatabase } = await transfer();
     checkArgs(ctx.command, ctx.args, ["<file>"]);
     const report = await restoreDatabase(
       userPath(ctx.args[0]),

@@ -27,7 +27,13 @@
  *
  * @module
  */
-import type Binaryen from "npm:binaryen@131.0.0-nightly.20260721";
+// Binaryen through AssemblyScript's re-export (`assemblyscript/binaryen`,
+// which pins binaryen to this exact version), not `npm:binaryen` directly:
+// `deno task` reads every bin script of each npm package imported by name
+// in full before it runs any task, and binaryen's nine bins are 83 MB
+// (about 110 ms of CPU on every `deno task`, here and in every project
+// that imports this module). A transitive dependency's bins are not read.
+import type Binaryen from "npm:assemblyscript@0.28.20/binaryen";
 import { InstrumentError } from "./sandbox_errors.ts";
 
 export { InstrumentError };
@@ -70,7 +76,7 @@ export interface InstrumentOptions {
 /** Load Binaryen (a few hundred ms), once per process, only when a rewrite is needed. */
 async function loadBinaryen(): Promise<typeof Binaryen> {
   if (binaryen === undefined) {
-    const b = (await import("npm:binaryen@131.0.0-nightly.20260721")).default;
+    const b = (await import("npm:assemblyscript@0.28.20/binaryen")).default;
     // The hooks are a dozen instructions; inlining keeps a loop iteration
     // at a few nanoseconds instead of a call. Set once, before any rewrite:
     // Binaryen's options are global, and the output (which is cached by

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import binaryen from "npm:binaryen@131.0.0-nightly.20260721";
+import binaryen from "npm:assemblyscript@0.28.20/binaryen";
 import wabtInit from "npm:wabt@1.0.39";
 import {
   exitAtLoadWat,
