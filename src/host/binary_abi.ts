@@ -108,7 +108,9 @@ function guarded(
   name: string,
   body: (cx: HostCallContext, ...args: bigint[]) => bigint,
 ): HostFunction {
-  return (cx, ...args) => {
+  // `arguments` and `apply`, not a rest parameter and a spread: no array
+  // is built on every host call (this wraps the cache reads of the ABI).
+  return function (cx: HostCallContext) {
     if (state.probing) {
       return reply(
         cx,
@@ -120,7 +122,10 @@ function guarded(
       );
     }
     try {
-      return body(cx, ...args);
+      return body.apply(
+        null,
+        arguments as unknown as Parameters<typeof body>,
+      );
     } catch (err) {
       return answerError(cx, state, name, err);
     }

@@ -307,7 +307,12 @@ export function decodeKey(bytes: Uint8Array, decoder: TextDecoder): string {
         break;
       }
     }
-    if (ascii) return String.fromCharCode(...bytes);
+    // `apply`, not a spread: spreading a typed array runs its iterator,
+    // which made this 3-5x slower (111 ns for a 1-byte key, 1 µs for a
+    // 34-byte one, against 34 and 231 ns).
+    if (ascii) {
+      return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    }
   }
   return decoder.decode(bytes);
 }
