@@ -211,17 +211,26 @@ export function capLimits(wasm: Uint8Array, maxMemoryBytes: number): Capped {
       })`,
     );
   }
-  const out: number[] = Array.from(wasm.subarray(0, 8));
+  // Unchanged sections are copied as slices: pushing a module byte by byte
+  // into an array cost 6-17 ms for a 64 KB plugin in a fresh process.
+  const parts: Uint8Array[] = [wasm.subarray(0, 8)];
+  let length = 8;
   for (const s of all) {
     let payload = tables.get(s);
     if (s.id === 5) payload = memoryPayload(wasm, s, maxPages);
-    if (payload === undefined) {
-      for (let i = s.at; i < s.end; i++) out.push(wasm[i]);
-    } else {
-      out.push(s.id, ...writeLeb(payload.length), ...payload);
-    }
+    const part = payload === undefined
+      ? wasm.subarray(s.at, s.end)
+      : Uint8Array.from([s.id, ...writeLeb(payload.length), ...payload]);
+    parts.push(part);
+    length += part.length;
   }
-  return { wasm: new Uint8Array(out), tableBytes, maxPages };
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return { wasm: out, tableBytes, maxPages };
 }
 
 function memoryPayload(
