@@ -55,6 +55,28 @@ type ExtismLogger = NonNullable<
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+let extism: Promise<typeof import("npm:@extism/extism@2.0.0-rc13")> | null =
+  null;
+
+/**
+ * Import Extism, once per process. `loadPlugin` starts this before it reads
+ * and compiles the module, so the import's file reads overlap that work
+ * (a few ms of a CLI call's start).
+ *
+ * @example
+ * ```ts
+ * import { importExtism } from "./instance.ts";
+ * const { default: createPlugin } = await importExtism();
+ * console.log(typeof createPlugin); // "function"
+ * ```
+ */
+export function importExtism(): Promise<
+  typeof import("npm:@extism/extism@2.0.0-rc13")
+> {
+  extism ??= import("npm:@extism/extism@2.0.0-rc13");
+  return extism;
+}
+
 /** Extism also calls `trace`, which {@link Logger} may leave out. */
 function extismLogger(logger: Logger): ExtismLogger {
   return {
@@ -79,9 +101,7 @@ export async function instantiate(
   settings: InstanceSettings,
   linked: ReadonlyArray<LinkedCompiled> = [],
 ): Promise<Instance> {
-  const { default: createPlugin } = await import(
-    "npm:@extism/extism@2.0.0-rc13"
-  );
+  const { default: createPlugin } = await importExtism();
   const slot: Slot = { dead: false };
   const functions: Record<string, Record<string, HostFunction>> = {};
   for (const [module, given] of Object.entries(settings.functions)) {

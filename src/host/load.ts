@@ -19,7 +19,7 @@ import {
 import type { HostFunction, HostState } from "./context.ts";
 import { describeThrown, PluginLoadError } from "./errors.ts";
 import { pluginDirName } from "./files.ts";
-import { instantiate, type LinkedCompiled } from "./instance.ts";
+import { importExtism, instantiate, type LinkedCompiled } from "./instance.ts";
 import { SANDBOX_MODULE } from "./sandbox.ts";
 import { binaryHostFunctions } from "./binary_abi.ts";
 import { supHostFunctions } from "./sup_abi.ts";
@@ -53,6 +53,8 @@ export async function loadPlugin(
   source: PluginSource,
   options: LoadPluginOptions = {},
 ): Promise<Plugin> {
+  // Awaited in instantiate(); a failure to import shows there.
+  importExtism().catch(() => {});
   const resolved = await resolveSource(source);
   const config = resolveConfig(resolved, options);
   const { name, timeoutMs, maxMemoryBytes, settings } = config;
