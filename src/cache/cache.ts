@@ -435,7 +435,7 @@ export async function createSupCache(
   }
   // Before anything touches the disk: an old node:sqlite fails every read.
   if (driver === "node:sqlite") checkDenoVersion();
-  let backend: Backend;
+  let backend: Backend | AsyncBackend;
   if (typeof driver === "object") {
     backend = driver;
   } else {
@@ -482,7 +482,7 @@ export async function createSupCache(
   try {
     return new SupCache(backend, resolved);
   } catch (err) {
-    backend.close();
+    await backend.close();
     throw err;
   }
 }

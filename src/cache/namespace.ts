@@ -86,7 +86,7 @@ export function checkNamespaceName(name: unknown): string {
 /** The error every synchronous call on a Redis-backed namespace throws. */
 export function noSyncError(name: string): InvalidInputError {
   return new InvalidInputError(
-    `namespace "${name}" is on Redis, which cannot answer without waiting: use the async methods (await ns.get(...), await ns.atomic().commit()) instead of ns.sync / commitSync()`,
+    `namespace "${name}" is on an asynchronous backend (Redis), which cannot answer without waiting: use the async methods (await ns.get(...), await ns.atomic().commit()) instead of ns.sync / commitSync()`,
   );
 }
 
