@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AtomicOperation } from "./atomic.ts";
+import { type AtomicOperation, atomicOperationOf } from "./atomic.ts";
 import { PagedList } from "./list.ts";
 import { type NamespaceCore, SyncFace } from "./namespace.ts";
 import type {
@@ -17,6 +17,15 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
+
+// Set by Namespace's static block: how SupCache makes one without a public
+// constructor that would show the internal NamespaceCore.
+let makeNamespace: (core: NamespaceCore) => Namespace;
+
+/** The public face of `core` (for SupCache; not exported by mod.ts). */
+export function namespaceOf(core: NamespaceCore): Namespace {
+  return makeNamespace(core);
+}
 
 /**
  * An isolated keyspace. Two namespaces never see each other's keys, whatever
@@ -41,11 +50,12 @@ export class Namespace {
   readonly sync: SyncNamespace;
   readonly #core: NamespaceCore;
 
-  /**
-   * Made by `SupCache.namespace()` and `SupCache.store()`; the argument is
-   * internal (not part of the public API).
-   */
-  constructor(core: NamespaceCore) {
+  static {
+    makeNamespace = (core) => new Namespace(core);
+  }
+
+  /** Made by `SupCache.namespace()` and `SupCache.store()` only. */
+  private constructor(core: NamespaceCore) {
     this.#core = core;
     this.sync = new SyncFace(core);
   }
@@ -205,7 +215,7 @@ export class Namespace {
 
   /** Start an all-or-nothing batch of checks and writes. */
   atomic(): AtomicOperation {
-    return new AtomicOperation(this.#core);
+    return atomicOperationOf(this.#core);
   }
 
   /** Remove every entry of this namespace; resolves to how many. */

@@ -11,6 +11,14 @@ import type {
 } from "./namespace.ts";
 import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
 
+// Set by the class's static block (see async_namespace.ts for why).
+let makeAtomic: (ns: NamespaceCore) => AtomicOperation;
+
+/** A new batch on `ns` (for `Namespace.atomic()`; not exported by mod.ts). */
+export function atomicOperationOf(ns: NamespaceCore): AtomicOperation {
+  return makeAtomic(ns);
+}
+
 /**
  * A batch of checks and writes on one namespace. Nothing happens until
  * `commit()`; then either every check holds and every write lands, or
@@ -36,8 +44,12 @@ export class AtomicOperation {
   readonly #checks: AtomicCheck[] = [];
   readonly #mutations: AtomicMutation[] = [];
 
-  /** Made by `Namespace.atomic()`; the argument is internal. */
-  constructor(ns: NamespaceCore) {
+  static {
+    makeAtomic = (ns) => new AtomicOperation(ns);
+  }
+
+  /** Made by `Namespace.atomic()` only. */
+  private constructor(ns: NamespaceCore) {
     this.#ns = ns;
   }
 

@@ -22,7 +22,7 @@ import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
-import { Namespace } from "./async_namespace.ts";
+import { type Namespace, namespaceOf } from "./async_namespace.ts";
 import type { Clock } from "./clock.ts";
 import {
   type CacheContext,
@@ -72,6 +72,13 @@ function toInfo(u: NamespaceUsage): NamespaceInfo {
   };
 }
 
+// Set by SupCache's static block: createSupCache makes one without a public
+// constructor that would show the internal ResolvedOptions.
+let makeSupCache: (
+  backend: Backend | AsyncBackend,
+  options: ResolvedOptions,
+) => SupCache;
+
 /**
  * A persistent key-value cache on SQLite (or Redis), split into
  * namespaces. Make one with {@link createSupCache}; close it with
@@ -110,11 +117,15 @@ export class SupCache implements AsyncDisposable {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  /**
-   * Use {@link createSupCache}, which checks the options and opens the
-   * backend first; the arguments are internal.
-   */
-  constructor(backend: Backend | AsyncBackend, options: ResolvedOptions) {
+  static {
+    makeSupCache = (backend, options) => new SupCache(backend, options);
+  }
+
+  /** Use {@link createSupCache}, which checks the options and opens the backend first. */
+  private constructor(
+    backend: Backend | AsyncBackend,
+    options: ResolvedOptions,
+  ) {
     this.dataDir = options.dataDir;
     this.path = backend.path;
     this.limits = options.limits;
@@ -199,7 +210,7 @@ export class SupCache implements AsyncDisposable {
       core = new NamespaceCore(this.#ctx, space, name);
       this.#open.set(id, core);
     }
-    return new Namespace(core);
+    return namespaceOf(core);
   }
 
   /**
@@ -427,7 +438,7 @@ export async function createSupCache(
       // Usage of every namespace up front, so the synchronous stats() of a
       // fresh cache reports what the server holds.
       await remote.namespaces();
-      return new SupCache(remote, resolved);
+      return makeSupCache(remote, resolved);
     } catch (err) {
       await remote.close();
       throw err;
@@ -480,7 +491,7 @@ export async function createSupCache(
     }
   }
   try {
-    return new SupCache(backend, resolved);
+    return makeSupCache(backend, resolved);
   } catch (err) {
     await backend.close();
     throw err;

@@ -87,15 +87,19 @@ export interface Quota {
  * {@link NamespaceUsage} adds where and when.
  */
 export interface UsageCounters {
-  /** Stored entries (expired ones count until swept). */
+  /** Stored entries, including expired ones not yet swept. */
   keys: number;
-  /** Bytes of keys plus values. */
+  /** Bytes of keys plus values, including expired entries not yet swept. */
   bytes: number;
-  /** Flushed hit counter. */
+  /** Reads that found a live value (all processes, once flushed). */
   hits: number;
-  /** Flushed miss counter. */
+  /** Reads that found nothing or an expired value. */
   misses: number;
-  /** Entries evicted to make room (all processes); absent when the backend does not evict. */
+  /**
+   * Live entries deleted to make room for writes (`limits.onQuota:
+   * "evict"`), by every process, since the namespace was created or
+   * cleared; a backend that does not evict may leave it out.
+   */
   evictions?: number;
 }
 
@@ -479,8 +483,11 @@ export interface Backend {
   ): EvictionResult;
 }
 
-/** A function type with its result wrapped in a Promise. */
-type Promised<F> = F extends (...args: infer A) => infer R
+/**
+ * A function type with its result wrapped in a Promise; anything else (and
+ * the `undefined` of an optional member) as it is.
+ */
+export type Promised<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => Promise<R>
   : F;
 
