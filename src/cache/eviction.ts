@@ -35,6 +35,7 @@ import {
   type Quota,
   QuotaRefusal,
   type Space,
+  type UsedValue,
 } from "../storage/backend.ts";
 import type { Clock } from "./clock.ts";
 import { type Op, runSync, wait } from "./run.ts";
@@ -122,12 +123,34 @@ export class Eviction {
     const found = yield* wait(
       this.#backend.getValueUsed(this.#space, this.#ns, key, now),
     );
-    if (found === undefined) return undefined;
-    if (now - found.usedAt >= TOUCH_EVERY_MS && !this.#reads.has(key)) {
-      this.#reads.set(key, now);
-      if (this.#reads.size >= TOUCH_BATCH) yield* this.flush();
+    if (this.#noteRead(key, found, now)) yield* this.flush();
+    return found?.value;
+  }
+
+  /**
+   * {@link Eviction.get} without a generator, for `ns.sync.get` near the
+   * quota (a read there must cost what it did); same steps.
+   */
+  getSync(key: string): Uint8Array | undefined {
+    const now = this.#clock.now();
+    const found = (this.#backend as Backend & EvictingBackend).getValueUsed(
+      this.#space,
+      this.#ns,
+      key,
+      now,
+    );
+    if (this.#noteRead(key, found, now)) runSync(this.flush());
+    return found?.value;
+  }
+
+  /** Record a read when its stamp is due; `true` when a batch is full. */
+  #noteRead(key: string, found: UsedValue | undefined, now: number): boolean {
+    if (found === undefined) return false;
+    if (now - found.usedAt < TOUCH_EVERY_MS || this.#reads.has(key)) {
+      return false;
     }
-    return found.value;
+    this.#reads.set(key, now);
+    return this.#reads.size >= TOUCH_BATCH;
   }
 
   /** Write recorded reads (joining a transaction the caller holds). */

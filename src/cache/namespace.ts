@@ -249,7 +249,7 @@ export class NamespaceCore {
     const eviction = this.#eviction;
     return this.#counted(
       eviction !== null && eviction.watching
-        ? runSync(eviction.get(key))
+        ? eviction.getSync(key)
         : (this.#backend as Backend).getValue(
           this.#space,
           this.name,
