@@ -107,6 +107,11 @@ export class Eviction {
       bytes >= this.#quota.maxBytes * WATCH_FILL;
   }
 
+  /** Make the next write look at how full the namespace is. */
+  checkSoon(): void {
+    this.#writes = this.#checkEvery - 1;
+  }
+
   /**
    * Count a write; `true` every few, when the caller should run
    * {@link Eviction.check} (not a generator: most writes need nothing).

@@ -195,9 +195,10 @@ export class NamespaceCore {
       ? new Eviction(ctx.backend, space, name, ctx.quota, ctx.clock)
       : null;
     // How full the namespace is: now on SQLite; on Redis at the first
-    // sweep tick or after the first few writes (a constructor cannot wait).
-    if (this.#eviction !== null && this.sync) {
-      runSync(this.#eviction.check());
+    // write or sweep tick (a constructor cannot wait).
+    if (this.#eviction !== null) {
+      if (this.sync) runSync(this.#eviction.check());
+      else this.#eviction.checkSoon();
     }
   }
 
