@@ -447,3 +447,25 @@ testEachDriver(
     assert.ok(caught instanceof InvalidInputError);
   },
 );
+
+testEachDriver(
+  "ns.sync.list() and scan() pages are iterable over every key, and still compare as plain pages",
+  async (open) => {
+    const ns = (await open()).namespace("sync-iter");
+    for (let i = 0; i < 5; i++) ns.sync.set(`k${i}`, `${i}`);
+    const page = ns.sync.list({ limit: 2 });
+    assert.deepEqual(page, { keys: ["k0", "k1"], cursor: page.cursor });
+    assert.deepEqual([...ns.sync.list({ limit: 2 })], [
+      "k0",
+      "k1",
+      "k2",
+      "k3",
+      "k4",
+    ]);
+    assert.deepEqual(
+      [...ns.sync.scan({ limit: 3, prefix: "k" })].map((e) => text(e.value)),
+      ["0", "1", "2", "3", "4"],
+    );
+  },
+  "Redis has no synchronous face",
+);

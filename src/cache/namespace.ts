@@ -35,6 +35,7 @@ import { settle } from "./settle.ts";
 import type {
   CacheEntry,
   CacheValue,
+  KeyedCacheEntry,
   ListOptions,
   ListPage,
   NamespaceStats,
@@ -888,11 +889,21 @@ export class SyncFace implements SyncNamespace {
   has(key: string): boolean {
     return this.#core.runSync(this.#core.has(key));
   }
-  list(options?: ListOptions): ListPage {
-    return this.#core.runSync(this.#core.list(options));
+  list(options: ListOptions = {}): ListPage & Iterable<string> {
+    const core = this.#core;
+    return iterablePage(
+      core.runSync(core.list(options)),
+      (cursor) => core.runSync(core.list({ ...options, cursor })),
+      (page) => page.keys,
+    );
   }
-  scan(options?: ListOptions): ScanPage {
-    return this.#core.runSync(this.#core.scan(options));
+  scan(options: ListOptions = {}): ScanPage & Iterable<KeyedCacheEntry> {
+    const core = this.#core;
+    return iterablePage(
+      core.runSync(core.scan(options)),
+      (cursor) => core.runSync(core.scan({ ...options, cursor })),
+      (page) => page.entries,
+    );
   }
   increment(key: string, by?: number): number {
     return this.#core.runSync(this.#core.increment(key, by));
@@ -904,6 +915,30 @@ export class SyncFace implements SyncNamespace {
     if (!this.#core.sync) return this.#core.runSync(statsOp(this.#core));
     return this.#core.stats();
   }
+}
+
+/**
+ * `page`, also iterable over every item from it to the last page (the sync
+ * twin of `PagedList`). The iterator is a non-enumerable property, so the
+ * page still compares, spreads and prints as `{ keys, cursor }`.
+ */
+function iterablePage<T, P extends { cursor: string | null }>(
+  page: P,
+  next: (cursor: string) => P,
+  items: (page: P) => readonly T[],
+): P & Iterable<T> {
+  Object.defineProperty(page, Symbol.iterator, {
+    enumerable: false,
+    value: function* (): Generator<T, void, undefined> {
+      let at: P = page;
+      for (;;) {
+        yield* items(at);
+        if (at.cursor === null) return;
+        at = next(at.cursor);
+      }
+    },
+  });
+  return page as P & Iterable<T>;
 }
 
 // deno-lint-ignore require-yield

@@ -132,9 +132,13 @@ export interface SyncNamespace {
   /** Whether a live entry exists. */
   has(key: string): boolean;
   /** One page of live keys. */
-  list(options?: ListOptions): ListPage;
+  /**
+   * One page of live keys; also iterable (`for (const key of
+   * ns.sync.list({ prefix }))`) over every key, page after page.
+   */
+  list(options?: ListOptions): ListPage & Iterable<string>;
   /** One page of live entries with their values; not counted as hits. */
-  scan(options?: ListOptions): ScanPage;
+  scan(options?: ListOptions): ScanPage & Iterable<KeyedCacheEntry>;
   /** Add `by` (an integer, default 1) to a decimal value and return the sum. */
   increment(key: string, by?: number): number;
   /** Remove every entry of this namespace; returns how many were removed. */
