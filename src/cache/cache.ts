@@ -38,7 +38,7 @@ import {
 } from "./options.ts";
 import { checkOptions } from "../check_options.ts";
 import { type ForgetReport, forgetSender } from "./forget.ts";
-import { type Op, runAsync, runSync, wait } from "./run.ts";
+import { all, type Op, runAsync, runSync, wait } from "./run.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
 
@@ -101,8 +101,9 @@ export class SupCache implements AsyncDisposable {
   /** The limits in force, defaults filled in. */
   readonly limits: Readonly<ResolvedLimits>;
   /**
-   * `true` when the data lives in Redis: every call crosses the network,
-   * and namespaces have no synchronous face (`ns.sync` throws).
+   * `true` when the backend is asynchronous (Redis, or an `AsyncBackend`
+   * passed as `driver`): every call waits for it, and namespaces have no
+   * synchronous face (`ns.sync` throws).
    */
   readonly remote: boolean;
   readonly #backend: Backend | AsyncBackend;
@@ -318,7 +319,8 @@ export class SupCache implements AsyncDisposable {
   }
 
   *#flush(): Op<void> {
-    for (const ns of this.#open.values()) yield* ns.flushCounters();
+    const open = [...this.#open.values()];
+    yield* all(open.map((ns) => ns.flushCounters()), this.remote);
     yield* wait(this.#backend.flush());
   }
 
@@ -345,7 +347,8 @@ export class SupCache implements AsyncDisposable {
       );
     }
     if (backend.knownUsage !== undefined) {
-      for (const ns of this.#open.values()) yield* ns.refreshStats();
+      const open = [...this.#open.values()];
+      yield* all(open.map((ns) => ns.refreshStats()), this.remote);
     }
   }
 

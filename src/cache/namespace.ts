@@ -30,7 +30,7 @@ import type { Clock } from "./clock.ts";
 import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { listRange, nextCursor } from "./paging.ts";
-import { type Op, runAsync, runSync, then, wait } from "./run.ts";
+import { all, type Op, runAsync, runSync, then, wait } from "./run.ts";
 import { settle } from "./settle.ts";
 import type {
   CacheEntry,
@@ -688,9 +688,11 @@ export class NamespaceCore {
     let pending = writes;
     const kept: string[] = [];
     while (pending.length > 0) {
+      // Every key looked up at once (one round trip's wait on Redis).
+      const live = yield* all(pending.map((w) => this.peek(w.key)), !this.sync);
       const absent: BatchWrite[] = [];
-      for (const w of pending) {
-        if ((yield* this.peek(w.key)) === null) absent.push(w);
+      for (const [i, w] of pending.entries()) {
+        if (live[i] === null) absent.push(w);
         else kept.push(w.key);
       }
       if (absent.length === 0) break;

@@ -117,3 +117,26 @@ export function then<T, U>(
 ): U | Promise<U> {
   return v instanceof Promise ? v.then(f) : f(v);
 }
+
+/**
+ * Run `ops` to the end: one after another when `concurrent` is false (a
+ * synchronous backend, where there is nothing to overlap), all at once
+ * otherwise (a networked backend, where each waits for its own round trip).
+ *
+ * @example
+ * ```ts
+ * import { all, runAsync, wait } from "./run.ts";
+ * const seen: number[] = [];
+ * function* note(n: number) { seen.push(yield* wait(Promise.resolve(n))); }
+ * await runAsync(all([note(1), note(2)], true));
+ * console.log(seen); // [ 1, 2 ]
+ * ```
+ */
+export function* all<T>(ops: Op<T>[], concurrent: boolean): Op<T[]> {
+  if (!concurrent) {
+    const out: T[] = [];
+    for (const op of ops) out.push(yield* op);
+    return out;
+  }
+  return yield* wait(Promise.all(ops.map((op) => runAsync(op))));
+}
