@@ -14,6 +14,9 @@ import { createTestCache } from "../src/testing/mod.ts";
 import { TOUCH_EVERY_MS } from "../src/cache/eviction.ts";
 import { asyncSqlite } from "./support/async_sqlite.ts";
 
+const text = (bytes: Uint8Array | null) =>
+  bytes === null ? null : new TextDecoder().decode(bytes);
+
 // The same behaviour on a synchronous backend (SQLite: eviction and write
 // in one transaction) and on an asynchronous one without transactions
 // (each step atomic on its own, as on Redis; tests/support/async_sqlite.ts).
@@ -23,6 +26,27 @@ for (
     { label: "[async backend] ", backend: () => ({ driver: asyncSqlite() }) },
   ]
 ) {
+  Deno.test(`${label}evict: an un-awaited write is issued before a read made after it`, async () => {
+    // Eviction is on (the namespace has a quota), but no write needs room:
+    // the bookkeeping a write does (how full is the namespace?) must come
+    // after the write's own request, or a read made right after the write
+    // would overtake it on a networked backend.
+    await using t = await createTestCache({
+      ...backend(),
+      limits: { maxKeys: 1_000 },
+    });
+    const ns = t.cache.namespace("n");
+    for (let i = 0; i < 200; i++) {
+      const wrote = ns.set(`k${i}`, `v${i}`);
+      const read = await ns.get(`k${i}`);
+      await wrote;
+      assert.equal(read && new TextDecoder().decode(read), `v${i}`, `k${i}`);
+      const counted = ns.increment("n");
+      assert.equal(text(await ns.get("n")), String(i + 1));
+      await counted;
+    }
+  });
+
   Deno.test(`${label}evict: filling far past the key quota never fails and never passes it`, async () => {
     await using t = await createTestCache({
       ...backend(),

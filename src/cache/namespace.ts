@@ -353,9 +353,12 @@ export class NamespaceCore {
       );
     // Every write op tries once inline, as here, and only a refused write
     // enters the generators of the slow path: nested generators cost
-    // measurably on a 5 µs write (docs/storage.md, "Measured").
-    if (this.#checkDue()) yield* this.#eviction!.check();
+    // measurably on a 5 µs write (docs/storage.md, "Measured"). The write is
+    // issued before anything else, so on a networked backend requests keep
+    // the order they were made in (an un-awaited set, then a get, reads
+    // the new value); how full the namespace is gets looked at after.
     if (!(yield attempt())) yield* this.#makeRoom(attempt, size, 1);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     this.#noteExpiry(expiresAt);
   }
 
@@ -535,7 +538,6 @@ export class NamespaceCore {
         ),
         answered,
       );
-    if (this.#checkDue()) yield* this.#eviction!.check();
     let ok: boolean;
     try {
       ok = (yield attempt()) as boolean;
@@ -543,6 +545,7 @@ export class NamespaceCore {
       ok = refused(err);
     }
     if (!ok) yield* this.#makeRoom(attempt, keySize + 20, 1);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     return result;
   }
 
@@ -617,7 +620,6 @@ export class NamespaceCore {
         this.#ctx.clock.now(),
         this.#ctx.quota,
       );
-    if (this.#checkDue()) yield* this.#eviction!.check();
     let ok: boolean;
     try {
       ok = (yield attempt()) !== false;
@@ -625,6 +627,7 @@ export class NamespaceCore {
       ok = refused(err);
     }
     if (!ok) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     for (const w of writes) this.#noteExpiry(w.expiresAt);
     return writes.length;
   }
@@ -662,7 +665,6 @@ export class NamespaceCore {
           return true;
         },
       );
-    if (this.#checkDue()) yield* this.#eviction!.check();
     let ok: boolean;
     try {
       ok = (yield attempt()) as boolean;
@@ -670,6 +672,7 @@ export class NamespaceCore {
       ok = refused(err);
     }
     if (!ok) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     let next = 0;
     for (let i = 0; i < writes.length; i++) {
       if (skipped[next] === i) next++;
@@ -837,8 +840,8 @@ export class NamespaceCore {
           return outcome !== "quota";
         },
       );
-    if (this.#checkDue()) yield* this.#eviction!.check();
     if (!(yield attempt())) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     return ok;
   }
 }
