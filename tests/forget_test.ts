@@ -5,7 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { createSupCache, InvalidInputError, loadPlugin } from "../mod.ts";
+import {
+  createSupCache,
+  InvalidInputError,
+  loadPlugin,
+  QuotaExceededError,
+} from "../mod.ts";
 import { actFor } from "../src/cache/namespace.ts";
 import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
 import { asyncSqlite } from "./support/async_sqlite.ts";
@@ -279,4 +284,34 @@ Deno.test("forget: the sweep drops attributions of entries that are gone", async
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("forget and eviction on a backend without their primitives: forget says why, a full cache rejects", async () => {
+  const backend = asyncSqlite(new Map(), [
+    "attribute",
+    "forgetCandidates",
+    "dropAttributions",
+    "pruneAttributions",
+    "getValueUsed",
+    "touch",
+    "counts",
+    "evict",
+  ]);
+  await using cache = await createSupCache({
+    driver: backend,
+    limits: { maxKeys: 2 },
+  });
+  const ns = cache.namespace("p");
+  const done = actFor([ns.sync], "ada");
+  await ns.set("a", "1");
+  await ns.set("b", "2");
+  done();
+  await assert.rejects(
+    () => cache.forget("ada"),
+    (err) =>
+      err instanceof InvalidInputError &&
+      /does not record who entries were written for/.test(err.message),
+  );
+  await assert.rejects(() => ns.set("c", "3"), QuotaExceededError);
+  assert.deepEqual((await ns.list()).keys, ["a", "b"]);
 });

@@ -20,8 +20,15 @@ import { SqliteBackend } from "../../src/storage/sqlite_backend.ts";
 /** Calls made through the adapter, by method name (what a test can assert on). */
 export type CallLog = Map<string, number>;
 
-/** A fresh in-memory SQLite backend behind the asynchronous interface. */
-export function asyncSqlite(log: CallLog = new Map()): AsyncBackend {
+/**
+ * A fresh in-memory SQLite backend behind the asynchronous interface;
+ * `without` leaves out more members (optional primitives, to test what the
+ * cache does without them).
+ */
+export function asyncSqlite(
+  log: CallLog = new Map(),
+  without: readonly string[] = [],
+): AsyncBackend {
   const inner: Backend = new SqliteBackend(
     openNodeSqlite(":memory:"),
     ":memory:",
@@ -30,7 +37,7 @@ export function asyncSqlite(log: CallLog = new Map()): AsyncBackend {
   // Answered after the caller has yielded (a microtask later), never at
   // once; a timer would make the thousands of writes of a test slow.
   const later = <T>(fn: () => T): Promise<T> => Promise.resolve().then(fn);
-  const skip = new Set(["transaction", "writeManyIfAbsent"]);
+  const skip = new Set(["transaction", "writeManyIfAbsent", ...without]);
   return new Proxy(inner, {
     get(target, name) {
       if (name === "async") return true;
