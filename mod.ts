@@ -42,6 +42,7 @@ export {
   SupCache,
 } from "./src/cache/cache.ts";
 export { Namespace } from "./src/cache/async_namespace.ts";
+export { type Paged, PagedList } from "./src/cache/list.ts";
 export type { Clock } from "./src/cache/clock.ts";
 export type { ForgetReport, ForgottenKey } from "./src/cache/forget.ts";
 export { AtomicOperation } from "./src/cache/atomic.ts";
@@ -63,22 +64,31 @@ export type {
   SyncNamespace,
 } from "./src/cache/types.ts";
 export type {
+  AsyncBackend,
   AttributionCursor,
   Backend,
   BatchWrite,
+  CommitOutcome,
   EvictionResult,
   ForgetCandidate,
+  IncrementResult,
   KeyedEntry,
   KeyRange,
+  Keyspace,
+  KnownUsage,
   NamespaceUsage,
+  Promised,
+  Promisified,
   PurgeStep,
   Quota,
   Space,
   StoredEntry,
   SweepCursor,
+  UsageCounters,
   UsedValue,
+  VersionCheck,
 } from "./src/storage/backend.ts";
-export { QuotaRefusal } from "./src/storage/backend.ts";
+export { QuotaRefusal, SPACE_NAMES } from "./src/storage/backend.ts";
 export type { RedisOptions } from "./src/storage/redis/options.ts";
 export {
   RedisReplyError,

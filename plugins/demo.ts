@@ -58,20 +58,15 @@ function when(expiresAt: number | null): string {
 async function dump(cache: SupCache, plugin: string): Promise<void> {
   for (const kind of ["cache", "store"] as const) {
     const ns = kind === "cache" ? cache.namespace(plugin) : cache.store(plugin);
-    let cursor: string | undefined;
-    do {
-      const page = await ns.list({ cursor });
-      for (const key of page.keys) {
-        const entry = await ns.getEntry(key);
-        if (entry === null) continue; // expired between list and read
-        console.log(
-          `  ${plugin} ${kind}  ${key} = ${decoder.decode(entry.value)}  (${
-            when(entry.expiresAt)
-          })`,
-        );
-      }
-      cursor = page.cursor ?? undefined;
-    } while (cursor !== undefined);
+    for await (const key of ns.list()) {
+      const entry = await ns.getEntry(key);
+      if (entry === null) continue; // expired between list and read
+      console.log(
+        `  ${plugin} ${kind}  ${key} = ${decoder.decode(entry.value)}  (${
+          when(entry.expiresAt)
+        })`,
+      );
+    }
   }
 }
 

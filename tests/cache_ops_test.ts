@@ -399,3 +399,73 @@ testEachDriver(
     assert.equal(s.keys, 1);
   },
 );
+
+testEachDriver(
+  "list() and scan() are async iterables over every page, and still one page when awaited",
+  async (open) => {
+    const ns = (await open()).namespace("iter");
+    const keys = Array.from({ length: 7 }, (_, i) => `k:${i}`);
+    await ns.setMany([...keys.map((k) => [k, k] as [string, string]), [
+      "other",
+      "x",
+    ]]);
+    // Awaited: one page, as before.
+    const page = await ns.list({ prefix: "k:", limit: 3 });
+    assert.deepEqual(page.keys, keys.slice(0, 3));
+    assert.notEqual(page.cursor, null);
+    // Iterated: every key, page after page (limit is the page size).
+    const seen: string[] = [];
+    for await (const key of ns.list({ prefix: "k:", limit: 3 })) seen.push(key);
+    assert.deepEqual(seen, keys);
+    // From a cursor on.
+    assert.deepEqual(
+      await Array.fromAsync(
+        ns.list({ prefix: "k:", limit: 3, cursor: page.cursor! }),
+      ),
+      keys.slice(3),
+    );
+    // break stops early; the entries of scan carry their values.
+    const firstTwo: string[] = [];
+    for await (const entry of ns.scan({ prefix: "k:", limit: 2 })) {
+      firstTwo.push(text(entry.value)!);
+      if (firstTwo.length === 2) break;
+    }
+    assert.deepEqual(firstTwo, ["k:0", "k:1"]);
+    // .then / .catch work as on a Promise; bad options fail both ways.
+    assert.deepEqual(await ns.list({ limit: 1 }).then((p) => p.keys), [
+      "k:0",
+    ]);
+    await assert.rejects(
+      async () => await ns.list({ limit: 0 }),
+      InvalidInputError,
+    );
+    await assert.rejects(
+      () => Array.fromAsync(ns.list({ limit: 0 })),
+      InvalidInputError,
+    );
+    const caught = await ns.scan({ cursor: "not one of ours" }).catch((e) => e);
+    assert.ok(caught instanceof InvalidInputError);
+  },
+);
+
+testEachDriver(
+  "ns.sync.list() and scan() pages are iterable over every key, and still compare as plain pages",
+  async (open) => {
+    const ns = (await open()).namespace("sync-iter");
+    for (let i = 0; i < 5; i++) ns.sync.set(`k${i}`, `${i}`);
+    const page = ns.sync.list({ limit: 2 });
+    assert.deepEqual(page, { keys: ["k0", "k1"], cursor: page.cursor });
+    assert.deepEqual([...ns.sync.list({ limit: 2 })], [
+      "k0",
+      "k1",
+      "k2",
+      "k3",
+      "k4",
+    ]);
+    assert.deepEqual(
+      [...ns.sync.scan({ limit: 3, prefix: "k" })].map((e) => text(e.value)),
+      ["0", "1", "2", "3", "4"],
+    );
+  },
+  "Redis has no synchronous face",
+);

@@ -5,165 +5,190 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { createSupCache, InvalidInputError, loadPlugin } from "../mod.ts";
+import {
+  createSupCache,
+  InvalidInputError,
+  loadPlugin,
+  QuotaExceededError,
+} from "../mod.ts";
 import { actFor } from "../src/cache/namespace.ts";
 import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
+import { asyncSqlite } from "./support/async_sqlite.ts";
 
 await buildPlugins({ only: ["counter", "ratelimit", "settings"] });
 const ROOT = new URL("..", import.meta.url).pathname;
 const ADA = "34600000001@s.whatsapp.net";
 const BOB = "34600000002@s.whatsapp.net";
 
-Deno.test("forget: a sender's entries go from every plugin and keyspace; the other sender's and the host's stay", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sup-forget-" });
-  try {
-    await using cache = await createSupCache({ dataDir: dir });
-    await using counter = await loadPlugin(wasmPathOf("counter"), { cache });
-    await using ratelimit = await loadPlugin(wasmPathOf("ratelimit"), {
-      cache,
-    });
-    await using settings = await loadPlugin(wasmPathOf("settings"), {
-      cache,
-    });
-    for (const sender of [ADA, BOB]) {
-      for (const message of ["increment", "increment visits"]) {
-        assert.ok((await counter.handleMessage({ message, sender })).success);
+// On a synchronous backend (SQLite: attribution in the write's transaction)
+// and on an asynchronous one with the same primitives and no transactions
+// (as Redis will have them; tests/support/async_sqlite.ts). The async
+// variant drives plugins through the host's async host functions.
+for (
+  const { label, backend } of [
+    { label: "", backend: () => ({}) },
+    { label: "[async backend] ", backend: () => ({ driver: asyncSqlite() }) },
+  ]
+) {
+  Deno.test(`${label}forget: a sender's entries go from every plugin and keyspace; the other sender's and the host's stay`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sup-forget-" });
+    try {
+      await using cache = await createSupCache({ dataDir: dir, ...backend() });
+      await using counter = await loadPlugin(wasmPathOf("counter"), { cache });
+      await using ratelimit = await loadPlugin(wasmPathOf("ratelimit"), {
+        cache,
+      });
+      await using settings = await loadPlugin(wasmPathOf("settings"), {
+        cache,
+      });
+      for (const sender of [ADA, BOB]) {
+        for (const message of ["increment", "increment visits"]) {
+          assert.ok((await counter.handleMessage({ message, sender })).success);
+        }
+        assert.ok(
+          (await ratelimit.handleMessage({ message: "", sender })).success,
+        );
+        assert.ok(
+          (await settings.handleMessage({ message: "set lang en", sender }))
+            .success,
+        );
       }
-      assert.ok(
-        (await ratelimit.handleMessage({ message: "", sender })).success,
-      );
-      assert.ok(
-        (await settings.handleMessage({ message: "set lang en", sender }))
-          .success,
-      );
-    }
-    // The host's own writes, outside any message: one about nobody, one
-    // keyed by ada's id (sup's key convention).
-    await cache.namespace("counter").set("global", "1");
-    await cache.store("settings").set(`${ADA}:note`, "host wrote this");
-    await cache.namespace("counter").set(`not${ADA}`, "no segment");
+      // The host's own writes, outside any message: one about nobody, one
+      // keyed by ada's id (sup's key convention).
+      await cache.namespace("counter").set("global", "1");
+      await cache.store("settings").set(`${ADA}:note`, "host wrote this");
+      await cache.namespace("counter").set(`not${ADA}`, "no segment");
 
-    const keysOf = async (kind: "cache" | "store", name: string) =>
-      (await (kind === "cache" ? cache.namespace(name) : cache.store(name))
-        .list()).keys;
-    const before = {
-      counter: await keysOf("cache", "counter"),
-      ratelimit: await keysOf("cache", "ratelimit"),
-      settings: await keysOf("store", "settings"),
-    };
-
-    const dry = await cache.forget(ADA, { dryRun: true });
-    assert.deepEqual(
-      {
+      const keysOf = async (kind: "cache" | "store", name: string) =>
+        (await (kind === "cache" ? cache.namespace(name) : cache.store(name))
+          .list()).keys;
+      const before = {
         counter: await keysOf("cache", "counter"),
         ratelimit: await keysOf("cache", "ratelimit"),
         settings: await keysOf("store", "settings"),
-      },
-      before,
-      "a dry run deletes nothing",
-    );
-    const report = await cache.forget(ADA);
-    assert.deepEqual(report, dry);
-    const byNs = Object.fromEntries(
-      report.map((r) => [`${r.kind}:${r.name}`, r.keys]),
-    );
-    assert.deepEqual(Object.keys(byNs).sort(), [
-      "cache:counter",
-      "cache:ratelimit",
-      "store:settings",
-    ]);
-    assert.deepEqual(byNs["cache:counter"], [
-      { key: `counter:${ADA}`, rule: "sender" },
-      { key: `counter:${ADA}:visits`, rule: "sender" },
-    ]);
-    assert.deepEqual(byNs["cache:ratelimit"], [
-      { key: `ratelimit:${ADA}`, rule: "sender" },
-    ]);
-    assert.deepEqual(byNs["store:settings"], [
-      { key: `${ADA}:note`, rule: "key-segment" },
-      { key: `settings:${ADA}`, rule: "sender" },
-    ]);
-    // Nothing of bob's, nothing of the host's about nobody.
-    assert.deepEqual(await keysOf("cache", "counter"), [
-      `counter:${BOB}`,
-      `counter:${BOB}:visits`,
-      "global",
-      `not${ADA}`,
-    ]);
-    assert.deepEqual(await keysOf("cache", "ratelimit"), [`ratelimit:${BOB}`]);
-    assert.deepEqual(await keysOf("store", "settings"), [`settings:${BOB}`]);
-    // Usage is exact afterwards, and a second forget finds nothing.
-    assert.equal((await cache.namespace("counter").stats()).keys, 4);
-    assert.deepEqual(await cache.forget(ADA), []);
-    // Ada comes back: new writes are hers again.
-    await counter.handleMessage({ message: "increment", sender: ADA });
-    assert.deepEqual((await cache.forget(ADA))[0].keys, [
-      { key: `counter:${ADA}`, rule: "sender" },
-    ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      };
 
-Deno.test("forget: attribution follows the write, not the key, and ends with the message", async () => {
-  await using cache = await createSupCache({ path: ":memory:" });
-  const ns = cache.namespace("p");
-  const done = actFor([ns.sync], "ada");
-  ns.sync.set("last-visitor", "x"); // no id in the key
-  ns.sync.increment("visits");
-  done();
-  ns.sync.set("host-only", "y");
-  // Deleted and created again by the host: no longer ada's.
-  const again = actFor([ns.sync], "ada");
-  ns.sync.set("recreated", "1");
-  again();
-  ns.sync.delete("recreated");
-  ns.sync.set("recreated", "2");
-  // Overwritten by the host: still the entry written for her.
-  ns.sync.set("last-visitor", "z");
-  const [report] = await cache.forget("ada");
-  assert.deepEqual(report.keys, [
-    { key: "last-visitor", rule: "sender" },
-    { key: "visits", rule: "sender" },
-  ]);
-  assert.deepEqual((await ns.list()).keys, ["host-only", "recreated"]);
-});
+      const dry = await cache.forget(ADA, { dryRun: true });
+      assert.deepEqual(
+        {
+          counter: await keysOf("cache", "counter"),
+          ratelimit: await keysOf("cache", "ratelimit"),
+          settings: await keysOf("store", "settings"),
+        },
+        before,
+        "a dry run deletes nothing",
+      );
+      const report = await cache.forget(ADA);
+      assert.deepEqual(report, dry);
+      const byNs = Object.fromEntries(
+        report.map((r) => [`${r.kind}:${r.name}`, r.keys]),
+      );
+      assert.deepEqual(Object.keys(byNs).sort(), [
+        "cache:counter",
+        "cache:ratelimit",
+        "store:settings",
+      ]);
+      assert.deepEqual(byNs["cache:counter"], [
+        { key: `counter:${ADA}`, rule: "sender" },
+        { key: `counter:${ADA}:visits`, rule: "sender" },
+      ]);
+      assert.deepEqual(byNs["cache:ratelimit"], [
+        { key: `ratelimit:${ADA}`, rule: "sender" },
+      ]);
+      assert.deepEqual(byNs["store:settings"], [
+        { key: `${ADA}:note`, rule: "key-segment" },
+        { key: `settings:${ADA}`, rule: "sender" },
+      ]);
+      // Nothing of bob's, nothing of the host's about nobody.
+      assert.deepEqual(await keysOf("cache", "counter"), [
+        `counter:${BOB}`,
+        `counter:${BOB}:visits`,
+        "global",
+        `not${ADA}`,
+      ]);
+      assert.deepEqual(await keysOf("cache", "ratelimit"), [
+        `ratelimit:${BOB}`,
+      ]);
+      assert.deepEqual(await keysOf("store", "settings"), [`settings:${BOB}`]);
+      // Usage is exact afterwards, and a second forget finds nothing.
+      assert.equal((await cache.namespace("counter").stats()).keys, 4);
+      assert.deepEqual(await cache.forget(ADA), []);
+      // Ada comes back: new writes are hers again.
+      await counter.handleMessage({ message: "increment", sender: ADA });
+      assert.deepEqual((await cache.forget(ADA))[0].keys, [
+        { key: `counter:${ADA}`, rule: "sender" },
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 
-Deno.test("forget: the segment rule matches whole ':' segments only", async () => {
-  await using cache = await createSupCache({ path: ":memory:" });
-  const ns = cache.namespace("p");
-  const keys = [
-    "ada",
-    "ada:x",
-    "x:ada",
-    "x:ada:y",
-    "adam",
-    "x:adam",
-    "x:ada_",
-    "lada:x",
-    "ada%",
-  ];
-  for (const k of keys) await ns.set(k, "v");
-  const [report] = await cache.forget("ada", { dryRun: true });
-  assert.deepEqual(report.keys.map((k) => k.key), [
-    "ada",
-    "ada:x",
-    "x:ada",
-    "x:ada:y",
-  ]);
-  assert.ok(report.keys.every((k) => k.rule === "key-segment"));
-  // A sender id with LIKE wildcards matches only itself.
-  assert.deepEqual(
-    (await cache.forget("ada%", { dryRun: true }))[0].keys,
-    [{ key: "ada%", rule: "key-segment" }],
-  );
-  await assert.rejects(() => cache.forget(""), InvalidInputError);
-  await assert.rejects(
-    // deno-lint-ignore no-explicit-any
-    () => cache.forget("ada", { dryrun: true } as any),
-    /did you mean "dryRun"/,
-  );
-});
+  Deno.test(`${label}forget: attribution follows the write, not the key, and ends with the message`, async () => {
+    await using cache = await createSupCache({
+      path: ":memory:",
+      ...backend(),
+    });
+    const ns = cache.namespace("p");
+    const done = actFor([ns.sync], "ada");
+    await ns.set("last-visitor", "x"); // no id in the key
+    await ns.increment("visits");
+    done();
+    await ns.set("host-only", "y");
+    // Deleted and created again by the host: no longer ada's.
+    const again = actFor([ns.sync], "ada");
+    await ns.set("recreated", "1");
+    again();
+    await ns.delete("recreated");
+    await ns.set("recreated", "2");
+    // Overwritten by the host: still the entry written for her.
+    await ns.set("last-visitor", "z");
+    const [report] = await cache.forget("ada");
+    assert.deepEqual(report.keys, [
+      { key: "last-visitor", rule: "sender" },
+      { key: "visits", rule: "sender" },
+    ]);
+    assert.deepEqual((await ns.list()).keys, ["host-only", "recreated"]);
+  });
+
+  Deno.test(`${label}forget: the segment rule matches whole ':' segments only`, async () => {
+    await using cache = await createSupCache({
+      path: ":memory:",
+      ...backend(),
+    });
+    const ns = cache.namespace("p");
+    const keys = [
+      "ada",
+      "ada:x",
+      "x:ada",
+      "x:ada:y",
+      "adam",
+      "x:adam",
+      "x:ada_",
+      "lada:x",
+      "ada%",
+    ];
+    for (const k of keys) await ns.set(k, "v");
+    const [report] = await cache.forget("ada", { dryRun: true });
+    assert.deepEqual(report.keys.map((k) => k.key), [
+      "ada",
+      "ada:x",
+      "x:ada",
+      "x:ada:y",
+    ]);
+    assert.ok(report.keys.every((k) => k.rule === "key-segment"));
+    // A sender id with LIKE wildcards matches only itself.
+    assert.deepEqual(
+      (await cache.forget("ada%", { dryRun: true }))[0].keys,
+      [{ key: "ada%", rule: "key-segment" }],
+    );
+    await assert.rejects(() => cache.forget(""), InvalidInputError);
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      () => cache.forget("ada", { dryrun: true } as any),
+      /did you mean "dryRun"/,
+    );
+  });
+}
 
 Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sup-forget-cli-" });
@@ -259,4 +284,34 @@ Deno.test("forget: the sweep drops attributions of entries that are gone", async
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("forget and eviction on a backend without their primitives: forget says why, a full cache rejects", async () => {
+  const backend = asyncSqlite(new Map(), [
+    "attribute",
+    "forgetCandidates",
+    "dropAttributions",
+    "pruneAttributions",
+    "getValueUsed",
+    "touch",
+    "counts",
+    "evict",
+  ]);
+  await using cache = await createSupCache({
+    driver: backend,
+    limits: { maxKeys: 2 },
+  });
+  const ns = cache.namespace("p");
+  const done = actFor([ns.sync], "ada");
+  await ns.set("a", "1");
+  await ns.set("b", "2");
+  done();
+  await assert.rejects(
+    () => cache.forget("ada"),
+    (err) =>
+      err instanceof InvalidInputError &&
+      /does not record who entries were written for/.test(err.message),
+  );
+  await assert.rejects(() => ns.set("c", "3"), QuotaExceededError);
+  assert.deepEqual((await ns.list()).keys, ["a", "b"]);
 });

@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { AtomicOperation } from "./atomic.ts";
-import { settle } from "./settle.ts";
-import type { SyncNamespaceImpl } from "./namespace.ts";
-import { noSyncFace, RemoteNamespaceImpl } from "./remote_namespace.ts";
+import { type AtomicOperation, atomicOperationOf } from "./atomic.ts";
+import { PagedList } from "./list.ts";
+import { type NamespaceCore, SyncFace } from "./namespace.ts";
 import type {
   CacheEntry,
   CacheValue,
+  KeyedCacheEntry,
   ListOptions,
   ListPage,
   NamespaceStats,
@@ -17,6 +17,15 @@ import type {
   SetOptions,
   SyncNamespace,
 } from "./types.ts";
+
+// Set by Namespace's static block: how SupCache makes one without a public
+// constructor that would show the internal NamespaceCore.
+let makeNamespace: (core: NamespaceCore) => Namespace;
+
+/** The public face of `core` (for SupCache; not exported by mod.ts). */
+export function namespaceOf(core: NamespaceCore): Namespace {
+  return makeNamespace(core);
+}
 
 /**
  * An isolated keyspace. Two namespaces never see each other's keys, whatever
@@ -39,47 +48,42 @@ export class Namespace {
    * loops; each call blocks for one SQLite statement.
    */
   readonly sync: SyncNamespace;
-  readonly #impl: SyncNamespaceImpl | null;
-  /** Set instead of `#impl` when the cache is on Redis. */
-  readonly #remote: RemoteNamespaceImpl | null;
+  readonly #core: NamespaceCore;
 
-  /** Made by `SupCache.namespace()` and `SupCache.store()`. */
-  constructor(impl: SyncNamespaceImpl | RemoteNamespaceImpl) {
-    if (impl instanceof RemoteNamespaceImpl) {
-      this.#impl = null;
-      this.#remote = impl;
-      this.sync = noSyncFace(impl);
-    } else {
-      this.#impl = impl;
-      this.#remote = null;
-      this.sync = impl;
-    }
+  static {
+    makeNamespace = (core) => new Namespace(core);
+  }
+
+  /** Made by `SupCache.namespace()` and `SupCache.store()` only. */
+  private constructor(core: NamespaceCore) {
+    this.#core = core;
+    this.sync = new SyncFace(core);
   }
 
   /** The namespace name. */
   get name(): string {
-    return (this.#remote ?? this.#impl!).name;
+    return this.#core.name;
   }
 
   /** The live value, or `null` when missing or expired. */
   get(key: string): Promise<Uint8Array | null> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.get(key);
-    return settle(() => this.#impl!.get(key));
+    const core = this.#core;
+    if (!core.sync) return core.run(core.get(key));
+    try {
+      return Promise.resolve(core.getSync(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The live entry with its version and expiry, or `null`. */
   getEntry(key: string): Promise<CacheEntry | null> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.getEntry(key);
-    return settle(() => this.#impl!.getEntry(key));
+    return this.#core.run(this.#core.getEntry(key));
   }
 
   /** Like `getEntry`, without counting a hit or miss (for inspection tools). */
   peek(key: string): Promise<CacheEntry | null> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.peek(key);
-    return settle(() => this.#impl!.peek(key));
+    return this.#core.run(this.#core.peek(key));
   }
 
   /** Store `value` under `key`, with an optional per-item `ttl` in ms (`null` = never). */
@@ -88,9 +92,7 @@ export class Namespace {
     value: CacheValue,
     options?: SetOptions,
   ): Promise<void> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.set(key, value, options);
-    return settle(() => this.#impl!.set(key, value, options));
+    return this.#core.run(this.#core.set(key, value, options));
   }
 
   /**
@@ -119,9 +121,7 @@ export class Namespace {
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
   ): Promise<number> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.setMany(entries);
-    return settle(() => this.#impl!.setMany(entries));
+    return this.#core.run(this.#core.setMany(entries));
   }
 
   /**
@@ -150,40 +150,56 @@ export class Namespace {
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
   ): Promise<string[]> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.setManyIfAbsent(entries);
-    return settle(() => this.#impl!.setManyIfAbsent(entries));
+    return this.#core.run(this.#core.setManyIfAbsent(entries));
   }
 
   /** Remove `key`; resolves `true` when a live entry was removed. */
   delete(key: string): Promise<boolean> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.delete(key);
-    return settle(() => this.#impl!.delete(key));
+    return this.#core.run(this.#core.delete(key));
   }
 
   /** Whether a live entry exists. */
   has(key: string): Promise<boolean> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.has(key);
-    return settle(() => this.#impl!.has(key));
-  }
-
-  /** One page of live keys in UTF-8 byte order; `prefix` is literal. */
-  list(options?: ListOptions): Promise<ListPage> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.list(options);
-    return settle(() => this.#impl!.list(options));
+    return this.#core.run(this.#core.has(key));
   }
 
   /**
-   * One page of live entries (key, value, version, times) in key order, for
-   * export and inspection; not counted as hits. Same options as `list`.
+   * Live keys in UTF-8 byte order; `prefix` is literal. Awaited: one page,
+   * `{ keys, cursor }`. Iterated (`for await (const key of ns.list())`):
+   * every key, page after page (`limit` is the page size).
+   *
+   * @example
+   * ```ts
+   * import { createSupCache } from "@sup/cache";
+   * await using cache = await createSupCache({ path: ":memory:" });
+   * const ns = cache.namespace("n");
+   * await ns.setMany([["a:1", "x"], ["a:2", "y"], ["b:1", "z"]]);
+   * const keys = [];
+   * for await (const key of ns.list({ prefix: "a:" })) keys.push(key);
+   * console.log(keys, (await ns.list({ limit: 1 })).cursor !== null); // [ "a:1", "a:2" ] true
+   * ```
    */
-  scan(options?: ListOptions): Promise<ScanPage> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.scan(options);
-    return settle(() => this.#impl!.scan(options));
+  list(options: ListOptions = {}): PagedList<string, ListPage> {
+    const core = this.#core;
+    return new PagedList(
+      core.run(core.list(options)),
+      (cursor) => core.run(core.list({ ...options, cursor })),
+      (page) => page.keys,
+    );
+  }
+
+  /**
+   * Live entries (key, value, version, times) in key order, for export and
+   * inspection; not counted as hits. Same options as `list`, and like it:
+   * awaited, one page `{ entries, cursor }`; iterated, every entry.
+   */
+  scan(options: ListOptions = {}): PagedList<KeyedCacheEntry, ScanPage> {
+    const core = this.#core;
+    return new PagedList(
+      core.run(core.scan(options)),
+      (cursor) => core.run(core.scan({ ...options, cursor })),
+      (page) => page.entries,
+    );
   }
 
   /**
@@ -194,25 +210,21 @@ export class Namespace {
    * and stays as it was.
    */
   increment(key: string, by?: number): Promise<number> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.increment(key, by);
-    return settle(() => this.#impl!.increment(key, by));
+    return this.#core.run(this.#core.increment(key, by));
   }
 
   /** Start an all-or-nothing batch of checks and writes. */
   atomic(): AtomicOperation {
-    return new AtomicOperation(this.#remote ?? this.#impl!);
+    return atomicOperationOf(this.#core);
   }
 
   /** Remove every entry of this namespace; resolves to how many. */
   clear(): Promise<number> {
-    const remote = this.#remote;
-    if (remote !== null) return remote.clear();
-    return settle(() => this.#impl!.clear());
+    return this.#core.run(this.#core.clear());
   }
 
   /** Keys, bytes, hits and misses of this namespace. */
   stats(): NamespaceStats {
-    return (this.#remote ?? this.#impl!).stats();
+    return this.#core.stats();
   }
 }

@@ -7,11 +7,17 @@
 import type {
   AtomicCheck,
   AtomicMutation,
-  SyncNamespaceImpl,
+  NamespaceCore,
 } from "./namespace.ts";
-import { noSyncError, RemoteNamespaceImpl } from "./remote_namespace.ts";
-import { settle } from "./settle.ts";
 import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
+
+// Set by the class's static block (see async_namespace.ts for why).
+let makeAtomic: (ns: NamespaceCore) => AtomicOperation;
+
+/** A new batch on `ns` (for `Namespace.atomic()`; not exported by mod.ts). */
+export function atomicOperationOf(ns: NamespaceCore): AtomicOperation {
+  return makeAtomic(ns);
+}
 
 /**
  * A batch of checks and writes on one namespace. Nothing happens until
@@ -34,12 +40,16 @@ import type { CacheValue, CommitResult, SetOptions } from "./types.ts";
  * ```
  */
 export class AtomicOperation {
-  readonly #ns: SyncNamespaceImpl | RemoteNamespaceImpl;
+  readonly #ns: NamespaceCore;
   readonly #checks: AtomicCheck[] = [];
   readonly #mutations: AtomicMutation[] = [];
 
-  /** Made by `Namespace.atomic()`. */
-  constructor(ns: SyncNamespaceImpl | RemoteNamespaceImpl) {
+  static {
+    makeAtomic = (ns) => new AtomicOperation(ns);
+  }
+
+  /** Made by `Namespace.atomic()` only. */
+  private constructor(ns: NamespaceCore) {
     this.#ns = ns;
   }
 
@@ -64,19 +74,14 @@ export class AtomicOperation {
   /** Commit without a Promise (for host functions). */
   commitSync(): CommitResult {
     const ns = this.#ns;
-    if (ns instanceof RemoteNamespaceImpl) {
-      ns.assertOpen();
-      throw noSyncError(ns.name);
-    }
-    return { ok: ns.commit(this.#checks, this.#mutations) };
+    return { ok: ns.runSync(ns.commit(this.#checks, this.#mutations)) };
   }
 
   /** Commit: `{ ok: false }` when a check failed, and then nothing was written. */
   commit(): Promise<CommitResult> {
     const ns = this.#ns;
-    if (ns instanceof RemoteNamespaceImpl) {
-      return ns.commit(this.#checks, this.#mutations).then((ok) => ({ ok }));
-    }
-    return settle(() => this.commitSync());
+    return ns.run(ns.commit(this.#checks, this.#mutations)).then((ok) => ({
+      ok,
+    }));
   }
 }

@@ -4,32 +4,30 @@
  * @module
  */
 import { join } from "node:path";
+import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
 import {
-  ClosedError,
-  InvalidInputError,
-  StorageError,
-  SupCacheError,
-} from "../errors.ts";
-import type {
-  AttributionCursor,
-  Backend,
-  NamespaceUsage,
-  PurgeStep,
-  Space,
-  SweepCursor,
+  type AsyncBackend,
+  type AttributionCursor,
+  type Backend,
+  isAsyncBackend,
+  type Keyspace,
+  type NamespaceUsage,
+  type PurgeStep,
+  type Space,
+  SPACE_NAMES,
+  type SweepCursor,
+  type UsageCounters,
 } from "../storage/backend.ts";
-import type { AsyncBackend } from "../storage/async_backend.ts";
-import { type RemoteContext, RemoteNamespaceImpl } from "./remote_namespace.ts";
 import { openFfiSqlite } from "../storage/ffi_sqlite.ts";
 import { openNodeSqlite } from "../storage/node_sqlite.ts";
 import { checkDenoVersion } from "../storage/runtime.ts";
 import { SqliteBackend, storageError } from "../storage/sqlite_backend.ts";
-import { Namespace } from "./async_namespace.ts";
+import { type Namespace, namespaceOf } from "./async_namespace.ts";
 import type { Clock } from "./clock.ts";
 import {
   type CacheContext,
   checkNamespaceName,
-  SyncNamespaceImpl,
+  NamespaceCore,
 } from "./namespace.ts";
 import {
   DB_FILE,
@@ -40,35 +38,29 @@ import {
 } from "./options.ts";
 import { checkOptions } from "../check_options.ts";
 import { type ForgetReport, forgetSender } from "./forget.ts";
+import { all, type Op, runAsync, runSync, wait } from "./run.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
-/** One namespace as the CLI and `namespaces()` report it. */
-export interface NamespaceInfo {
+
+/**
+ * One namespace as the CLI and `namespaces()` report it: the usage
+ * counters ({@link UsageCounters}, evictions always present) with the
+ * namespace's keyspace, name and times.
+ */
+export interface NamespaceInfo extends Required<UsageCounters> {
   /** `"cache"` (expiring) or `"store"` (never-expiring). */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** The namespace name (a plugin's name for plugin caches). */
   name: string;
-  /** Stored entries, including expired ones not yet swept. */
-  keys: number;
-  /** Bytes of keys plus values. */
-  bytes: number;
-  /** Reads that found a live value (flushed counts from every process). */
-  hits: number;
-  /** Reads that found nothing. */
-  misses: number;
   /** The earliest expiry among stored entries (ms since epoch), or `null`. */
   nextExpiry: number | null;
   /** When the oldest stored entry was written (ms since epoch), or `null`. */
   oldest: number | null;
-  /** Live entries evicted to make room for writes (see `limits.onQuota`). */
-  evictions: number;
 }
-
-const KINDS = ["cache", "store"] as const;
 
 function toInfo(u: NamespaceUsage): NamespaceInfo {
   return {
-    kind: KINDS[u.space],
+    kind: SPACE_NAMES[u.space],
     name: u.ns,
     keys: u.keys,
     bytes: u.bytes,
@@ -80,14 +72,17 @@ function toInfo(u: NamespaceUsage): NamespaceInfo {
   };
 }
 
-/** Redis backends say so; SQLite ones (and a user's own `Backend`) do not. */
-function isAsyncBackend(b: Backend | AsyncBackend): b is AsyncBackend {
-  return (b as AsyncBackend).async === true;
-}
+// Set by SupCache's static block: createSupCache makes one without a public
+// constructor that would show the internal ResolvedOptions.
+let makeSupCache: (
+  backend: Backend | AsyncBackend,
+  options: ResolvedOptions,
+) => SupCache;
 
 /**
- * A persistent key-value cache on SQLite, split into namespaces. Make one
- * with {@link createSupCache}; close it with `close()` or `await using`.
+ * A persistent key-value cache on SQLite (or Redis), split into
+ * namespaces. Make one with {@link createSupCache}; close it with
+ * `close()` or `await using`.
  *
  * @example
  * ```ts
@@ -106,18 +101,14 @@ export class SupCache implements AsyncDisposable {
   /** The limits in force, defaults filled in. */
   readonly limits: Readonly<ResolvedLimits>;
   /**
-   * `true` when the data lives in Redis: every call crosses the network,
-   * and namespaces have no synchronous face (`ns.sync` throws).
+   * `true` when the backend is asynchronous (Redis, or an `AsyncBackend`
+   * passed as `driver`): every call waits for it, and namespaces have no
+   * synchronous face (`ns.sync` throws).
    */
   readonly remote: boolean;
-  /** SQLite (synchronous), or `null` on Redis. */
-  readonly #backend: Backend | null;
-  readonly #ctx: CacheContext | null;
-  readonly #open = new Map<string, SyncNamespaceImpl>();
-  /** Redis (asynchronous), or `null` on SQLite; chosen once, at open. */
-  readonly #remote: AsyncBackend | null;
-  readonly #remoteCtx: RemoteContext | null;
-  readonly #remoteOpen = new Map<string, RemoteNamespaceImpl>();
+  readonly #backend: Backend | AsyncBackend;
+  readonly #ctx: CacheContext;
+  readonly #open = new Map<string, NamespaceCore>();
   #ticking = false;
   readonly #sweeper: Sweeper;
   readonly #sweepBatch: number;
@@ -127,15 +118,25 @@ export class SupCache implements AsyncDisposable {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
+  static {
+    makeSupCache = (backend, options) => new SupCache(backend, options);
+  }
+
   /** Use {@link createSupCache}, which checks the options and opens the backend first. */
-  constructor(backend: Backend | AsyncBackend, options: ResolvedOptions) {
+  private constructor(
+    backend: Backend | AsyncBackend,
+    options: ResolvedOptions,
+  ) {
     this.dataDir = options.dataDir;
     this.path = backend.path;
     this.limits = options.limits;
     const { maxBytes, maxKeys } = this.limits;
     this.#sweepBatch = options.sweepBatch;
     this.#clock = options.clock;
-    const shared = {
+    this.#backend = backend;
+    this.remote = isAsyncBackend(backend);
+    this.#ctx = {
+      backend,
       clock: options.clock,
       limits: this.limits,
       quota: maxBytes === null && maxKeys === null ? null : {
@@ -148,58 +149,48 @@ export class SupCache implements AsyncDisposable {
       assertOpen: () => {
         if (this.#closed) throw new ClosedError("this SupCache");
       },
+      scheduleFlush: () => this.#scheduleFlush(),
     };
-    this.remote = isAsyncBackend(backend);
-    if (isAsyncBackend(backend)) {
-      this.#backend = null;
-      this.#ctx = null;
-      this.#remote = backend;
-      this.#remoteCtx = { ...shared, backend };
-    } else {
-      this.#backend = backend;
-      this.#ctx = {
-        ...shared,
-        backend,
-        scheduleFlush: () => this.#scheduleFlush(),
-      };
-      this.#remote = null;
-      this.#remoteCtx = null;
-    }
+    const report = (err: unknown) => {
+      // A tick still in flight when the cache closed has nothing to report.
+      if (this.#closed) return;
+      console.error(
+        `sup-cache: background sweep of ${this.path} failed: ${
+          (err as Error).message
+        }`,
+      );
+    };
     this.#sweeper = new Sweeper(
       options.sweepIntervalMs,
-      this.#remote === null ? () => this.#tick() : () => {
+      () => {
         // One tick at a time: a slow server must not pile ticks up.
         if (this.#ticking) return;
         this.#ticking = true;
-        this.#remoteTick().catch((err) => {
-          console.error(
-            `sup-cache: background sweep of ${this.path} failed: ${
-              (err as Error).message
-            }`,
-          );
-        }).finally(() => this.#ticking = false);
-      },
-      (err) => {
-        console.error(
-          `sup-cache: background sweep of ${this.path} failed: ${
-            (err as Error).message
-          }`,
+        this.#run(this.#tick()).catch(report).finally(() =>
+          this.#ticking = false
         );
       },
+      report,
     );
+  }
+
+  /** Run `op` without waiting on SQLite, awaited on Redis (see run.ts). */
+  #run<T>(op: Op<T>): Promise<T> {
+    return this.remote ? runAsync(op) : settle(() => runSync(op));
   }
 
   // Deletes are counted in memory and shared with other processes when the
   // event loop next turns, so a burst of deletes costs one extra write.
+  // A networked backend shares every change at once: nothing to schedule.
   #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined) return;
+    if (this.remote || this.#flushTimer !== undefined) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
       if (this.#closed) return;
       try {
         // Deletes only: a lease kept across event-loop turns saves a write
         // per turn for a process that inserts steadily.
-        this.#backend!.flush(false);
+        (this.#backend as Backend).flush(false);
       } catch (err) {
         console.error(
           `sup-cache: sharing usage counts of ${this.path} failed (retried on the next write or sweep): ${
@@ -215,21 +206,12 @@ export class SupCache implements AsyncDisposable {
     if (this.#closed) throw new ClosedError("this SupCache");
     checkNamespaceName(name);
     const id = `${space}\u0000${name}`;
-    if (this.#remoteCtx !== null) {
-      let remote = this.#remoteOpen.get(id);
-      if (!remote) {
-        remote = new RemoteNamespaceImpl(this.#remoteCtx, space, name);
-        this.#remoteOpen.set(id, remote);
-      }
-      return new Namespace(remote);
+    let core = this.#open.get(id);
+    if (!core) {
+      core = new NamespaceCore(this.#ctx, space, name);
+      this.#open.set(id, core);
     }
-    const ctx = this.#ctx!;
-    let impl = this.#open.get(id);
-    if (!impl) {
-      impl = new SyncNamespaceImpl(ctx, space, name);
-      this.#open.set(id, impl);
-    }
-    return new Namespace(impl);
+    return namespaceOf(core);
   }
 
   /**
@@ -250,20 +232,13 @@ export class SupCache implements AsyncDisposable {
 
   /** Every namespace that ever held an entry, with its usage. */
   namespaces(): Promise<NamespaceInfo[]> {
-    if (this.#remote !== null) return this.#remoteNamespaceInfo();
-    return settle(() => this.#namespaceInfo());
+    return this.#run(this.#namespaceInfo());
   }
 
-  async #remoteNamespaceInfo(): Promise<NamespaceInfo[]> {
-    if (this.#closed) throw new ClosedError("this SupCache");
-    await this.#remoteFlush();
-    return (await this.#remote!.namespaces()).map(toInfo);
-  }
-
-  #namespaceInfo(): NamespaceInfo[] {
-    this.#ctx!.assertOpen();
-    this.#flush();
-    return this.#backend!.namespaces().map(toInfo);
+  *#namespaceInfo(): Op<NamespaceInfo[]> {
+    this.#ctx.assertOpen();
+    yield* this.#flush();
+    return (yield* wait(this.#backend.namespaces())).map(toInfo);
   }
 
   /**
@@ -272,21 +247,26 @@ export class SupCache implements AsyncDisposable {
    * loop between steps; resolves to how many were deleted. `onProgress` is
    * told the running total after each step that deleted something.
    */
-  async purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
+  purgeExpired(onProgress?: (deleted: number) => void): Promise<number> {
+    // Always the async runner: it lets timers run between steps.
+    return runAsync(this.#purgeExpired(onProgress));
+  }
+
+  *#purgeExpired(onProgress?: (deleted: number) => void): Op<number> {
     if (this.#closed) throw new ClosedError("this SupCache");
     const now = this.#clock.now();
     let total = 0;
     let after: SweepCursor | null = null;
     do {
-      const step: PurgeStep<SweepCursor> = this.#remote !== null
-        ? await this.#remote.purgeExpired(now, this.#sweepBatch, after)
-        : this.#backend!.purgeExpired(now, this.#sweepBatch, after);
+      const step: PurgeStep<SweepCursor> = yield* wait(
+        this.#backend.purgeExpired(now, this.#sweepBatch, after),
+      );
       total += step.deleted;
       if (step.deleted > 0) onProgress?.(total);
       after = step.next;
       // Let timers and other work run between steps.
-      if (after !== null && this.#remote === null) {
-        await new Promise((r) => setTimeout(r, 0));
+      if (after !== null && !this.remote) {
+        yield* wait(new Promise((r) => setTimeout(r, 0)));
       }
       if (this.#closed) throw new ClosedError("this SupCache");
     } while (after !== null);
@@ -297,9 +277,11 @@ export class SupCache implements AsyncDisposable {
    * Delete every entry written for `sender` while a plugin handled their
    * message, and every entry whose key has `sender` as a whole
    * `:`-separated segment, in every namespace of both keyspaces (one
-   * transaction per namespace). Resolves to what was deleted per namespace
+   * atomic batch per namespace). Resolves to what was deleted per namespace
    * and which rule matched; `{ dryRun: true }` only lists. Writes made
-   * outside a message (by the host itself) are attributed to no one.
+   * outside a message (by the host itself) are attributed to no one. Runs
+   * on any backend that records attributions (SQLite; Redis once its
+   * backend has the primitives, see docs/storage.md).
    *
    * @example
    * ```ts
@@ -316,71 +298,57 @@ export class SupCache implements AsyncDisposable {
     sender: string,
     options: { dryRun?: boolean } = {},
   ): Promise<ForgetReport[]> {
-    return settle(() => {
-      if (this.#closed) throw new ClosedError("this SupCache");
-      checkOptions(options, ["dryRun"], "forget");
-      if (this.#backend === null) {
-        throw new InvalidInputError(
-          "forget() needs a SQLite cache: on Redis, sup-cache does not yet record which sender each write was made for",
-        );
-      }
-      const reports = forgetSender(
-        this.#backend,
-        sender,
-        options.dryRun === true,
-        this.#clock.now(),
-      );
-      if (!options.dryRun) this.#backend.flush();
-      return reports;
-    });
+    return this.#run(this.#forget(sender, options));
   }
 
-  #flush(): void {
-    for (const ns of this.#open.values()) ns.flushCounters();
-    this.#backend!.flush();
+  *#forget(
+    sender: string,
+    options: { dryRun?: boolean },
+  ): Op<ForgetReport[]> {
+    if (this.#closed) throw new ClosedError("this SupCache");
+    checkOptions(options, ["dryRun"], "forget");
+    const dryRun = options.dryRun === true;
+    const reports = yield* forgetSender(
+      this.#backend,
+      sender,
+      dryRun,
+      this.#clock.now(),
+    );
+    if (!dryRun) yield* wait(this.#backend.flush());
+    return reports;
   }
 
-  async #remoteFlush(): Promise<void> {
-    await Promise.all(
-      [...this.#remoteOpen.values()].map((ns) => ns.flushCounters()),
-    );
-  }
-
-  // Counters out, one bounded purge step, and fresh usage for the
-  // synchronous stats() of the namespaces this process uses.
-  async #remoteTick(): Promise<void> {
-    if (this.#closed) return;
-    await this.#remoteFlush();
-    const step = await this.#remote!.purgeExpired(
-      Date.now(),
-      this.#sweepBatch,
-      this.#sweepCursor,
-    );
-    this.#sweepCursor = step.next;
-    await Promise.all(
-      [...this.#remoteOpen.values()].map((ns) => ns.refreshStats()),
-    );
+  *#flush(): Op<void> {
+    const open = [...this.#open.values()];
+    yield* all(open.map((ns) => ns.flushCounters()), this.remote);
+    yield* wait(this.#backend.flush());
   }
 
   // One bounded step per tick, continuing where the last one stopped, so a
-  // full pass over n rows takes n / (20 * sweepBatch) ticks.
-  #tick(): void {
+  // full pass over n rows takes n / (20 * sweepBatch) ticks: counters out,
+  // one purge step, a batch of who-wrote-what rows of entries that are gone
+  // (see forget.ts), and, on a networked backend, fresh usage for the
+  // synchronous stats() of the namespaces this process uses.
+  *#tick(): Op<void> {
     if (this.#closed) return;
-    this.#flush();
-    const step = this.#backend!.purgeExpired(
-      this.#clock.now(),
-      this.#sweepBatch,
-      this.#sweepCursor,
+    yield* this.#flush();
+    const backend = this.#backend;
+    const step = yield* wait(
+      backend.purgeExpired(
+        this.#clock.now(),
+        this.#sweepBatch,
+        this.#sweepCursor,
+      ),
     );
     this.#sweepCursor = step.next;
-    // Who-wrote-what rows of entries that are gone (see forget.ts), a
-    // bounded batch per tick.
-    const backend = this.#backend!;
     if (backend.pruneAttributions !== undefined) {
-      this.#attributionCursor = backend.pruneAttributions(
-        this.#attributionCursor,
-        this.#sweepBatch,
+      this.#attributionCursor = yield* wait(
+        backend.pruneAttributions(this.#attributionCursor, this.#sweepBatch),
       );
+    }
+    if (backend.knownUsage !== undefined) {
+      const open = [...this.#open.values()];
+      yield* all(open.map((ns) => ns.refreshStats()), this.remote);
     }
   }
 
@@ -394,30 +362,18 @@ export class SupCache implements AsyncDisposable {
    * cache or its namespaces throw `ClosedError`. Closing twice is harmless.
    */
   close(): Promise<void> {
-    if (this.#remote !== null) return this.#remoteClose();
-    return settle(() => this.#close());
+    return this.#run(this.#close());
   }
 
-  async #remoteClose(): Promise<void> {
-    if (this.#closed) return;
-    this.#sweeper.stop();
-    try {
-      await this.#remoteFlush();
-    } finally {
-      this.#closed = true;
-      await this.#remote!.close();
-    }
-  }
-
-  #close(): void {
+  *#close(): Op<void> {
     if (this.#closed) return;
     this.#sweeper.stop();
     clearTimeout(this.#flushTimer);
     try {
-      this.#flush();
+      yield* this.#flush();
     } finally {
       this.#closed = true;
-      this.#backend!.close();
+      yield* wait(this.#backend.close());
     }
   }
 
@@ -485,7 +441,7 @@ export async function createSupCache(
       // Usage of every namespace up front, so the synchronous stats() of a
       // fresh cache reports what the server holds.
       await remote.namespaces();
-      return new SupCache(remote, resolved);
+      return makeSupCache(remote, resolved);
     } catch (err) {
       await remote.close();
       throw err;
@@ -493,7 +449,7 @@ export async function createSupCache(
   }
   // Before anything touches the disk: an old node:sqlite fails every read.
   if (driver === "node:sqlite") checkDenoVersion();
-  let backend: Backend;
+  let backend: Backend | AsyncBackend;
   if (typeof driver === "object") {
     backend = driver;
   } else {
@@ -538,9 +494,9 @@ export async function createSupCache(
     }
   }
   try {
-    return new SupCache(backend, resolved);
+    return makeSupCache(backend, resolved);
   } catch (err) {
-    backend.close();
+    await backend.close();
     throw err;
   }
 }

@@ -19,11 +19,26 @@
  * - Which entries go is decided from a window of rows (see SqliteBackend):
  *   the oldest quarter of a window at most, as Redis samples keys.
  *
+ * Written once for every backend that has the optional primitives
+ * (`getValueUsed`, `touch`, `counts`, `evict`): on a backend with
+ * transactions (SQLite) the eviction and the write that needed it are one
+ * transaction; on one without (Redis) each is atomic on its own, so another
+ * writer may take the room between them, and the write is tried once more
+ * after a second eviction before it is refused.
+ *
  * @module
  */
-import type { Backend, Quota, Space } from "../storage/backend.ts";
-import { QuotaRefusal } from "../storage/backend.ts";
+import {
+  type AsyncBackend,
+  type Backend,
+  isAsyncBackend,
+  type Quota,
+  QuotaRefusal,
+  type Space,
+  type UsedValue,
+} from "../storage/backend.ts";
 import type { Clock } from "./clock.ts";
+import { type Op, runSync, wait } from "./run.ts";
 
 /** A read is recorded at most once per key per this many ms. */
 export const TOUCH_EVERY_MS = 10_000;
@@ -36,16 +51,18 @@ const BATCH_MAX = 640;
 /** Most entries one write may evict; past that the write is refused. */
 const MAX_ROWS = 4_096;
 
+const PRIMITIVES = ["getValueUsed", "touch", "counts", "evict"] as const;
+
+/** A backend with the eviction primitives (either kind). */
 type EvictingBackend =
-  & Backend
-  & Required<Pick<Backend, "getValueUsed" | "touch" | "counts" | "evict">>;
+  | (Backend & Required<Pick<Backend, typeof PRIMITIVES[number]>>)
+  | (AsyncBackend & Required<Pick<AsyncBackend, typeof PRIMITIVES[number]>>);
 
 /** Whether `backend` can evict (the optional methods are all there). */
-export function canEvict(backend: Backend): backend is EvictingBackend {
-  return typeof backend.evict === "function" &&
-    typeof backend.touch === "function" &&
-    typeof backend.counts === "function" &&
-    typeof backend.getValueUsed === "function";
+export function canEvict(
+  backend: Backend | AsyncBackend,
+): backend is EvictingBackend {
+  return PRIMITIVES.every((m) => typeof backend[m] === "function");
 }
 
 /** The eviction state of one cache namespace in one process. */
@@ -79,79 +96,100 @@ export class Eviction {
       1,
       Math.min(64, Math.floor(quota.maxKeys / 16)),
     );
-    this.check();
   }
 
   /** Look again at how full the namespace is. */
-  check(): void {
-    const { keys, bytes } = this.#backend.counts(this.#space, this.#ns);
+  *check(): Op<void> {
+    const { keys, bytes } = yield* wait(
+      this.#backend.counts(this.#space, this.#ns),
+    );
     this.watching = keys >= this.#quota.maxKeys * WATCH_FILL ||
       bytes >= this.#quota.maxBytes * WATCH_FILL;
   }
 
-  /** Count a write; every few, {@link Eviction.check}. */
-  wrote(): void {
-    if (++this.#writes >= this.#checkEvery) {
-      this.#writes = 0;
-      this.check();
-    }
-  }
-
-  /** `get` while watching: the value, recording the read when due. */
-  get(key: string): Uint8Array | undefined {
-    const now = this.#clock.now();
-    const found = this.#backend.getValueUsed(this.#space, this.#ns, key, now);
-    if (found === undefined) return undefined;
-    if (now - found.usedAt >= TOUCH_EVERY_MS && !this.#reads.has(key)) {
-      this.#reads.set(key, now);
-      if (this.#reads.size >= TOUCH_BATCH) this.flush();
-    }
-    return found.value;
-  }
-
-  /** Write recorded reads (joining a transaction the caller holds). */
-  flush(): void {
-    if (this.#reads.size === 0) return;
-    this.#backend.touch(this.#space, this.#ns, this.#reads);
-    this.#reads.clear();
+  /** Make the next write look at how full the namespace is. */
+  checkSoon(): void {
+    this.#writes = this.#checkEvery - 1;
   }
 
   /**
-   * Make room for `keys` entries of `bytes` and run `attempt`, all in one
-   * transaction; `false` (and nothing deleted) when there is still no room
-   * or the write can never fit.
+   * Count a write; `true` every few, when the caller should run
+   * {@link Eviction.check} (not a generator: most writes need nothing).
    */
-  makeRoom(keys: number, bytes: number, attempt: () => boolean): boolean {
+  wrote(): boolean {
+    if (++this.#writes < this.#checkEvery) return false;
+    this.#writes = 0;
+    return true;
+  }
+
+  /** `get` while watching: the value, recording the read when due. */
+  *get(key: string): Op<Uint8Array | undefined> {
+    const now = this.#clock.now();
+    const found = yield* wait(
+      this.#backend.getValueUsed(this.#space, this.#ns, key, now),
+    );
+    if (this.#noteRead(key, found, now)) yield* this.flush();
+    return found?.value;
+  }
+
+  /**
+   * {@link Eviction.get} without a generator, for `ns.sync.get` near the
+   * quota (a read there must cost what it did); same steps.
+   */
+  getSync(key: string): Uint8Array | undefined {
+    const now = this.#clock.now();
+    const found = (this.#backend as Backend & EvictingBackend).getValueUsed(
+      this.#space,
+      this.#ns,
+      key,
+      now,
+    );
+    if (this.#noteRead(key, found, now)) runSync(this.flush());
+    return found?.value;
+  }
+
+  /** Record a read when its stamp is due; `true` when a batch is full. */
+  #noteRead(key: string, found: UsedValue | undefined, now: number): boolean {
+    if (found === undefined) return false;
+    if (now - found.usedAt < TOUCH_EVERY_MS || this.#reads.has(key)) {
+      return false;
+    }
+    this.#reads.set(key, now);
+    return this.#reads.size >= TOUCH_BATCH;
+  }
+
+  /** Write recorded reads (joining a transaction the caller holds). */
+  *flush(): Op<void> {
+    if (this.#reads.size === 0) return;
+    const reads = new Map(this.#reads);
+    this.#reads.clear();
+    yield* wait(this.#backend.touch(this.#space, this.#ns, reads));
+  }
+
+  /**
+   * Make room for `keys` entries of `bytes` and run `attempt`; `false`
+   * when there is still no room or the write can never fit. With a
+   * transaction, all of it is one, and nothing is deleted unless the
+   * write lands.
+   */
+  *makeRoom(
+    keys: number,
+    bytes: number,
+    attempt: () => Op<boolean>,
+  ): Op<boolean> {
     const quota = this.#quota;
     if (keys > quota.maxKeys || bytes > quota.maxBytes) return false;
     this.watching = true;
     const backend = this.#backend;
+    if (isAsyncBackend(backend)) {
+      // No transaction: the room made may be taken by another writer before
+      // the write arrives; one more round, then the write is refused.
+      return (yield* this.#evictThenWrite(keys, bytes, attempt)) ||
+        (yield* this.#evictThenWrite(keys, bytes, attempt));
+    }
     try {
       return backend.transaction(() => {
-        this.flush();
-        const { keys: n, bytes: b } = backend.counts(this.#space, this.#ns);
-        // Room for many more writes, so the next ones neither pay for an
-        // eviction nor take the slower exact-count insert of a namespace at
-        // its quota: 1/16 of what the namespace can hold, at most
-        // BATCH_MAX entries (measured: tests/cache_bench_rounds.ts).
-        const capacity = n > 0
-          ? Math.min(quota.maxKeys, quota.maxBytes / (b / n))
-          : quota.maxKeys;
-        const atLeast = Math.max(
-          1,
-          Math.min(BATCH_MAX, Math.floor(capacity / 16)),
-        );
-        const freed = backend.evict(
-          this.#space,
-          this.#ns,
-          keys,
-          bytes,
-          quota,
-          atLeast,
-          MAX_ROWS,
-          this.#clock.now(),
-        );
-        if (freed.keys === 0 || !attempt()) {
+        if (!runSync(this.#evictThenWrite(keys, bytes, attempt))) {
           // Roll back: an eviction that did not let the write in is undone.
           throw new QuotaRefusal(this.#space, this.#ns);
         }
@@ -161,5 +199,38 @@ export class Eviction {
       if (err instanceof QuotaRefusal) return false;
       throw err;
     }
+  }
+
+  *#evictThenWrite(
+    keys: number,
+    bytes: number,
+    attempt: () => Op<boolean>,
+  ): Op<boolean> {
+    const quota = this.#quota;
+    yield* this.flush();
+    const { keys: n, bytes: b } = yield* wait(
+      this.#backend.counts(this.#space, this.#ns),
+    );
+    // Room for many more writes, so the next ones neither pay for an
+    // eviction nor take the slower exact-count insert of a namespace at
+    // its quota: 1/16 of what the namespace can hold, at most BATCH_MAX
+    // entries (measured: tests/cache_bench_rounds.ts).
+    const capacity = n > 0
+      ? Math.min(quota.maxKeys, quota.maxBytes / (b / n))
+      : quota.maxKeys;
+    const atLeast = Math.max(1, Math.min(BATCH_MAX, Math.floor(capacity / 16)));
+    const freed = yield* wait(
+      this.#backend.evict(
+        this.#space,
+        this.#ns,
+        keys,
+        bytes,
+        quota,
+        atLeast,
+        MAX_ROWS,
+        this.#clock.now(),
+      ),
+    );
+    return freed.keys > 0 && (yield* attempt());
   }
 }

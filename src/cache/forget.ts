@@ -6,7 +6,16 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import type { Backend, ForgetCandidate, Space } from "../storage/backend.ts";
+import {
+  type AsyncBackend,
+  type Backend,
+  type BatchWrite,
+  type ForgetCandidate,
+  type Keyspace,
+  type Space,
+  SPACE_NAMES,
+} from "../storage/backend.ts";
+import { type Op, wait } from "./run.ts";
 
 /** One entry `forget` deleted (or, in a dry run, would delete). */
 export interface ForgottenKey {
@@ -23,26 +32,25 @@ export interface ForgottenKey {
 /** What `forget` did in one namespace. */
 export interface ForgetReport {
   /** `"cache"` or `"store"`. */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** The namespace (a plugin's name). */
   name: string;
   /** The entries deleted, or that a dry run would delete, in key order. */
   keys: ForgottenKey[];
 }
 
-const KINDS = ["cache", "store"] as const;
-
 /**
- * Find, and unless `dryRun` delete, `sender`'s entries: one transaction
- * per namespace, then their attributions. Throws when the backend keeps no
- * attributions (a custom backend without `forgetCandidates`).
+ * Find, and unless `dryRun` delete, `sender`'s entries: one atomic batch of
+ * deletes per namespace (`writeMany`: a transaction on SQLite, one script
+ * on Redis), then their attributions. Throws when the backend keeps no
+ * attributions (a backend without `forgetCandidates`).
  */
-export function forgetSender(
-  backend: Backend,
+export function* forgetSender(
+  backend: Backend | AsyncBackend,
   sender: unknown,
   dryRun: boolean,
   now: number,
-): ForgetReport[] {
+): Op<ForgetReport[]> {
   if (typeof sender !== "string" || sender === "") {
     throw new InvalidInputError(
       `forget needs a sender id (as the plugin host passed it, e.g. "34600000000@s.whatsapp.net"), got ${
@@ -62,7 +70,7 @@ export function forgetSender(
     string,
     { space: Space; ns: string; found: ForgetCandidate[] }
   >();
-  for (const c of backend.forgetCandidates(sender)) {
+  for (const c of yield* wait(backend.forgetCandidates(sender))) {
     const id = `${c.space}\u0000${c.ns}`;
     let g = groups.get(id);
     if (!g) groups.set(id, g = { space: c.space, ns: c.ns, found: [] });
@@ -72,17 +80,21 @@ export function forgetSender(
   for (const g of groups.values()) {
     g.found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     if (!dryRun) {
-      backend.transaction(() => {
-        for (const c of g.found) backend.delete(g.space, g.ns, c.key, now);
-      });
+      const deletes: BatchWrite[] = g.found.map((c) => ({
+        key: c.key,
+        value: null,
+        expiresAt: null,
+        size: 0,
+      }));
+      yield* wait(backend.writeMany(g.space, g.ns, deletes, now, null));
     }
     reports.push({
-      kind: KINDS[g.space],
+      kind: SPACE_NAMES[g.space],
       name: g.ns,
       keys: g.found.map((c) => ({ key: c.key, rule: c.rule })),
     });
   }
-  if (!dryRun) backend.transaction(() => backend.dropAttributions!(sender));
+  if (!dryRun) yield* wait(backend.dropAttributions(sender));
   reports.sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : 1
   );

@@ -1,26 +1,41 @@
 /**
- * One namespace: an isolated keyspace inside the cache. The synchronous
- * class does the work; the async one is the public face, in the style of
- * Deno KV.
+ * The one namespace implementation, for every backend: each operation is
+ * written once as a generator over backend answers (see run.ts), run
+ * without waiting on SQLite (`ns.sync`, the plugin host functions) and
+ * with `await` on Redis. `Namespace` (async_namespace.ts) is the public
+ * Promise face; {@link SyncFace} is `ns.sync`.
  *
  * @module
  */
-import { InvalidInputError, NotAnIntegerError } from "../errors.ts";
 import {
+  InvalidInputError,
+  NotAnIntegerError,
+  StorageError,
+} from "../errors.ts";
+import {
+  type AsyncBackend,
   type Backend,
   type BatchWrite,
+  type CommitOutcome,
+  type IncrementResult,
+  isAsyncBackend,
   type KeyRange,
+  type PurgeStep,
   type Quota,
   QuotaRefusal,
   type Space,
+  type VersionCheck,
 } from "../storage/backend.ts";
 import type { Clock } from "./clock.ts";
 import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { listRange, nextCursor } from "./paging.ts";
+import { all, type Op, runAsync, runSync, then, wait } from "./run.ts";
+import { settle } from "./settle.ts";
 import type {
   CacheEntry,
   CacheValue,
+  KeyedCacheEntry,
   ListOptions,
   ListPage,
   NamespaceStats,
@@ -38,7 +53,8 @@ import {
 
 /** What every namespace of one cache shares. */
 export interface CacheContext {
-  readonly backend: Backend;
+  /** SQLite (synchronous) or Redis (asynchronous); see storage/backend.ts. */
+  readonly backend: Backend | AsyncBackend;
   /** The cache's one source of time (see clock.ts). */
   readonly clock: Clock;
   readonly limits: ResolvedLimits;
@@ -55,8 +71,6 @@ export interface CacheContext {
   scheduleFlush(): void;
 }
 
-/** The option names of a single write. */
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
@@ -70,22 +84,108 @@ export function checkNamespaceName(name: unknown): string {
   return name as string;
 }
 
-/** The synchronous implementation of a namespace; see {@link SyncNamespace}. */
-export class SyncNamespaceImpl implements SyncNamespace {
+/** The error every synchronous call on a Redis-backed namespace throws. */
+export function noSyncError(name: string): InvalidInputError {
+  return new InvalidInputError(
+    `namespace "${name}" is on an asynchronous backend (Redis), which cannot answer without waiting: use the async methods (await ns.get(...), await ns.atomic().commit()) instead of ns.sync / commitSync()`,
+  );
+}
+
+function notIntegerError(ns: string, key: string, text: string) {
+  return new NotAnIntegerError(
+    `cannot increment "${key}" in namespace "${ns}": its value ${
+      JSON.stringify(text.length > 40 ? text.slice(0, 40) + "…" : text)
+    } is not a whole number in decimal; it was left unchanged`,
+  );
+}
+
+function overflowError(key: string, by: number) {
+  return new InvalidInputError(
+    `incrementing "${key}" by ${by} goes past the largest exact integer (${Number.MAX_SAFE_INTEGER}); the value was left unchanged`,
+  );
+}
+
+/** A condition of an atomic commit: the key's current version, or `null` for absent. */
+export type AtomicCheck = VersionCheck;
+
+/** A write of an atomic commit. */
+export type AtomicMutation =
+  | { type: "set"; key: string; value: CacheValue; options?: SetOptions }
+  | { type: "delete"; key: string };
+
+/**
+ * Check versions and write, all or nothing: the backend's own `commit`
+ * when it has one (one request, Redis), else the checks and the writes in
+ * one transaction (SQLite).
+ */
+function checkedCommit(
+  backend: Backend | AsyncBackend,
+  space: Space,
+  ns: string,
+  checks: readonly VersionCheck[],
+  writes: readonly BatchWrite[],
+  now: number,
+  quota: Quota | null,
+): CommitOutcome | Promise<CommitOutcome> {
+  if (backend.commit !== undefined) {
+    return backend.commit(space, ns, checks, writes, now, quota);
+  }
+  const sync = backend as Backend;
+  try {
+    return sync.transaction((): CommitOutcome => {
+      for (const c of checks) {
+        const found = sync.get(space, ns, c.key, now)?.version ?? null;
+        if (found !== c.version) return "check";
+      }
+      if (
+        writes.length > 0 &&
+        sync.writeMany(space, ns, writes, now, quota) === false
+      ) {
+        throw new QuotaRefusal(space, ns);
+      }
+      return "ok";
+    });
+  } catch (err) {
+    if (err instanceof QuotaRefusal) return "quota";
+    throw err;
+  }
+}
+
+/** A {@link QuotaRefusal} means "refused" (`false`); anything else is thrown on. */
+function refused(err: unknown): false {
+  if (err instanceof QuotaRefusal) return false;
+  throw err;
+}
+
+/**
+ * One namespace of one cache in this process, on any backend. Every
+ * operation is a generator (see run.ts); `run` and `runSync` drive them.
+ */
+export class NamespaceCore {
   readonly name: string;
+  /** The backend answers without waiting (SQLite): `ns.sync` works. */
+  readonly sync: boolean;
   readonly #ctx: CacheContext;
+  readonly #backend: Backend | AsyncBackend;
   readonly #space: Space;
   readonly #ttl: number | null;
-  /** Not yet flushed to the database; see {@link SyncNamespaceImpl.flushCounters}. */
+  /** Not yet flushed to the backend; see {@link NamespaceCore.flushCounters}. */
   #hits = 0;
   #misses = 0;
   #recountedAt = -Infinity;
   #nextPass = -Infinity;
   /** `null` unless this namespace evicts at its quota. */
   readonly #eviction: Eviction | null;
+  /**
+   * Who writes are made for (see {@link actFor}); `null` outside a
+   * plugin's handling of a message.
+   */
+  #sender: string | null = null;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
+    this.#backend = ctx.backend;
+    this.sync = !isAsyncBackend(ctx.backend);
     this.#space = space;
     this.name = name;
     // The store never expires unless a write asks for it.
@@ -95,20 +195,44 @@ export class SyncNamespaceImpl implements SyncNamespace {
         ctx.quota !== null && canEvict(ctx.backend)
       ? new Eviction(ctx.backend, space, name, ctx.quota, ctx.clock)
       : null;
+    // How full the namespace is: now on SQLite; on Redis at the first
+    // write or sweep tick (a constructor cannot wait).
+    if (this.#eviction !== null) {
+      if (this.sync) runSync(this.#eviction.check());
+      else this.#eviction.checkSoon();
+    }
   }
 
-  get(key: string): Uint8Array | null {
+  /** Throws `ClosedError` once the cache is closed. */
+  assertOpen(): void {
     this.#ctx.assertOpen();
-    checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const eviction = this.#eviction;
-    const value = eviction !== null && eviction.watching
-      ? eviction.get(key)
-      : this.#ctx.backend.getValue(
-        this.#space,
-        this.name,
-        key,
-        this.#ctx.clock.now(),
-      );
+  }
+
+  /** Run `op` as a Promise: without waiting on SQLite (no extra tick), awaited on Redis. */
+  run<T>(op: Op<T>): Promise<T> {
+    return this.sync ? settle(() => runSync(op)) : runAsync(op);
+  }
+
+  /** Run `op` now; on Redis, throw {@link noSyncError} (after the closed check). */
+  runSync<T>(op: Op<T>): T {
+    if (!this.sync) {
+      this.#ctx.assertOpen();
+      throw noSyncError(this.name);
+    }
+    return runSync(op);
+  }
+
+  /** Attribute later writes to `sender` (the host, around a message). */
+  actFor(sender: string | null): void {
+    this.#sender = sender;
+  }
+
+  #checkKey(key: string): number {
+    this.#ctx.assertOpen();
+    return checkKey(key, this.#ctx.limits.maxKeyBytes);
+  }
+
+  #counted(value: Uint8Array | undefined): Uint8Array | null {
     if (value === undefined) {
       this.#misses++;
       return null;
@@ -117,108 +241,161 @@ export class SyncNamespaceImpl implements SyncNamespace {
     return value;
   }
 
-  getEntry(key: string): CacheEntry | null {
-    const entry = this.peek(key);
+  /**
+   * `get` without a generator, for `ns.sync.get` (the plugin host's read,
+   * the hottest path): the same steps as {@link NamespaceCore.get}.
+   */
+  getSync(key: string): Uint8Array | null {
+    if (!this.sync) return this.runSync(this.get(key));
+    this.#checkKey(key);
+    const eviction = this.#eviction;
+    return this.#counted(
+      eviction !== null && eviction.watching
+        ? eviction.getSync(key)
+        : (this.#backend as Backend).getValue(
+          this.#space,
+          this.name,
+          key,
+          this.#ctx.clock.now(),
+        ),
+    );
+  }
+
+  *get(key: string): Op<Uint8Array | null> {
+    this.#checkKey(key);
+    const eviction = this.#eviction;
+    return this.#counted(
+      eviction !== null && eviction.watching
+        ? yield* eviction.get(key)
+        : yield* wait(
+          this.#backend.getValue(
+            this.#space,
+            this.name,
+            key,
+            this.#ctx.clock.now(),
+          ),
+        ),
+    );
+  }
+
+  *getEntry(key: string): Op<CacheEntry | null> {
+    const entry = yield* this.peek(key);
     if (entry) this.#hits++;
     else this.#misses++;
     return entry;
   }
 
-  peek(key: string): CacheEntry | null {
-    this.#ctx.assertOpen();
-    checkKey(key, this.#ctx.limits.maxKeyBytes);
+  *peek(key: string): Op<CacheEntry | null> {
+    this.#checkKey(key);
     const now = this.#ctx.clock.now();
-    return this.#ctx.backend.get(this.#space, this.name, key, now) ?? null;
+    return (yield* wait(this.#backend.get(this.#space, this.name, key, now))) ??
+      null;
+  }
+
+  *has(key: string): Op<boolean> {
+    return (yield* this.peek(key)) !== null;
   }
 
   /**
-   * Who writes are made for (see {@link actFor}); `null` outside a
-   * plugin's handling of a message.
+   * Run `write` and, when a sender is being acted for, record the
+   * attribution with it: in one transaction on SQLite; right after it on
+   * Redis, which has no transaction (a crash between the two leaves the
+   * entry unattributed, still found by the key-segment rule).
    */
-  #sender: string | null = null;
-
-  /** Attribute later writes to `sender` (the host, around a message). */
-  actFor(sender: string | null): void {
-    this.#sender = sender;
-  }
-
-  set(key: string, value: CacheValue, options?: SetOptions): void {
+  #attributed<T>(key: string, write: () => Op<T>): Op<T> {
+    // Not a generator itself: outside a message (every write but a
+    // plugin's) the write runs with no extra generator around it.
     const sender = this.#sender;
-    const { backend } = this.#ctx;
-    if (sender === null || backend.attribute === undefined) {
-      return this.#set(key, value, options);
+    if (sender === null || this.#backend.attribute === undefined) {
+      return write();
     }
-    // The attribution lands with the write or not at all.
-    backend.transaction(() => {
-      this.#set(key, value, options);
-      backend.attribute!(this.#space, this.name, key, sender);
-    });
+    return this.#attributedTo(sender, key, write);
   }
 
-  increment(key: string, by = 1): number {
-    const sender = this.#sender;
-    const { backend } = this.#ctx;
-    if (sender === null || backend.attribute === undefined) {
-      return this.#increment(key, by);
+  *#attributedTo<T>(
+    sender: string,
+    key: string,
+    write: () => Op<T>,
+  ): Op<T> {
+    const backend = this.#backend;
+    if (isAsyncBackend(backend)) {
+      const result = yield* write();
+      yield* wait(backend.attribute!(this.#space, this.name, key, sender));
+      return result;
     }
     return backend.transaction(() => {
-      const n = this.#increment(key, by);
+      const result = runSync(write());
       backend.attribute!(this.#space, this.name, key, sender);
-      return n;
+      return result;
     });
   }
 
-  #set(key: string, value: CacheValue, options?: SetOptions): void {
-    this.#ctx.assertOpen();
-    const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
+  set(key: string, value: CacheValue, options?: SetOptions): Op<void> {
+    return this.#attributed(key, () => this.#set(key, value, options));
+  }
+
+  *#set(key: string, value: CacheValue, options?: SetOptions): Op<void> {
+    const keySize = this.#checkKey(key);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
     const expiresAt = this.#expiry(options);
-    const { backend, quota } = this.#ctx;
+    const backend = this.#backend;
     const size = keySize + bytes.length;
-    this.#withQuota(
-      () =>
-        backend.set(
-          this.#space,
-          this.name,
-          key,
-          bytes,
-          expiresAt,
-          size,
-          this.#ctx.clock.now(),
-          quota,
-        ),
-      size,
-    );
+    const attempt = () =>
+      backend.set(
+        this.#space,
+        this.name,
+        key,
+        bytes,
+        expiresAt,
+        size,
+        this.#ctx.clock.now(),
+        this.#ctx.quota,
+      );
+    // Every write op tries once inline, as here, and only a refused write
+    // enters the generators of the slow path: nested generators cost
+    // measurably on a 5 µs write (docs/storage.md, "Measured"). The write is
+    // issued before anything else, so on a networked backend requests keep
+    // the order they were made in (an un-awaited set, then a get, reads
+    // the new value); how full the namespace is gets looked at after.
+    if (!(yield attempt())) yield* this.#makeRoom(attempt, size, 1);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     this.#noteExpiry(expiresAt);
   }
 
-  /**
-   * Run `attempt` (`false` or a {@link QuotaRefusal} = over quota, nothing
-   * written). When the quota says no: share pending deletes, purge expired
-   * rows of this namespace in bounded steps (each its own short
-   * transaction, so no write holds the lock for long) retrying after each
-   * step that freed something, then recount; only then refuse.
-   */
   #noteExpiry(expiresAt: number | null): void {
     if (expiresAt !== null && expiresAt < this.#nextPass) {
       this.#nextPass = expiresAt;
     }
   }
 
-  #withQuota(attempt: () => boolean, size: number, keys = 1): void {
-    this.#eviction?.wrote();
-    const tryOnce = () => {
+  /** Whether this write should look again at how full the namespace is. */
+  #checkDue(): boolean {
+    return this.#eviction !== null && this.#eviction.wrote();
+  }
+
+  /**
+   * A write's `attempt` (`false` or a {@link QuotaRefusal} = over quota,
+   * nothing written) was refused once. Share pending deletes, purge expired
+   * rows of this namespace in bounded steps (each its own short
+   * transaction, so no write holds the lock for long) retrying after each
+   * step that freed something, evict (a cache namespace with
+   * `onQuota: "evict"`), recount; only then refuse.
+   */
+  *#makeRoom(
+    attempt: () => boolean | void | Promise<boolean | void>,
+    size: number,
+    keys: number,
+  ): Op<void> {
+    const tryOnce = function* (): Op<boolean> {
       try {
-        return attempt();
+        return (yield* wait(attempt())) !== false;
       } catch (err) {
-        if (err instanceof QuotaRefusal) return false;
-        throw err;
+        return refused(err);
       }
     };
-    if (tryOnce()) return;
-    const { backend, quota } = this.#ctx;
-    backend.flush();
-    if (tryOnce()) return;
+    const backend = this.#backend;
+    yield* wait(backend.flush());
+    if (yield* tryOnce()) return;
     // A pass that found nothing to free read the whole namespace (in
     // steps, without the lock); repeating it for every refused write in the
     // next second would only repeat that reading, unless this process wrote
@@ -227,15 +404,17 @@ export class SyncNamespaceImpl implements SyncNamespace {
       let after: string | null = null;
       let freed = 0;
       do {
-        const step = backend.purgeExpiredIn(
-          this.#space,
-          this.name,
-          this.#ctx.clock.now(),
-          this.#ctx.purgeBatch,
-          after,
+        const step: PurgeStep<string> = yield* wait(
+          backend.purgeExpiredIn(
+            this.#space,
+            this.name,
+            this.#ctx.clock.now(),
+            this.#ctx.purgeBatch,
+            after,
+          ),
         );
         freed += step.deleted;
-        if (step.deleted > 0 && tryOnce()) return;
+        if (step.deleted > 0 && (yield* tryOnce())) return;
         after = step.next;
       } while (after !== null);
       if (freed === 0) {
@@ -243,46 +422,45 @@ export class SyncNamespaceImpl implements SyncNamespace {
       }
     }
     // Expired entries are gone (or were looked for a moment ago): make room
-    // by evicting the least recently used, in one transaction with the write.
-    if (this.#eviction?.makeRoom(keys, size, tryOnce)) return;
+    // by evicting the least recently used, with the write.
+    if (
+      this.#eviction !== null &&
+      (yield* this.#eviction.makeRoom(keys, size, tryOnce))
+    ) {
+      return;
+    }
     // A recount reads the whole namespace: at most one per namespace per
     // RECOUNT_EVERY_MS, so writes hammering a full namespace stay cheap.
     const now = this.#ctx.clock.now();
     if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
       this.#recountedAt = now;
-      if (backend.recount(this.#space, this.name) && tryOnce()) return;
+      if (
+        (yield* wait(backend.recount(this.#space, this.name))) &&
+        (yield* tryOnce())
+      ) {
+        return;
+      }
     }
-    const used = backend.usage(this.#space, this.name);
-    throw quotaError(this.name, used, size, quota);
+    const used = yield* wait(backend.usage(this.#space, this.name));
+    throw quotaError(this.name, used, size, this.#ctx.quota);
   }
 
   #expiry(options: SetOptions | undefined): number | null {
     return expiryOf(options, this.#ttl, this.#ctx.clock.now());
   }
 
-  delete(key: string): boolean {
-    this.#ctx.assertOpen();
-    checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const deleted = this.#ctx.backend.delete(
-      this.#space,
-      this.name,
-      key,
-      this.#ctx.clock.now(),
+  *delete(key: string): Op<boolean> {
+    this.#checkKey(key);
+    const deleted = yield* wait(
+      this.#backend.delete(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      ),
     );
     this.#ctx.scheduleFlush();
     return deleted;
-  }
-
-  has(key: string): boolean {
-    this.#ctx.assertOpen();
-    checkKey(key, this.#ctx.limits.maxKeyBytes);
-    return this.#ctx.backend.get(
-      this.#space,
-      this.name,
-      key,
-      this.#ctx.clock.now(),
-    ) !==
-      undefined;
   }
 
   #range(options: ListOptions): KeyRange {
@@ -296,60 +474,96 @@ export class SyncNamespaceImpl implements SyncNamespace {
     );
   }
 
-  list(options: ListOptions = {}): ListPage {
+  *list(options: ListOptions = {}): Op<ListPage> {
     const range = this.#range(options);
-    const keys = this.#ctx.backend.list(range);
+    const keys = yield* wait(this.#backend.list(range));
     return { keys, cursor: nextCursor(keys, range.limit, (k) => k) };
   }
 
-  scan(options: ListOptions = {}): ScanPage {
+  *scan(options: ListOptions = {}): Op<ScanPage> {
     const range = this.#range(options);
-    const entries = this.#ctx.backend.scan(range);
+    const entries = yield* wait(this.#backend.scan(range));
     return { entries, cursor: nextCursor(entries, range.limit, (e) => e.key) };
   }
 
-  #increment(key: string, by = 1): number {
-    this.#ctx.assertOpen();
-    const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
+  increment(key: string, by = 1): Op<number> {
+    return this.#attributed(key, () => this.#increment(key, by));
+  }
+
+  *#increment(key: string, by: number): Op<number> {
+    const keySize = this.#checkKey(key);
     if (!Number.isSafeInteger(by)) {
       throw new InvalidInputError(
         `by must be a whole number, got ${String(by)}`,
       );
     }
-    const { backend, quota } = this.#ctx;
+    const backend = this.#backend;
     // A new counter gets the default expiry; an existing live one keeps its
     // own (a counter with a TTL counts within its window, as a rate limiter).
     const fresh = this.#expiry(undefined);
     let result = 0;
-    this.#withQuota(() => {
-      const text = backend.increment(
-        this.#space,
-        this.name,
-        key,
-        by,
-        fresh,
-        keySize,
-        this.#ctx.clock.now(),
-        quota,
-      );
-      if (text !== undefined) {
-        result = Number(text);
+    const answered = (res: string | IncrementResult | undefined): boolean => {
+      if (typeof res === "string") {
+        result = Number(res);
         return true;
       }
-      // The one statement said no: find out why, under the write lock.
-      result = this.#incrementSlowly(key, keySize, by, fresh);
-      return true;
-    }, keySize + 20);
+      if (res === undefined) {
+        // The one statement said no: find out why, under the write lock.
+        result = this.#incrementSlowly(key, keySize, by, fresh);
+        return true;
+      }
+      switch (res.kind) {
+        case "ok":
+          result = res.value;
+          return true;
+        case "quota":
+          return false;
+        case "not-integer":
+          throw notIntegerError(this.name, key, res.text);
+        case "overflow":
+          throw overflowError(key, by);
+      }
+    };
+    const attempt = () =>
+      then(
+        backend.increment(
+          this.#space,
+          this.name,
+          key,
+          by,
+          fresh,
+          keySize,
+          this.#ctx.clock.now(),
+          this.#ctx.quota,
+        ),
+        answered,
+      );
+    let ok: boolean;
+    try {
+      ok = (yield attempt()) as boolean;
+    } catch (err) {
+      ok = refused(err);
+    }
+    if (!ok) yield* this.#makeRoom(attempt, keySize + 20, 1);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     return result;
   }
 
+  /** Why an increment wrote nothing, found in one transaction (SQLite only). */
   #incrementSlowly(
     key: string,
     keySize: number,
     by: number,
     fresh: number | null,
   ): number {
-    const { backend, quota } = this.#ctx;
+    const backend = this.#backend;
+    if (isAsyncBackend(backend)) {
+      throw new StorageError(
+        backend.path,
+        "the backend's increment answered nothing and it has no transaction to find out why; an asynchronous backend must answer an IncrementResult",
+      );
+    }
+    const quota = this.#ctx.quota;
     return backend.transaction(() => {
       const now = this.#ctx.clock.now();
       const entry = backend.get(this.#space, this.name, key, now);
@@ -357,20 +571,12 @@ export class SyncNamespaceImpl implements SyncNamespace {
       if (entry) {
         const text = decoder.decode(entry.value);
         if (!INTEGER.test(text) || !Number.isSafeInteger(Number(text))) {
-          throw new NotAnIntegerError(
-            `cannot increment "${key}" in namespace "${this.name}": its value ${
-              JSON.stringify(text.length > 40 ? text.slice(0, 40) + "…" : text)
-            } is not a whole number in decimal; it was left unchanged`,
-          );
+          throw notIntegerError(this.name, key, text);
         }
         current = Number(text);
       }
       const next = current + by;
-      if (!Number.isSafeInteger(next)) {
-        throw new InvalidInputError(
-          `incrementing "${key}" by ${by} gives ${next}, past the largest exact integer (${Number.MAX_SAFE_INTEGER}); the value was left unchanged`,
-        );
-      }
+      if (!Number.isSafeInteger(next)) throw overflowError(key, by);
       const bytes = encoder.encode(String(next));
       const expiresAt = entry ? entry.expiresAt : fresh;
       const ok = backend.set(
@@ -388,61 +594,116 @@ export class SyncNamespaceImpl implements SyncNamespace {
     });
   }
 
-  clear(): number {
+  *clear(): Op<number> {
     this.#ctx.assertOpen();
-    return this.#ctx.backend.clear(this.#space, this.name);
+    return yield* wait(this.#backend.clear(this.#space, this.name));
   }
 
   /**
-   * Write many entries in one transaction: all land or none do. Each item
-   * is `[key, value]` or `[key, value, { ttl } | { expiresAt }]`, so a `Map`
-   * or `Object.entries(...)` can be passed as is. Every item is validated
-   * before anything is written. Returns how many were written.
+   * Write many entries in one transaction: all land or none do. Every item
+   * is validated before anything is written. Returns how many were written.
    */
-  setMany(
+  *setMany(
     entries: Iterable<
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
-  ): number {
+  ): Op<number> {
     this.#ctx.assertOpen();
     const { writes, size } = this.#validBatch(entries, "setMany");
     if (writes.length === 0) return 0;
-    this.#writeBatch(writes, size);
+    const backend = this.#backend;
+    const attempt = () =>
+      backend.writeMany(
+        this.#space,
+        this.name,
+        writes,
+        this.#ctx.clock.now(),
+        this.#ctx.quota,
+      );
+    let ok: boolean;
+    try {
+      ok = (yield attempt()) !== false;
+    } catch (err) {
+      ok = refused(err);
+    }
+    if (!ok) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     for (const w of writes) this.#noteExpiry(w.expiresAt);
     return writes.length;
   }
 
   /**
    * Like `setMany`, but an entry is written only where its key has no live
-   * entry; keys that have one are left alone (in the same transaction, so
-   * a concurrent writer is never overwritten). Returns the keys left alone.
+   * entry; keys that have one are left alone, and a concurrent writer is
+   * never overwritten. Returns the keys left alone.
    */
-  setManyIfAbsent(
+  *setManyIfAbsent(
     entries: Iterable<
       readonly [key: string, value: CacheValue, options?: SetOptions]
     >,
-  ): string[] {
+  ): Op<string[]> {
     this.#ctx.assertOpen();
     const { writes, size } = this.#validBatch(entries, "setManyIfAbsent");
     if (writes.length === 0) return [];
-    const { backend, quota } = this.#ctx;
+    const backend = this.#backend;
+    if (backend.writeManyIfAbsent === undefined) {
+      return yield* this.#setManyIfAbsentChecked(writes);
+    }
+    const ifAbsent = backend.writeManyIfAbsent.bind(backend);
     let skipped: number[] = [];
-    this.#withQuota(() => {
-      skipped = backend.writeManyIfAbsent(
-        this.#space,
-        this.name,
-        writes,
-        Date.now(),
-        quota,
+    const attempt = () =>
+      then(
+        ifAbsent(
+          this.#space,
+          this.name,
+          writes,
+          this.#ctx.clock.now(),
+          this.#ctx.quota,
+        ),
+        (left) => {
+          skipped = left;
+          return true;
+        },
       );
-      return true;
-    }, size);
+    let ok: boolean;
+    try {
+      ok = (yield attempt()) as boolean;
+    } catch (err) {
+      ok = refused(err);
+    }
+    if (!ok) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
     let next = 0;
     for (let i = 0; i < writes.length; i++) {
       if (skipped[next] === i) next++;
       else this.#noteExpiry(writes[i].expiresAt);
     }
     return skipped.map((i) => writes[i].key);
+  }
+
+  /**
+   * `setManyIfAbsent` on a backend without `writeManyIfAbsent`: one atomic
+   * commit whose checks say "must not exist"; when a concurrent writer
+   * takes one of the keys first, the commit writes nothing and the batch is
+   * looked at again.
+   */
+  *#setManyIfAbsentChecked(writes: BatchWrite[]): Op<string[]> {
+    let pending = writes;
+    const kept: string[] = [];
+    while (pending.length > 0) {
+      // Every key looked up at once (one round trip's wait on Redis).
+      const live = yield* all(pending.map((w) => this.peek(w.key)), !this.sync);
+      const absent: BatchWrite[] = [];
+      for (const [i, w] of pending.entries()) {
+        if (live[i] === null) absent.push(w);
+        else kept.push(w.key);
+      }
+      if (absent.length === 0) break;
+      const checks = absent.map((w) => ({ key: w.key, version: null }));
+      if (yield* this.#commitChecked(checks, absent)) break;
+      pending = absent;
+    }
+    return kept;
   }
 
   #validBatch(
@@ -460,73 +721,77 @@ export class SyncNamespaceImpl implements SyncNamespace {
     );
   }
 
-  #writeBatch(writes: BatchWrite[], size: number): void {
-    const { backend, quota } = this.#ctx;
-    this.#withQuota(
-      () => {
-        backend.writeMany(
-          this.#space,
-          this.name,
-          writes,
-          this.#ctx.clock.now(),
-          quota,
-        );
-        return true;
-      },
-      size,
-      writes.length,
-    );
-  }
-
+  /**
+   * Keys, bytes, hits, misses and evictions. Immediate on SQLite; on Redis,
+   * keys and bytes as the server last reported them to this process (every
+   * write answers with them; a sweep tick and `cache.namespaces()` refresh
+   * them), since `stats()` is synchronous in the public API.
+   */
   stats(): NamespaceStats {
     this.#ctx.assertOpen();
-    const used = this.#ctx.backend.usage(this.#space, this.name);
+    const backend = this.#backend;
+    const used = backend.knownUsage !== undefined
+      ? backend.knownUsage(this.#space, this.name)
+      : (backend as Backend).usage(this.#space, this.name);
     return {
-      keys: used.keys,
-      bytes: used.bytes,
-      hits: used.hits + this.#hits,
-      misses: used.misses + this.#misses,
-      evictions: used.evictions ?? 0,
+      keys: used?.keys ?? 0,
+      bytes: used?.bytes ?? 0,
+      hits: (used?.hits ?? 0) + this.#hits,
+      misses: (used?.misses ?? 0) + this.#misses,
+      evictions: used?.evictions ?? 0,
     };
   }
 
-  /**
-   * Move the in-memory hit and miss counts into the database, where other
-   * processes (the CLI) can see them. Counting in memory keeps reads free
-   * of writes; the cache flushes on each sweep tick and on close.
-   */
-  flushCounters(): void {
-    if (this.#eviction !== null) {
-      this.#eviction.flush();
-      this.#eviction.check();
-    }
-    if (this.#hits === 0 && this.#misses === 0) return;
-    this.#ctx.backend.addCounters(
-      this.#space,
-      this.name,
-      this.#hits,
-      this.#misses,
-    );
-    this.#hits = 0;
-    this.#misses = 0;
+  /** Ask the backend for the namespace's usage; later `stats()` calls see it. */
+  *refreshStats(): Op<void> {
+    this.#ctx.assertOpen();
+    yield* wait(this.#backend.usage(this.#space, this.name));
+    if (this.#eviction !== null) yield* this.#eviction.check();
   }
 
   /**
-   * Check then write, all or nothing, under one write lock. Every input is
-   * validated before the transaction starts, so bad input writes nothing.
+   * Move the in-memory hit and miss counts (and recorded reads) to the
+   * backend, where other processes (the CLI) can see them. Counting in
+   * memory keeps reads free of writes; the cache flushes on each sweep tick
+   * and on close.
    */
-  commit(checks: AtomicCheck[], mutations: AtomicMutation[]): boolean {
+  *flushCounters(): Op<void> {
+    if (this.#eviction !== null) {
+      yield* this.#eviction.flush();
+      yield* this.#eviction.check();
+    }
+    if (this.#hits === 0 && this.#misses === 0) return;
+    const hits = this.#hits;
+    const misses = this.#misses;
+    this.#hits = 0;
+    this.#misses = 0;
+    try {
+      yield* wait(
+        this.#backend.addCounters(this.#space, this.name, hits, misses),
+      );
+    } catch (err) {
+      this.#hits += hits;
+      this.#misses += misses;
+      throw err;
+    }
+  }
+
+  /**
+   * Check then write, all or nothing. Every input is validated before
+   * anything is written, so bad input writes nothing.
+   */
+  *commit(checks: AtomicCheck[], mutations: AtomicMutation[]): Op<boolean> {
     this.#ctx.assertOpen();
-    const { limits, backend, quota } = this.#ctx;
-    const planned = mutations.map((m) => {
+    const { limits } = this.#ctx;
+    const writes: BatchWrite[] = mutations.map((m) => {
       const keySize = checkKey(m.key, limits.maxKeyBytes);
       if (m.type === "delete") {
-        return { key: m.key, bytes: null, expiresAt: null, size: 0 };
+        return { key: m.key, value: null, expiresAt: null, size: 0 };
       }
       const bytes = toValueBytes(m.value, limits.maxValueBytes);
       return {
         key: m.key,
-        bytes,
+        value: bytes,
         expiresAt: this.#expiry(m.options),
         size: keySize + bytes.length,
       };
@@ -543,66 +808,166 @@ export class SyncNamespaceImpl implements SyncNamespace {
         );
       }
     }
-    const writes: BatchWrite[] = planned.map((p) => ({
-      key: p.key,
-      value: p.bytes,
-      expiresAt: p.expiresAt,
-      size: p.size,
-    }));
-    const size = planned.reduce((n, p) => n + p.size, 0);
-    let ok = true;
-    this.#withQuota(
-      () =>
-        backend.transaction(() => {
-          const now = this.#ctx.clock.now();
-          for (const c of checks) {
-            const found =
-              backend.get(this.#space, this.name, c.key, now)?.version ?? null;
-            if (found !== c.version) {
-              ok = false;
-              return true;
-            }
-          }
-          ok = true;
-          if (writes.length > 0) {
-            backend.writeMany(this.#space, this.name, writes, now, quota);
-          }
-          return true;
-        }),
-      size,
-      writes.length,
-    );
+    const ok = yield* this.#commitChecked(checks, writes);
     if (writes.some((w) => w.value === null)) this.#ctx.scheduleFlush();
     if (ok) { for (const w of writes) this.#noteExpiry(w.expiresAt); }
     return ok;
   }
+
+  /**
+   * One commit of `writes` behind `checks`, under the quota: `false` when
+   * a check failed (nothing written).
+   */
+  *#commitChecked(
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+  ): Op<boolean> {
+    const size = writes.reduce((n, w) => n + w.size, 0);
+    let ok = true;
+    const attempt = () =>
+      then(
+        checkedCommit(
+          this.#backend,
+          this.#space,
+          this.name,
+          checks,
+          writes,
+          this.#ctx.clock.now(),
+          this.#ctx.quota,
+        ),
+        (outcome) => {
+          ok = outcome === "ok";
+          return outcome !== "quota";
+        },
+      );
+    if (!(yield attempt())) yield* this.#makeRoom(attempt, size, writes.length);
+    if (this.#checkDue()) yield* this.#eviction!.check();
+    return ok;
+  }
 }
 
-/** A condition of an atomic commit: the key's current version, or `null` for absent. */
-export interface AtomicCheck {
-  key: string;
-  version: number | null;
-}
-
-/** A write of an atomic commit. */
-export type AtomicMutation =
-  | { type: "set"; key: string; value: CacheValue; options?: SetOptions }
-  | { type: "delete"; key: string };
-
-/** A full page may have more after it; a short one is the last. */
+const cores = new WeakMap<SyncNamespace, NamespaceCore>();
 
 /**
- * Attribute the writes of `namespaces` to `sender` until the returned
- * function is called: the plugin host wraps a `handleMessage` call in it,
- * so `SupCache.forget(sender)` can find what a plugin stored for whom.
+ * `ns.sync`: every operation of a {@link NamespaceCore} without Promises.
+ * On Redis each call throws {@link noSyncError} (or `ClosedError` once the
+ * cache is closed, as every other call does).
+ */
+export class SyncFace implements SyncNamespace {
+  readonly #core: NamespaceCore;
+  constructor(core: NamespaceCore) {
+    this.#core = core;
+    cores.set(this, core);
+  }
+  get name(): string {
+    return this.#core.name;
+  }
+  get(key: string): Uint8Array | null {
+    return this.#core.getSync(key);
+  }
+  getEntry(key: string): CacheEntry | null {
+    return this.#core.runSync(this.#core.getEntry(key));
+  }
+  peek(key: string): CacheEntry | null {
+    return this.#core.runSync(this.#core.peek(key));
+  }
+  set(key: string, value: CacheValue, options?: SetOptions): void {
+    return this.#core.runSync(this.#core.set(key, value, options));
+  }
+  setMany(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): number {
+    return this.#core.runSync(this.#core.setMany(entries));
+  }
+  setManyIfAbsent(
+    entries: Iterable<
+      readonly [key: string, value: CacheValue, options?: SetOptions]
+    >,
+  ): string[] {
+    return this.#core.runSync(this.#core.setManyIfAbsent(entries));
+  }
+  delete(key: string): boolean {
+    return this.#core.runSync(this.#core.delete(key));
+  }
+  has(key: string): boolean {
+    return this.#core.runSync(this.#core.has(key));
+  }
+  list(options: ListOptions = {}): ListPage & Iterable<string> {
+    const core = this.#core;
+    return iterablePage(
+      core.runSync(core.list(options)),
+      (cursor) => core.runSync(core.list({ ...options, cursor })),
+      (page) => page.keys,
+    );
+  }
+  scan(options: ListOptions = {}): ScanPage & Iterable<KeyedCacheEntry> {
+    const core = this.#core;
+    return iterablePage(
+      core.runSync(core.scan(options)),
+      (cursor) => core.runSync(core.scan({ ...options, cursor })),
+      (page) => page.entries,
+    );
+  }
+  increment(key: string, by?: number): number {
+    return this.#core.runSync(this.#core.increment(key, by));
+  }
+  clear(): number {
+    return this.#core.runSync(this.#core.clear());
+  }
+  stats(): NamespaceStats {
+    if (!this.#core.sync) return this.#core.runSync(statsOp(this.#core));
+    return this.#core.stats();
+  }
+}
+
+/**
+ * `page`, also iterable over every item from it to the last page (the sync
+ * twin of `PagedList`). The iterator is a non-enumerable property, so the
+ * page still compares, spreads and prints as `{ keys, cursor }`.
+ */
+function iterablePage<T, P extends { cursor: string | null }>(
+  page: P,
+  next: (cursor: string) => P,
+  items: (page: P) => readonly T[],
+): P & Iterable<T> {
+  Object.defineProperty(page, Symbol.iterator, {
+    enumerable: false,
+    value: function* (): Generator<T, void, undefined> {
+      let at: P = page;
+      for (;;) {
+        yield* items(at);
+        if (at.cursor === null) return;
+        at = next(at.cursor);
+      }
+    },
+  });
+  return page as P & Iterable<T>;
+}
+
+// deno-lint-ignore require-yield
+function* statsOp(core: NamespaceCore): Op<NamespaceStats> {
+  return core.stats();
+}
+
+/**
+ * Attribute the writes of `namespaces` (the `ns.sync` faces the host
+ * holds) to `sender` until the returned function is called: the plugin
+ * host wraps a `handleMessage` call in it, so `SupCache.forget(sender)`
+ * can find what a plugin stored for whom. Works on every backend.
  */
 export function actFor(
   namespaces: readonly SyncNamespace[],
   sender: string,
 ): () => void {
-  const impls = namespaces.filter((ns) => ns instanceof SyncNamespaceImpl);
-  for (const ns of impls) ns.actFor(sender);
+  const found: NamespaceCore[] = [];
+  for (const ns of namespaces) {
+    const core = cores.get(ns);
+    if (core !== undefined) found.push(core);
+  }
+  for (const core of found) core.actFor(sender);
   return () => {
-    for (const ns of impls) ns.actFor(null);
+    for (const core of found) core.actFor(null);
   };
 }

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { checkOptions } from "../check_options.ts";
 import { InvalidInputError } from "../errors.ts";
-import type { Backend } from "../storage/backend.ts";
+import type { AsyncBackend, Backend } from "../storage/backend.ts";
 import {
   type RedisOptions,
   type ResolvedRedisOptions,
@@ -53,8 +53,13 @@ export interface SupCacheOptions {
   path?: string;
   /** Default time to live in ms for cache writes; `null` = never. Default 3,600,000 (1 hour). */
   ttl?: number | null;
-  /** `"node:sqlite"` (default), `"ffi"` (`jsr:@db/sqlite`, needs `--allow-ffi`), or your own {@link Backend}. */
-  driver?: "node:sqlite" | "ffi" | Backend;
+  /**
+   * `"node:sqlite"` (default), `"ffi"` (`jsr:@db/sqlite`, needs
+   * `--allow-ffi`), or your own {@link Backend} (synchronous) or
+   * {@link AsyncBackend} (`async: true`, every result a Promise); see
+   * docs/storage.md.
+   */
+  driver?: "node:sqlite" | "ffi" | Backend | AsyncBackend;
   /** Key, value and per-namespace quota limits. */
   limits?: Limits;
   /** `"normal"` (default; WAL survives process crashes) or `"full"` (also survives power loss, slower writes). */
@@ -208,7 +213,7 @@ export interface ResolvedOptions {
   /** Default TTL of cache writes, ms, or `null` for never. */
   ttl: number | null;
   /** The driver. */
-  driver: "node:sqlite" | "ffi" | Backend;
+  driver: "node:sqlite" | "ffi" | Backend | AsyncBackend;
   /** Limits with defaults. */
   limits: ResolvedLimits;
   /** WAL sync level. */
@@ -281,7 +286,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       typeof (driver as Backend).get === "function")
   ) {
     throw new InvalidInputError(
-      `options.driver must be "node:sqlite", "ffi" or a Backend object, got ${
+      `options.driver must be "node:sqlite", "ffi" or a Backend or AsyncBackend object, got ${
         JSON.stringify(driver)
       }`,
     );

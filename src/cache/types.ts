@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { UsageCounters } from "../storage/backend.ts";
 
 /** A value accepted by `set`: text is stored as its UTF-8 bytes. */
 export type CacheValue = string | Uint8Array;
@@ -73,22 +74,23 @@ export interface ScanPage {
   cursor: string | null;
 }
 
-/** Counters of one namespace, as returned by `stats()`. */
-export interface NamespaceStats {
-  /** Stored entries, including expired ones not yet swept. */
-  keys: number;
-  /** Bytes of keys plus values, including expired entries not yet swept. */
-  bytes: number;
-  /** Reads that found a live value (all processes, once flushed). */
-  hits: number;
-  /** Reads that found nothing or an expired value. */
-  misses: number;
-  /**
-   * Live entries deleted to make room for writes (`limits.onQuota:
-   * "evict"`), by every process, since the namespace was created or cleared.
-   */
-  evictions: number;
-}
+/**
+ * Counters of one namespace, as returned by `stats()`: the one usage type
+ * ({@link UsageCounters}, from the storage interface) with `evictions`
+ * always filled in. `NamespaceInfo` (from `cache.namespaces()`) is the same
+ * with the namespace's name, keyspace and times.
+ *
+ * @example
+ * ```ts
+ * import { createSupCache } from "@sup/cache";
+ * await using cache = await createSupCache({ path: ":memory:" });
+ * const ns = cache.namespace("n");
+ * await ns.set("k", "v");
+ * const { keys, bytes, hits, misses, evictions } = ns.stats();
+ * console.log(keys, bytes, hits, misses, evictions); // 1 2 0 0 0
+ * ```
+ */
+export type NamespaceStats = Required<UsageCounters>;
 
 /** Result of `atomic().commit()`. */
 export interface CommitResult {
@@ -130,9 +132,13 @@ export interface SyncNamespace {
   /** Whether a live entry exists. */
   has(key: string): boolean;
   /** One page of live keys. */
-  list(options?: ListOptions): ListPage;
+  /**
+   * One page of live keys; also iterable (`for (const key of
+   * ns.sync.list({ prefix }))`) over every key, page after page.
+   */
+  list(options?: ListOptions): ListPage & Iterable<string>;
   /** One page of live entries with their values; not counted as hits. */
-  scan(options?: ListOptions): ScanPage;
+  scan(options?: ListOptions): ScanPage & Iterable<KeyedCacheEntry>;
   /** Add `by` (an integer, default 1) to a decimal value and return the sum. */
   increment(key: string, by?: number): number;
   /** Remove every entry of this namespace; returns how many were removed. */

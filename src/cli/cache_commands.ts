@@ -97,28 +97,24 @@ const keys: Command = {
     const [name] = ctx.args;
     const ns = kind === "store" ? cache.store(name) : cache.namespace(name);
     const rows: { key: string; bytes: number; expiresAt: number | null }[] = [];
-    let cursor: string | undefined;
     let more = false;
-    do {
-      const want = limit === null
-        ? 1_000
-        : Math.min(1_000, limit - rows.length);
-      // scan, not get: an operator looking must not skew the plugin's hits.
-      const page = await ns.scan({
-        prefix: ctx.values.prefix,
-        limit: want,
-        cursor,
-      });
-      for (const entry of page.entries) {
-        rows.push({
-          key: entry.key,
-          bytes: entry.value.length,
-          expiresAt: entry.expiresAt,
-        });
+    // scan, not get: an operator looking must not skew the plugin's hits.
+    // One entry past the limit says whether there are more.
+    const entries = ns.scan({
+      prefix: ctx.values.prefix,
+      limit: limit === null ? 1_000 : Math.min(1_000, limit + 1),
+    });
+    for await (const entry of entries) {
+      if (limit !== null && rows.length >= limit) {
+        more = true;
+        break;
       }
-      cursor = page.cursor ?? undefined;
-      more = cursor !== undefined && limit !== null && rows.length >= limit;
-    } while (cursor !== undefined && !more);
+      rows.push({
+        key: entry.key,
+        bytes: entry.value.length,
+        expiresAt: entry.expiresAt,
+      });
+    }
     if (ctx.values.json) {
       await ctx.out.json({ kind, namespace: name, keys: rows, more });
       return 0;

@@ -207,17 +207,12 @@ function remoteCacheFunctions(
     const prefix = take(cx, handle);
     if (prefix === null) return failure(cx, state, "failed to read prefix");
     try {
-      const keys: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await remote.store.list({
+      const keys = await Array.fromAsync(
+        remote.store.list({
           prefix: lenientDecoder.decode(prefix),
           limit: 1000,
-          cursor,
-        });
-        keys.push(...page.keys);
-        cursor = page.cursor ?? undefined;
-      } while (cursor !== undefined);
+        }),
+      );
       return give(
         cx,
         state,
@@ -245,17 +240,12 @@ function listStore(state: HostState): HostFunction {
     const prefix = take(cx, handle);
     if (prefix === null) return failure(cx, state, "failed to read prefix");
     try {
-      const keys: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = state.store.list({
+      const keys = [
+        ...state.store.list({
           prefix: lenientDecoder.decode(prefix),
           limit: 1000,
-          cursor,
-        });
-        keys.push(...page.keys);
-        cursor = page.cursor ?? undefined;
-      } while (cursor !== undefined);
+        }),
+      ];
       return give(
         cx,
         state,

@@ -1,16 +1,38 @@
 /**
- * The storage interface: every backend (SQLite through `node:sqlite`,
- * SQLite through FFI, or one a user brings) implements these synchronous
- * row operations. It knows nothing about plugins or validation; the cache
- * layer above does that. `space` separates the expiring cache (0) from the
+ * The storage extension point, defined once: {@link Backend} lists the
+ * operations the cache layer builds on, synchronously (SQLite through
+ * `node:sqlite`, SQLite through FFI, or one a user brings), and
+ * {@link AsyncBackend} is the same interface with every result a Promise
+ * (Redis), derived from it by a mapped type so the two cannot drift apart.
+ * A backend knows nothing about plugins or validation; the cache layer
+ * above does that. `space` separates the expiring cache (0) from the
  * never-expiring store (1); `ns` is the namespace, a column in the primary
- * key so namespaces can never see each other's keys.
+ * key so namespaces can never see each other's keys. docs/storage.md says
+ * what a backend must implement and what is optional.
  *
  * @module
  */
 
-/** 0 = the expiring cache, 1 = the never-expiring store. */
+/**
+ * Which keyspace: 0 = the expiring cache, 1 = the never-expiring store.
+ * The one cache-vs-store type; {@link SPACE_NAMES} gives its public name.
+ */
 export type Space = 0 | 1;
+
+/**
+ * The public name of each {@link Space}, by index: what `NamespaceInfo.kind`
+ * and `ForgetReport.kind` say.
+ *
+ * @example
+ * ```ts
+ * import { SPACE_NAMES } from "./backend.ts";
+ * console.log(SPACE_NAMES[1]); // "store"
+ * ```
+ */
+export const SPACE_NAMES = ["cache", "store"] as const;
+
+/** A {@link Space} by name: `"cache"` or `"store"`. */
+export type Keyspace = typeof SPACE_NAMES[Space];
 
 /** A stored row. */
 export interface StoredEntry {
@@ -59,27 +81,82 @@ export interface Quota {
   maxKeys: number;
 }
 
-/** Usage and counters of one namespace. */
-export interface NamespaceUsage {
+/**
+ * The one usage type: what a namespace holds and how it was read. The
+ * public `NamespaceStats` is this with `evictions` always present;
+ * {@link NamespaceUsage} adds where and when.
+ */
+export interface UsageCounters {
+  /** Stored entries, including expired ones not yet swept. */
+  keys: number;
+  /** Bytes of keys plus values, including expired entries not yet swept. */
+  bytes: number;
+  /** Reads that found a live value (all processes, once flushed). */
+  hits: number;
+  /** Reads that found nothing or an expired value. */
+  misses: number;
+  /**
+   * Live entries deleted to make room for writes (`limits.onQuota:
+   * "evict"`), by every process, since the namespace was created or
+   * cleared; a backend that does not evict may leave it out.
+   */
+  evictions?: number;
+}
+
+/** {@link UsageCounters} of one namespace, with its name and times. */
+export interface NamespaceUsage extends UsageCounters {
   /** 0 = cache, 1 = store. */
   space: Space;
   /** The namespace name. */
   ns: string;
-  /** Stored entries (expired ones count until swept). */
-  keys: number;
-  /** Bytes of keys plus values. */
-  bytes: number;
-  /** Flushed hit counter. */
-  hits: number;
-  /** Flushed miss counter. */
-  misses: number;
   /** Earliest expiry among stored entries, or `null`. */
   nextExpiry: number | null;
   /** Earliest write time among stored entries, or `null` when empty. */
   oldest: number | null;
-  /** Entries evicted to make room (all processes); absent when the backend does not evict. */
-  evictions?: number;
 }
+
+/**
+ * A namespace's usage as a networked backend last reported it, for the
+ * synchronous `stats()`; the same type as {@link UsageCounters}.
+ */
+export type KnownUsage = UsageCounters;
+
+/**
+ * How an increment ended, for backends that say why in the same request
+ * (Redis). Nothing was written unless `kind` is `"ok"`.
+ *
+ * @example
+ * ```ts
+ * import type { IncrementResult } from "./backend.ts";
+ * const res = { kind: "ok", value: 2 } as IncrementResult;
+ * if (res.kind === "ok") console.log(res.value); // 2
+ * ```
+ */
+export type IncrementResult =
+  | { kind: "ok"; value: number }
+  /** The stored value is not a safe decimal integer; `text` is its start. */
+  | { kind: "not-integer"; text: string }
+  /** The sum is past `Number.MAX_SAFE_INTEGER` in either direction. */
+  | { kind: "overflow" }
+  | { kind: "quota" };
+
+/**
+ * A version check of an atomic commit: the key must be live at `version`,
+ * or absent when `version` is `null`.
+ */
+export interface VersionCheck {
+  /** The key. */
+  key: string;
+  /** The version from `get`, or `null` for "must not exist". */
+  version: number | null;
+}
+
+/**
+ * How a commit ended: `"ok"` (everything written), `"check"` (a check
+ * failed, nothing written) or `"quota"` (a write would pass the quota,
+ * nothing written).
+ */
+export type CommitOutcome = "ok" | "check" | "quota";
 
 /** A live value with the time it was last used (written or, coarsely, read). */
 export interface UsedValue {
@@ -173,9 +250,15 @@ export class QuotaRefusal extends Error {
   }
 }
 
-/** The operations the cache layer builds on. All synchronous. */
+/**
+ * The operations the cache layer builds on, synchronous. The ones marked
+ * optional are extras: without them the cache still works and says what is
+ * missing (see docs/storage.md).
+ */
 export interface Backend {
-  /** Where the data lives (a file path, or `":memory:"`). */
+  /** Absent or `false`: synchronous. {@link AsyncBackend} says `true`. */
+  readonly async?: false;
+  /** Where the data lives (a file path, or `":memory:"`), without credentials. */
   readonly path: string;
   /** The live entry (expiresAt > now or null), or `undefined`. */
   get(
@@ -207,8 +290,10 @@ export interface Backend {
   ): boolean;
   /**
    * Apply sets and deletes in order in one transaction (joining an outer
-   * one), with usage folded in once at the end. Throws
-   * {@link QuotaRefusal} when the result would pass `quota`.
+   * one), with usage folded in once at the end. When the result would pass
+   * `quota`, nothing is written and the backend either returns `false`
+   * (Redis) or throws {@link QuotaRefusal} (SQLite, which rolls back an
+   * outer transaction that way).
    */
   writeMany(
     space: Space,
@@ -216,15 +301,16 @@ export interface Backend {
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
-  ): void;
+  ): boolean | void;
   /**
    * Like {@link Backend.writeMany} with sets only, but each key is written
    * only if it has no live entry (an expired one is replaced). Returns the
    * indices of `writes` left alone because a live entry had the key, in
    * ascending order. Throws {@link QuotaRefusal} when the written ones
-   * would pass `quota`.
+   * would pass `quota`. Optional: without it the cache uses
+   * {@link Backend.commit} with "must not exist" checks.
    */
-  writeManyIfAbsent(
+  writeManyIfAbsent?(
     space: Space,
     ns: string,
     writes: readonly BatchWrite[],
@@ -233,10 +319,13 @@ export interface Backend {
   ): number[];
   /**
    * Add `by` to a live decimal integer value (a missing or expired one
-   * counts as 0 and gets `expiresAt`) in one statement and return the new
-   * value as text; `undefined` (and nothing written) when the value is not
-   * a decimal integer, the result is not a safe integer, or the quota says
-   * no, so the caller can find out which.
+   * counts as 0 and gets `expiresAt`; a live one keeps its expiry),
+   * atomically, and return the new value as decimal text, or an
+   * {@link IncrementResult} (which says why nothing was written in the
+   * same answer). `undefined` means nothing was written for a reason the
+   * cache finds out itself, in a {@link Backend.transaction} (SQLite: the
+   * value is not a decimal integer, the sum is not a safe integer, or the
+   * quota says no).
    */
   increment(
     space: Space,
@@ -247,7 +336,7 @@ export interface Backend {
     keySize: number,
     now: number,
     quota: Quota | null,
-  ): string | undefined;
+  ): string | IncrementResult | undefined;
   /** Delete the row; returns whether a live row was deleted. */
   delete(space: Space, ns: string, key: string, now: number): boolean;
   /** Live keys of `range`, in byte order. */
@@ -262,6 +351,28 @@ export interface Backend {
   namespaces(): NamespaceUsage[];
   /** Add to the persisted hit and miss counters. */
   addCounters(space: Space, ns: string, hits: number, misses: number): void;
+  /**
+   * Check versions, then apply `writes` like {@link Backend.writeMany}, all
+   * in one atomic step. Optional for a backend with
+   * {@link Backend.transaction} (the cache then reads the versions and
+   * writes inside one); a networked backend, which has no transaction,
+   * must have it.
+   */
+  commit?(
+    space: Space,
+    ns: string,
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): CommitOutcome;
+  /**
+   * Usage as this process last heard it from a networked backend, without
+   * a request (`undefined` before the first report), so `stats()` can
+   * stay synchronous. A synchronous backend leaves it out: `usage` is
+   * already immediate.
+   */
+  knownUsage?(space: Space, ns: string): KnownUsage | undefined;
   /**
    * Write usage changes this connection has not yet shared (deletes) to
    * the file, where other processes see them, and (unless
@@ -295,7 +406,10 @@ export interface Backend {
   recount(space: Space, ns: string): boolean;
   /**
    * Run `fn` in one write transaction that takes the write lock up front
-   * (so concurrent processes queue instead of failing), all or nothing.
+   * (so concurrent processes queue instead of failing), all or nothing; a
+   * nested call joins the outer transaction. Only a synchronous backend can
+   * hold a transaction while JavaScript runs, so {@link AsyncBackend} has
+   * none: there, each request is atomic on its own.
    */
   transaction<T>(fn: () => T): T;
   /** Close the connection. */
@@ -367,4 +481,68 @@ export interface Backend {
     maxRows: number,
     now: number,
   ): EvictionResult;
+}
+
+/**
+ * A function type with its result wrapped in a Promise; anything else (and
+ * the `undefined` of an optional member) as it is.
+ */
+export type Promised<F> = F extends (...args: infer A) => infer R
+  ? (...args: A) => Promise<R>
+  : F;
+
+/**
+ * Every member of `B`, with each method's result a Promise (optional
+ * members stay optional).
+ */
+export type Promisified<B> = { [K in keyof B]: Promised<B[K]> };
+
+/**
+ * {@link Backend} for a store across a network (Redis, Redis Cluster):
+ * the same operations with the same arguments, each resolving once the
+ * server has answered. What it cannot mirror is `transaction(fn)`: a
+ * network store has no interactive transaction that holds a lock while
+ * JavaScript runs, so `commit` (version checks and writes in one atomic
+ * request) is required instead, and `knownUsage` keeps `stats()`
+ * synchronous. Errors are `StorageError`s (or subclasses naming the failure).
+ *
+ * @example
+ * ```ts
+ * import type { AsyncBackend } from "./backend.ts";
+ * async function count(b: AsyncBackend, ns: string): Promise<number> {
+ *   return (await b.usage(0, ns)).keys;
+ * }
+ * console.log(typeof count); // "function"
+ * ```
+ */
+export interface AsyncBackend extends
+  Promisified<
+    Omit<Backend, "async" | "transaction" | "commit" | "knownUsage">
+  > {
+  /** Marks the asynchronous kind, so the cache drives it with its async runner. */
+  readonly async: true;
+  /** Required here: without a transaction, checks and writes need one request. */
+  commit(
+    space: Space,
+    ns: string,
+    checks: readonly VersionCheck[],
+    writes: readonly BatchWrite[],
+    now: number,
+    quota: Quota | null,
+  ): Promise<CommitOutcome>;
+  /** See {@link Backend.knownUsage}; synchronous on purpose. */
+  knownUsage(space: Space, ns: string): KnownUsage | undefined;
+}
+
+/**
+ * Whether `b` is an {@link AsyncBackend} (it says so with `async: true`).
+ *
+ * @example
+ * ```ts
+ * import { isAsyncBackend } from "./backend.ts";
+ * console.log(isAsyncBackend({ async: true } as never)); // true
+ * ```
+ */
+export function isAsyncBackend(b: Backend | AsyncBackend): b is AsyncBackend {
+  return b.async === true;
 }

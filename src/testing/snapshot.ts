@@ -44,18 +44,13 @@ export interface NamespaceSnapshot {
  */
 export async function snapshot(ns: Namespace): Promise<NamespaceSnapshot> {
   const entries: SnapshotEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ns.scan({ limit: 1000, cursor });
-    for (const e of page.entries) {
-      entries.push({
-        key: e.key,
-        value: e.value.slice(),
-        expiresAt: e.expiresAt,
-      });
-    }
-    cursor = page.cursor ?? undefined;
-  } while (cursor !== undefined);
+  for await (const e of ns.scan({ limit: 1000 })) {
+    entries.push({
+      key: e.key,
+      value: e.value.slice(),
+      expiresAt: e.expiresAt,
+    });
+  }
   return { name: ns.name, entries };
 }
 
@@ -69,12 +64,7 @@ export async function restore(
   saved: NamespaceSnapshot,
 ): Promise<void> {
   const op = ns.atomic();
-  let cursor: string | undefined;
-  do {
-    const page = await ns.list({ limit: 1000, cursor });
-    for (const key of page.keys) op.delete(key);
-    cursor = page.cursor ?? undefined;
-  } while (cursor !== undefined);
+  for await (const key of ns.list({ limit: 1000 })) op.delete(key);
   for (const e of saved.entries) {
     op.set(e.key, e.value, { expiresAt: e.expiresAt });
   }

@@ -103,25 +103,20 @@ export async function exportCache(
       ? cache.store(space.name)
       : cache.namespace(space.name);
     let wrote = false;
-    let cursor: string | undefined;
-    do {
-      // scan reads values with the keys and counts no hits.
-      const page = await ns.scan({ limit: PAGE, cursor });
-      for (const entry of page.entries) {
-        const line: ExportLine = {
-          kind: space.kind,
-          namespace: space.name,
-          key: entry.key,
-          value: entry.value.toBase64(),
-          expiresAt: entry.expiresAt,
-        };
-        await writeLine(JSON.stringify(line));
-        entries++;
-        wrote = true;
-        options.onProgress?.(entries, total);
-      }
-      cursor = page.cursor ?? undefined;
-    } while (cursor !== undefined);
+    // scan reads values with the keys and counts no hits.
+    for await (const entry of ns.scan({ limit: PAGE })) {
+      const line: ExportLine = {
+        kind: space.kind,
+        namespace: space.name,
+        key: entry.key,
+        value: entry.value.toBase64(),
+        expiresAt: entry.expiresAt,
+      };
+      await writeLine(JSON.stringify(line));
+      entries++;
+      wrote = true;
+      options.onProgress?.(entries, total);
+    }
     if (wrote) namespaces++;
   }
   return { entries, namespaces };
