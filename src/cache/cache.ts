@@ -39,7 +39,11 @@ import {
   type SupCacheOptions,
 } from "./options.ts";
 import { checkOptions } from "../check_options.ts";
-import { type ForgetReport, forgetSender } from "./forget.ts";
+import {
+  type ForgetReport,
+  forgetSender,
+  forgetSenderRemote,
+} from "./forget.ts";
 import { settle } from "./settle.ts";
 import { Sweeper } from "./sweeper.ts";
 /** One namespace as the CLI and `namespaces()` report it. */
@@ -316,23 +320,33 @@ export class SupCache implements AsyncDisposable {
     sender: string,
     options: { dryRun?: boolean } = {},
   ): Promise<ForgetReport[]> {
+    if (this.#remote !== null) return this.#remoteForget(sender, options);
     return settle(() => {
       if (this.#closed) throw new ClosedError("this SupCache");
       checkOptions(options, ["dryRun"], "forget");
-      if (this.#backend === null) {
-        throw new InvalidInputError(
-          "forget() needs a SQLite cache: on Redis, sup-cache does not yet record which sender each write was made for",
-        );
-      }
       const reports = forgetSender(
-        this.#backend,
+        this.#backend!,
         sender,
         options.dryRun === true,
         this.#clock.now(),
       );
-      if (!options.dryRun) this.#backend.flush();
+      if (!options.dryRun) this.#backend!.flush();
       return reports;
     });
+  }
+
+  async #remoteForget(
+    sender: string,
+    options: { dryRun?: boolean },
+  ): Promise<ForgetReport[]> {
+    if (this.#closed) throw new ClosedError("this SupCache");
+    checkOptions(options, ["dryRun"], "forget");
+    return await forgetSenderRemote(
+      this.#remote!,
+      sender,
+      options.dryRun === true,
+      this.#clock.now(),
+    );
   }
 
   #flush(): void {
@@ -351,12 +365,19 @@ export class SupCache implements AsyncDisposable {
   async #remoteTick(): Promise<void> {
     if (this.#closed) return;
     await this.#remoteFlush();
-    const step = await this.#remote!.purgeExpired(
-      Date.now(),
+    const remote = this.#remote!;
+    const step = await remote.purgeExpired(
+      this.#clock.now(),
       this.#sweepBatch,
       this.#sweepCursor,
     );
     this.#sweepCursor = step.next;
+    if (remote.pruneAttributions !== undefined) {
+      this.#attributionCursor = await remote.pruneAttributions(
+        this.#attributionCursor,
+        this.#sweepBatch,
+      );
+    }
     await Promise.all(
       [...this.#remoteOpen.values()].map((ns) => ns.refreshStats()),
     );

@@ -18,6 +18,7 @@ import type { Clock } from "./clock.ts";
 import { canEvict, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { listRange, nextCursor } from "./paging.ts";
+import { remoteImpls } from "./remote_namespace.ts";
 import type {
   CacheEntry,
   CacheValue,
@@ -602,7 +603,10 @@ export function actFor(
 ): () => void {
   const impls = namespaces.filter((ns) => ns instanceof SyncNamespaceImpl);
   for (const ns of impls) ns.actFor(sender);
+  const remote = remoteImpls(namespaces);
+  for (const ns of remote) ns.actFor(sender);
   return () => {
     for (const ns of impls) ns.actFor(null);
+    for (const ns of remote) ns.actFor(null);
   };
 }

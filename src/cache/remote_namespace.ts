@@ -17,6 +17,7 @@ import type {
 } from "../storage/async_backend.ts";
 import type { Clock } from "./clock.ts";
 import type { ResolvedLimits } from "./options.ts";
+import { canEvictRemote, RemoteEviction } from "./remote_eviction.ts";
 import { listRange, nextCursor } from "./paging.ts";
 import type { AtomicCheck, AtomicMutation } from "./namespace.ts";
 import type {
@@ -41,12 +42,14 @@ import {
 export interface RemoteContext {
   readonly backend: AsyncBackend;
   /**
-   * The cache's clock, for the TTL range check and the times sent to the
-   * server; expiry itself is the server's (a test clock cannot move it).
+   * The cache's clock: the `now` of every request, which decides expiry
+   * (the server frees expired entries on its own clock, translated).
    */
   readonly clock: Clock;
   readonly limits: ResolvedLimits;
   readonly quota: Quota | null;
+  /** What a cache namespace does at its quota. */
+  readonly onQuota: "reject" | "evict";
   /** The cache's default TTL for space 0. */
   readonly ttl: number | null;
   /** Most expired entries one purge step removes. */
@@ -66,12 +69,33 @@ export class RemoteNamespaceImpl {
   #hits = 0;
   #misses = 0;
   #recountedAt = -Infinity;
+  /** `null` unless this namespace evicts at its quota. */
+  readonly #eviction: RemoteEviction | null;
+  /** Who writes are made for (see {@link actFor}); `null` outside a message. */
+  #sender: string | null = null;
 
   constructor(ctx: RemoteContext, space: Space, name: string) {
     this.#ctx = ctx;
     this.#space = space;
     this.name = name;
     this.#ttl = space === 0 ? ctx.ttl : null;
+    // The store is data, not cache: it is never evicted.
+    this.#eviction = space === 0 && ctx.onQuota === "evict" &&
+        ctx.quota !== null && canEvictRemote(ctx.backend)
+      ? new RemoteEviction(ctx.backend, space, name, ctx.quota, ctx.clock)
+      : null;
+  }
+
+  /** Attribute later writes to `sender` (the host, around a message). */
+  actFor(sender: string | null): void {
+    this.#sender = sender;
+  }
+
+  /** Record the write of `key` as made for `sender`, right after it. */
+  async #attribute(key: string, sender: string | null): Promise<void> {
+    const { backend } = this.#ctx;
+    if (sender === null || backend.attribute === undefined) return;
+    await backend.attribute(this.#space, this.name, key, sender);
   }
 
   /** Throws `ClosedError` once the cache is closed. */
@@ -82,12 +106,15 @@ export class RemoteNamespaceImpl {
   async get(key: string): Promise<Uint8Array | null> {
     this.#ctx.assertOpen();
     checkKey(key, this.#ctx.limits.maxKeyBytes);
-    const value = await this.#ctx.backend.getValue(
-      this.#space,
-      this.name,
-      key,
-      this.#ctx.clock.now(),
-    );
+    const eviction = this.#eviction;
+    const value = eviction !== null && eviction.watching
+      ? await eviction.get(key)
+      : await this.#ctx.backend.getValue(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      );
     if (value === undefined) {
       this.#misses++;
       return null;
@@ -115,6 +142,12 @@ export class RemoteNamespaceImpl {
   }
 
   async set(key: string, value: CacheValue, options?: SetOptions) {
+    const sender = this.#sender;
+    await this.#set(key, value, options);
+    await this.#attribute(key, sender);
+  }
+
+  async #set(key: string, value: CacheValue, options?: SetOptions) {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
@@ -146,7 +179,9 @@ export class RemoteNamespaceImpl {
   async #withQuota(
     attempt: () => Promise<boolean>,
     size: number,
+    keys = 1,
   ): Promise<void> {
+    await this.#eviction?.wrote();
     if (await attempt()) return;
     const { backend, quota } = this.#ctx;
     let after: string | null = null;
@@ -161,6 +196,9 @@ export class RemoteNamespaceImpl {
       if (step.deleted > 0 && await attempt()) return;
       after = step.next;
     } while (after !== null);
+    // Expired entries are gone: make room by evicting the least recently
+    // used, then write (two atomic steps; see remote_eviction.ts).
+    if (await this.#eviction?.makeRoom(keys, size, attempt)) return;
     const now = this.#ctx.clock.now();
     if (now - this.#recountedAt >= RECOUNT_EVERY_MS) {
       this.#recountedAt = now;
@@ -215,6 +253,13 @@ export class RemoteNamespaceImpl {
   }
 
   async increment(key: string, by = 1): Promise<number> {
+    const sender = this.#sender;
+    const n = await this.#increment(key, by);
+    await this.#attribute(key, sender);
+    return n;
+  }
+
+  async #increment(key: string, by = 1): Promise<number> {
     this.#ctx.assertOpen();
     const keySize = checkKey(key, this.#ctx.limits.maxKeyBytes);
     if (!Number.isSafeInteger(by)) {
@@ -283,6 +328,7 @@ export class RemoteNamespaceImpl {
           quota,
         ),
       size,
+      writes.length,
     );
     return writes.length;
   }
@@ -346,8 +392,7 @@ export class RemoteNamespaceImpl {
       bytes: known?.bytes ?? 0,
       hits: (known?.hits ?? 0) + this.#hits,
       misses: (known?.misses ?? 0) + this.#misses,
-      // Redis rejects at the quota; it never evicts (see scale-out.md).
-      evictions: 0,
+      evictions: known?.evictions ?? 0,
     };
   }
 
@@ -355,6 +400,11 @@ export class RemoteNamespaceImpl {
   async refreshStats(): Promise<NamespaceStats> {
     this.#ctx.assertOpen();
     await this.#ctx.backend.usage(this.#space, this.name);
+    // Recorded reads out, and how full the namespace is now.
+    if (this.#eviction !== null) {
+      await this.#eviction.flush();
+      await this.#eviction.check();
+    }
     return this.stats();
   }
 
@@ -420,18 +470,22 @@ export class RemoteNamespaceImpl {
     const { backend, quota } = this.#ctx;
     const size = writes.reduce((n, w) => n + w.size, 0);
     let ok = true;
-    await this.#withQuota(async () => {
-      const outcome = await backend.commit(
-        this.#space,
-        this.name,
-        checks,
-        writes,
-        this.#ctx.clock.now(),
-        quota,
-      );
-      ok = outcome === "ok";
-      return outcome !== "quota";
-    }, size);
+    await this.#withQuota(
+      async () => {
+        const outcome = await backend.commit(
+          this.#space,
+          this.name,
+          checks,
+          writes,
+          this.#ctx.clock.now(),
+          quota,
+        );
+        ok = outcome === "ok";
+        return outcome !== "quota";
+      },
+      size,
+      writes.filter((w) => w.value !== null).length,
+    );
     return ok;
   }
 }
@@ -454,7 +508,7 @@ export function noSyncFace(ns: RemoteNamespaceImpl): SyncNamespace {
     ns.assertOpen();
     throw noSyncError(name);
   };
-  return {
+  const face: SyncNamespace = {
     name,
     get: fail,
     getEntry: fail,
@@ -470,4 +524,22 @@ export function noSyncFace(ns: RemoteNamespaceImpl): SyncNamespace {
     clear: fail,
     stats: fail,
   };
+  faces.set(face, ns);
+  return face;
+}
+
+/** The remote namespace behind each face, so `actFor` can reach it. */
+const faces = new WeakMap<SyncNamespace, RemoteNamespaceImpl>();
+
+/**
+ * The remote namespaces behind `namespaces` (faces made by
+ * {@link noSyncFace}); the others are skipped.
+ */
+export function remoteImpls(
+  namespaces: readonly SyncNamespace[],
+): RemoteNamespaceImpl[] {
+  return namespaces.flatMap((ns) => {
+    const impl = faces.get(ns);
+    return impl === undefined ? [] : [impl];
+  });
 }

@@ -14,15 +14,30 @@
  * @module
  */
 import type {
+  AttributionCursor,
+  EvictionResult,
+  ForgetCandidate,
   KeyedEntry,
   KeyRange,
   NamespaceUsage,
   Quota,
   Space,
   StoredEntry,
+  UsedValue,
 } from "./backend.ts";
 
-export type { KeyedEntry, KeyRange, NamespaceUsage, Quota, Space, StoredEntry };
+export type {
+  AttributionCursor,
+  EvictionResult,
+  ForgetCandidate,
+  KeyedEntry,
+  KeyRange,
+  NamespaceUsage,
+  Quota,
+  Space,
+  StoredEntry,
+  UsedValue,
+};
 
 /**
  * One write of a batch (`writeMany`, `commit`): a set, or a delete when
@@ -101,6 +116,8 @@ export interface KnownUsage {
   hits: number;
   /** Flushed misses. */
   misses: number;
+  /** Entries evicted to make room (all processes); absent when not known. */
+  evictions?: number;
 }
 
 /**
@@ -290,4 +307,56 @@ export interface AsyncBackend {
   recount(space: Space, ns: string): Promise<boolean>;
   /** Close the connections; later calls reject. Closing twice is harmless. */
   close(): Promise<void>;
+
+  // The optional primitives of `Backend` (eviction, who entries were
+  // written for), with the same names, parameters and semantics, answering
+  // with Promises. Without a transaction to join, each is one atomic step
+  // on the server by itself.
+
+  /** Like `Backend.getValueUsed`. */
+  getValueUsed?(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<UsedValue | undefined>;
+  /** Like `Backend.touch`, in one atomic step. */
+  touch?(
+    space: Space,
+    ns: string,
+    reads: ReadonlyMap<string, number>,
+  ): Promise<void>;
+  /** Like `Backend.counts`. */
+  counts?(space: Space, ns: string): Promise<{ keys: number; bytes: number }>;
+  /** Like `Backend.attribute`: a step of its own, right after the write. */
+  attribute?(
+    space: Space,
+    ns: string,
+    key: string,
+    sender: string,
+  ): Promise<void>;
+  /** Like `Backend.forgetCandidates`. */
+  forgetCandidates?(sender: string): Promise<ForgetCandidate[]>;
+  /** Like `Backend.dropAttributions` (one atomic step per namespace). */
+  dropAttributions?(sender: string): Promise<void>;
+  /** Like `Backend.pruneAttributions`. */
+  pruneAttributions?(
+    after: AttributionCursor | null,
+    limit: number,
+  ): Promise<AttributionCursor | null>;
+  /**
+   * Like `Backend.evict`, as one atomic step of its own: the write it makes
+   * room for follows as another (see docs/scale-out.md for what can come
+   * between them).
+   */
+  evict?(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): Promise<EvictionResult>;
 }
