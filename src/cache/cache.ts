@@ -6,7 +6,6 @@
 import { join } from "node:path";
 import {
   ClosedError,
-  InvalidInputError,
   StorageError,
   SupCacheError,
 } from "../errors.ts";
