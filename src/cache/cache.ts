@@ -175,6 +175,8 @@ export class SupCache implements AsyncDisposable {
         if (this.#ticking) return;
         this.#ticking = true;
         this.#remoteTick().catch((err) => {
+          // A tick that close() overtook has nothing to report.
+          if (this.#closed) return;
           console.error(
             `sup-cache: background sweep of ${this.path} failed: ${
               (err as Error).message
