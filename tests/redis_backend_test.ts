@@ -636,6 +636,7 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
       misses: 0,
       nextExpiry: null,
       oldest: null,
+      evictions: 0,
     });
     const before = Date.now();
     await put(b, "u", "a", "12345");

@@ -4,11 +4,7 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  ClosedError,
-  StorageError,
-  SupCacheError,
-} from "../errors.ts";
+import { ClosedError, StorageError, SupCacheError } from "../errors.ts";
 import type {
   AttributionCursor,
   Backend,

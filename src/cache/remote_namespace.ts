@@ -181,8 +181,10 @@ export class RemoteNamespaceImpl {
     size: number,
     keys = 1,
   ): Promise<void> {
-    await this.#eviction?.wrote();
-    if (await attempt()) return;
+    // The write goes out first, so requests keep the order they were
+    // issued in (an un-awaited set followed by a get reads the value).
+    const [fits] = await Promise.all([attempt(), this.#eviction?.wrote()]);
+    if (fits) return;
     const { backend, quota } = this.#ctx;
     let after: string | null = null;
     do {
