@@ -33,7 +33,18 @@ type EvictingBackend =
     Pick<AsyncBackend, "getValueUsed" | "touch" | "counts" | "evict">
   >;
 
-/** Whether `backend` can evict (the optional methods are all there). */
+/**
+ * Whether `backend` can evict (the optional methods are all there).
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisBackend } from "../storage/redis/backend.ts";
+ * import { canEvictRemote } from "./remote_eviction.ts";
+ * const b = await RedisBackend.open({ url: "redis://127.0.0.1:6379" });
+ * console.log(canEvictRemote(b)); // true
+ * await b.close();
+ * ```
+ */
 export function canEvictRemote(
   backend: AsyncBackend,
 ): backend is EvictingBackend {

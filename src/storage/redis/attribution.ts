@@ -43,7 +43,15 @@ export function attributionKey(k: NamespaceKeys): string {
   return k.meta.slice(0, -1) + "a";
 }
 
-/** The attribution member of (sender, key); see the module doc. */
+/**
+ * The attribution member of (sender, key); see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { attributionMember } from "./attribution.ts";
+ * console.log(attributionMember("ada", "lang")); // "3:adalang"
+ * ```
+ */
 export function attributionMember(sender: string, key: string): string {
   return `${Buffer.byteLength(sender)}:${sender}${key}`;
 }
@@ -176,7 +184,7 @@ for i = 1, #scan[2], 2 do
   local k = scan[2][i]
   if redis.call('HEXISTS', S, k) == 0 then redis.call('ZREM', U, k) end
 end
-redis.call('HSET', M, 'ucur', scan[1])
+if scan[1] ~= cur then redis.call('HSET', M, 'ucur', scan[1]) end
 return {#ms, ls, lk}
 `,
 );

@@ -27,7 +27,15 @@ import type { RedisLink } from "./connection.ts";
 import type { NamespaceKeys } from "./keys.ts";
 import type { LuaScript } from "./scripts.ts";
 
-/** A {@link LuaScript} with its SHA1. */
+/**
+ * A {@link LuaScript} with its SHA1, as `EVALSHA` wants it.
+ *
+ * @example
+ * ```ts
+ * import { luaScript } from "./eviction.ts";
+ * console.log(luaScript("one", "#!lua\nreturn 1").sha.length); // 40
+ * ```
+ */
 export function luaScript(name: string, source: string): LuaScript {
   return {
     name,
@@ -204,7 +212,17 @@ export async function touch(
   await link.run(TOUCH, [k.sizes, usedKey(k)], args);
 }
 
-/** Keys and bytes from the namespace's counters (see `Backend.counts`). */
+/**
+ * Keys and bytes from the namespace's counters (see `Backend.counts`).
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisBackend } from "./backend.ts";
+ * const b = await RedisBackend.open({ url: "redis://127.0.0.1:6379" });
+ * console.log(await b.counts(0, "weather")); // { keys: 0, bytes: 0 }
+ * await b.close();
+ * ```
+ */
 export async function counts(
   link: RedisLink,
   k: NamespaceKeys,
