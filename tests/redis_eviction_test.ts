@@ -251,4 +251,40 @@ testEachRedis(
   },
 );
 
+testEachRedis(
+  "evict: two processes filling one namespace never pass the quota together",
+  async (target) => {
+    const script = `
+      import { createSupCache } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      const cache = await createSupCache({
+        redis: ${JSON.stringify(target.options)},
+        limits: { maxKeys: 300 },
+      });
+      const ns = cache.namespace("shared");
+      for (let i = 0; i < 1500; i++) await ns.set(Deno.args[0] + i, "v".repeat(i % 40));
+      await cache.close();
+    `;
+    const run = (who: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", script, who],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([run("a"), run("b")]);
+    for (const out of outs) {
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    }
+    // On the wall clock, as the two processes wrote.
+    await using cache = await createSupCache({ redis: target.options });
+    const [info] = await cache.namespaces();
+    const listed =
+      (await cache.namespace("shared").list({ limit: 1000 })).keys.length;
+    assert.ok(info.keys <= 300, `keys ${info.keys}`);
+    assert.equal(info.keys, listed, "usage matches the index");
+    assert.equal(info.evictions, 3_000 - info.keys);
+  },
+);
+
 stopSharedRedis();
