@@ -410,8 +410,9 @@ export class RemoteNamespaceImpl {
     return this.stats();
   }
 
-  /** Move this process's hit and miss counts to the server. */
+  /** Move this process's hit and miss counts (and recorded reads) to the server. */
   async flushCounters(): Promise<void> {
+    await this.#eviction?.flush();
     if (this.#hits === 0 && this.#misses === 0) return;
     const hits = this.#hits;
     const misses = this.#misses;
