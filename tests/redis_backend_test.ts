@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import fc from "npm:fast-check@4.10.2";
-import type { KeyRange, Quota, Space } from "../src/storage/async_backend.ts";
+import type { KeyRange, Quota, Space } from "../src/storage/backend.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";
 import {
@@ -636,6 +636,7 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
       misses: 0,
       nextExpiry: null,
       oldest: null,
+      evictions: 0,
     });
     const before = Date.now();
     await put(b, "u", "a", "12345");

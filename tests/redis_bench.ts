@@ -16,7 +16,7 @@ import { DatabaseSync } from "node:sqlite";
 import * as redis from "npm:@redis/client@6.3.1";
 import { createSupCache } from "../mod.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
-import type { KeyRange } from "../src/storage/async_backend.ts";
+import type { KeyRange } from "../src/storage/backend.ts";
 import { RedisServer, redisSkip } from "./support/redis_server.ts";
 
 const N = 10_000;

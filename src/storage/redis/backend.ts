@@ -9,8 +9,11 @@ import { Buffer } from "node:buffer";
 import { InvalidInputError } from "../../errors.ts";
 import type {
   AsyncBackend,
+  AttributionCursor,
   BatchWrite,
   CommitOutcome,
+  EvictionResult,
+  ForgetCandidate,
   IncrementResult,
   KeyedEntry,
   KeyRange,
@@ -21,11 +24,14 @@ import type {
   Space,
   StoredEntry,
   SweepCursor,
+  UsedValue,
   VersionCheck,
-} from "../async_backend.ts";
+} from "../backend.ts";
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
 import { NearCache } from "./near_cache.ts";
+import * as eviction from "./eviction.ts";
+import * as attribution from "./attribution.ts";
 import {
   type RedisOptions,
   type ResolvedRedisOptions,
@@ -406,6 +412,7 @@ export class RedisBackend implements AsyncBackend {
       bytes: num(u[1]),
       hits: num(u[2]),
       misses: num(u[3]),
+      evictions: num(u[6]),
     });
     return {
       space,
@@ -416,6 +423,7 @@ export class RedisBackend implements AsyncBackend {
       misses: num(u[3]),
       nextExpiry: u[4] === "" ? null : num(u[4]),
       oldest: u[5] === "" ? null : num(u[5]),
+      evictions: num(u[6]),
     };
   }
 
@@ -631,6 +639,135 @@ export class RedisBackend implements AsyncBackend {
     );
     this.#note(space, ns, keys, bytes);
     return outcome as CommitOutcome;
+  }
+
+  // The optional primitives (eviction.ts, attribution.ts).
+
+  getValueUsed(
+    space: Space,
+    ns: string,
+    key: string,
+    now: number,
+  ): Promise<UsedValue | undefined> {
+    checkWellFormed(key);
+    return eviction.getValueUsed(this.#link, this.#ns(space, ns), key, now);
+  }
+
+  touch(
+    space: Space,
+    ns: string,
+    reads: ReadonlyMap<string, number>,
+  ): Promise<void> {
+    return eviction.touch(this.#link, this.#ns(space, ns), reads);
+  }
+
+  counts(space: Space, ns: string): Promise<{ keys: number; bytes: number }> {
+    return eviction.counts(this.#link, this.#ns(space, ns));
+  }
+
+  async evict(
+    space: Space,
+    ns: string,
+    keys: number,
+    bytes: number,
+    quota: Quota,
+    atLeast: number,
+    maxRows: number,
+    now: number,
+  ): Promise<EvictionResult> {
+    // Evicted entries leave the near cache as any other delete does.
+    this.#forget(null);
+    const out = await eviction.evict(
+      this.#link,
+      this.#ns(space, ns),
+      keys,
+      bytes,
+      quota,
+      atLeast,
+      maxRows,
+      now,
+    );
+    this.#note(space, ns, out.usedKeys, out.usedBytes);
+    this.#known.get(registryMember(space, ns))!.evictions = out.evictions;
+    return { keys: out.keys, bytes: out.bytes };
+  }
+
+  attribute(
+    space: Space,
+    ns: string,
+    key: string,
+    sender: string,
+  ): Promise<void> {
+    checkWellFormed(key);
+    return attribution.attribute(this.#link, this.#ns(space, ns), key, sender);
+  }
+
+  async forgetCandidates(sender: string): Promise<ForgetCandidate[]> {
+    const found = await this.#registeredNamespaces();
+    const per = await Promise.all(
+      found.map((m) =>
+        attribution.forgetCandidatesIn(
+          this.#link,
+          this.#ns(m.space, m.ns),
+          m.space,
+          m.ns,
+          sender,
+        )
+      ),
+    );
+    return per.flat();
+  }
+
+  async dropAttributions(sender: string): Promise<void> {
+    const found = await this.#registeredNamespaces();
+    await Promise.all(
+      found.map((m) =>
+        attribution.dropAttributionsIn(
+          this.#link,
+          this.#ns(m.space, m.ns),
+          sender,
+        )
+      ),
+    );
+  }
+
+  /**
+   * Namespaces in registry order (space, then name in byte order); within
+   * one, attributions in the order of their set. The cursor names the
+   * namespace and the last attribution looked at.
+   */
+  async pruneAttributions(
+    after: AttributionCursor | null,
+    limit: number,
+  ): Promise<AttributionCursor | null> {
+    const found = await this.#registeredNamespaces();
+    found.sort((a, b) => a.space - b.space || byteOrder(a.ns, b.ns));
+    let i = after === null ? 0 : found.findIndex((m) =>
+      m.space > after.space ||
+      (m.space === after.space && byteOrder(m.ns, after.ns) >= 0)
+    );
+    if (i === -1) return null;
+    let from = after !== null && found[i].space === after.space &&
+        found[i].ns === after.ns
+      ? { sender: after.sender, key: after.key }
+      : null;
+    let left = limit;
+    for (; i < found.length; i++) {
+      const m = found[i];
+      const step = await attribution.pruneAttributionsIn(
+        this.#link,
+        this.#ns(m.space, m.ns),
+        from,
+        left,
+      );
+      // A full step may have more after it: go on from there next time.
+      if (step.looked >= left) {
+        return { space: m.space, ns: m.ns, ...step.last };
+      }
+      left -= step.looked;
+      from = null;
+    }
+    return null;
   }
 
   async close(): Promise<void> {

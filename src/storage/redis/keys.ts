@@ -13,7 +13,10 @@
  * P{T}s        hash: key -> size in bytes (key + value)
  * P{T}x        sorted set: key scored by expiresAt (expiring keys only)
  * P{T}w        sorted set: key scored by writtenAt (for "oldest")
- * P{T}e<key>   hash: v (value), n (version), w (writtenAt), x (expiresAt or "")
+ * P{T}u        sorted set: key scored by its last recorded read (eviction.ts)
+ * P{T}a        sorted set: who entries were written for (attribution.ts)
+ * P{T}e<key>   hash: v (value), n (version), w (writtenAt), x (expiresAt or ""),
+ *              a<sender> (written for that sender, attribution.ts)
  * Pnamespaces  set of s + n, every namespace that ever held data
  * ```
  *
@@ -38,7 +41,7 @@
  * text, so the slot depends on `T` alone. Reading a key back: strip `P{`,
  * read `T` up to the first `}`; the first character of `T` is the space
  * (one digit), the rest decodes to `n`; the character after `}` is one of
- * `m i s x w` (the whole tail) or `e` followed by the key's UTF-8 bytes.
+ * `m i s x w u a` (the whole tail) or `e` followed by the key's UTF-8 bytes.
  * Every step is determined by the key's bytes, so distinct
  * (space, namespace, structure, key) give distinct Redis keys. Keys of
  * entries are raw UTF-8 (they sort in byte order in the index, which is

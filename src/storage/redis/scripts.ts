@@ -65,6 +65,9 @@ const FORGET = `
 local function forget(key, m)
   local size = redis.call('HGET', S, key)
   if not size then return 0 end
+  -- An entry expired by the caller's clock (a test clock ahead of the
+  -- server's) may still be in Redis: it goes with its bookkeeping.
+  redis.call('DEL', string.sub(M, 1, -2) .. 'e' .. key)
   redis.call('HDEL', S, key)
   redis.call('ZREM', I, key)
   redis.call('ZREM', X, key)
@@ -87,6 +90,7 @@ local function fits(m, old, size, maxBytes, maxKeys)
 end
 `;
 const PUT = `
+local skew
 local function put(m, e, key, value, xat, size, now, old)
   m.seq = m.seq + 1
   redis.call('HSET', e, 'v', value, 'n', string.format('%d', m.seq), 'w', now, 'x', xat)
@@ -95,7 +99,19 @@ local function put(m, e, key, value, xat, size, now, old)
     if old then redis.call('ZREM', X, key) end
   else
     redis.call('ZADD', X, xat, key)
-    redis.call('PEXPIREAT', e, xat)
+    -- The caller's clock decides expiry (x); Redis frees the entry after
+    -- the same time span on its own clock. A clock more than a second off
+    -- the server's (a test clock) is translated; a real one is taken as is.
+    if not skew then
+      local t = redis.call('TIME')
+      skew = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(now)
+      if skew > -1000 and skew < 1000 then skew = 0 end
+    end
+    if skew == 0 then
+      redis.call('PEXPIREAT', e, xat)
+    else
+      redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
+    end
   end
   redis.call('ZADD', W, now, key)
   if old then
@@ -390,15 +406,15 @@ return 1
 
 /**
  * KEYS: 5 fixed. Returns keys, bytes, hits, misses, earliest expiry ("" =
- * none), earliest write ("" = none), all as text.
+ * none), earliest write ("" = none), evictions, all as text.
  */
 export const USAGE: LuaScript = script(
   "usage",
   `#!lua flags=no-writes
-local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses')
+local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses', 'evictions')
 local x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
-return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or ''}
+return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or '', u[5] or '0'}
 `,
 );
 
