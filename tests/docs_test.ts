@@ -162,7 +162,7 @@ Deno.test("the README's example runs with exactly the README's flags", async () 
     );
     const run = await deno([...command.slice(1, -1), script], ROOT);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^Counter incremented to \d+\n12°C\n$/);
+    assert.match(run.stdout, /^Counter incremented to \d+\n12°C\nberlin\n$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

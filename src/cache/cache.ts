@@ -280,8 +280,8 @@ export class SupCache implements AsyncDisposable {
    * atomic batch per namespace). Resolves to what was deleted per namespace
    * and which rule matched; `{ dryRun: true }` only lists. Writes made
    * outside a message (by the host itself) are attributed to no one. Runs
-   * on any backend that records attributions (SQLite; Redis once its
-   * backend has the primitives, see docs/storage.md).
+   * on any backend that records attributions (SQLite and Redis; see
+   * docs/storage.md).
    *
    * @example
    * ```ts

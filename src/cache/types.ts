@@ -5,6 +5,9 @@
  */
 import type { UsageCounters } from "../storage/backend.ts";
 
+/** `"cache"` or `"store"`: the public name of a keyspace. */
+export type { Keyspace } from "../storage/backend.ts";
+
 /** A value accepted by `set`: text is stored as its UTF-8 bytes. */
 export type CacheValue = string | Uint8Array;
 

@@ -11,6 +11,7 @@ import { DatabaseNotFoundError } from "../transfer/errors.ts";
 import type { Values } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import type { Output } from "./output.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** The inputs of one command run. */
 export interface Context {
@@ -164,6 +165,6 @@ function exists(path: string): boolean {
 }
 
 /** `--store` picks the never-expiring keyspace; default is the cache. */
-export function kindOf(values: Values): "cache" | "store" {
+export function kindOf(values: Values): Keyspace {
   return values.store ? "store" : "cache";
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { SupCacheError } from "../errors.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /**
  * The command line itself is wrong: an unknown command or option, a missing
@@ -42,13 +43,13 @@ export class UsageError extends SupCacheError {
  */
 export class KeyNotFoundError extends SupCacheError {
   /** `"cache"` or `"store"`. */
-  readonly kind: "cache" | "store";
+  readonly kind: Keyspace;
   /** The namespace that was searched. */
   readonly namespace: string;
   /** The key that is missing. */
   readonly key: string;
   /** The message names the keyspace and how to list what is there. */
-  constructor(kind: "cache" | "store", namespace: string, key: string) {
+  constructor(kind: Keyspace, namespace: string, key: string) {
     const store = kind === "store" ? " --store" : "";
     super(
       "NOT_FOUND",

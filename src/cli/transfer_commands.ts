@@ -15,6 +15,7 @@ import { escapeInline } from "./escape.ts";
 import { formatCount, plural } from "./format.ts";
 import { readStdin, type Sink, writeAll } from "./output.ts";
 import { createProgress } from "./progress.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /**
  * The transfer library, imported when one of these commands runs: its ten
@@ -28,7 +29,7 @@ function transfer(): Promise<typeof import("../transfer/mod.ts")> {
 function kindOption(
   command: string,
   kind: string | undefined,
-): "cache" | "store" | undefined {
+): Keyspace | undefined {
   if (kind !== undefined && kind !== "cache" && kind !== "store") {
     throw new UsageError(
       `--kind must be cache or store, got ${JSON.stringify(kind)}`,

@@ -36,6 +36,7 @@ import {
 import { PluginMemoryError } from "./errors.ts";
 import { FileAccessError, listConfined, readConfined } from "./files.ts";
 import { goJsonObject, plainDataReply } from "./go_json.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** sup's answer for a missing key: the text of `kv.ErrKeyNotFound`. */
 export const KEY_NOT_FOUND = "key not found";
@@ -50,7 +51,7 @@ function failure(cx: HostCallContext, state: HostState, error: string): bigint {
 
 function getter(
   state: HostState,
-  which: "cache" | "store",
+  which: Keyspace,
   pick: (s: HostState) => SyncNamespace,
 ): HostFunction {
   const label = which === "cache" ? "Cache" : "Store";
@@ -91,7 +92,7 @@ function getReply(
 function getFailed(
   cx: HostCallContext,
   state: HostState,
-  which: "cache" | "store",
+  which: Keyspace,
   err: unknown,
 ): bigint {
   if (err instanceof PluginMemoryError) throw err;
@@ -131,7 +132,7 @@ function setRequest(
   return { key, value };
 }
 
-function refuser(state: HostState, which: "cache" | "store") {
+function refuser(state: HostState, which: Keyspace) {
   return (why: string): 1 => {
     state.logger.warn(
       `plugin "${state.plugin}": set_${which} refused: ${why}`,
@@ -142,7 +143,7 @@ function refuser(state: HostState, which: "cache" | "store") {
 
 function setter(
   state: HostState,
-  which: "cache" | "store",
+  which: Keyspace,
   pick: (s: HostState) => SyncNamespace,
 ): HostFunction {
   const refuse = refuser(state, which);
@@ -169,7 +170,7 @@ function remoteCacheFunctions(
   state: HostState,
   remote: { cache: Namespace; store: Namespace },
 ): Record<string, HostFunction> {
-  const get = (which: "cache" | "store"): HostFunction => {
+  const get = (which: Keyspace): HostFunction => {
     const label = which === "cache" ? "Cache" : "Store";
     return async (cx, handle) => {
       if (state.probing) {
@@ -185,7 +186,7 @@ function remoteCacheFunctions(
       }
     };
   };
-  const set = (which: "cache" | "store"): HostFunction => {
+  const set = (which: Keyspace): HostFunction => {
     const refuse = refuser(state, which);
     return async (cx, handle) => {
       if (state.probing) return 0;
