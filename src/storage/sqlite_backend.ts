@@ -198,9 +198,11 @@ const BY = "CAST(?4 AS INTEGER)";
 const NEW_VALUE =
   `CASE WHEN ${LIVE_ROW} THEN CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB) ELSE excluded.value END`;
 // The common increment: a live, valid counter whose length does not
-// change (so nothing to count). A miss (missing, expired, not a number,
-// overflow, one more digit, the epoch's last version) falls through to
-// INCREMENT, which counts what changed.
+// change, or, when ?7 is the generation of this connection's lease (no
+// recount since), any length: the caller then takes the change (at most
+// 17 bytes) out of the lease, or folds a shrink in later. A miss (missing,
+// expired, not a number, overflow, the epoch's last version) falls
+// through to INCREMENT, which counts what changed.
 const INCREMENT_LIVE = `
 UPDATE entries SET
   value = CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB),
@@ -209,7 +211,8 @@ UPDATE entries SET
 WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
   AND CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
   AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}
-  AND length(CAST(${OLD_INT} + ${BY} AS TEXT)) = length(value)
+  AND (length(CAST(${OLD_INT} + ${BY} AS TEXT)) = length(value)
+    OR (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) = ?7)
   AND (version & ${LOW}) <> ${LOW}
 RETURNING CAST(value AS TEXT) AS value`;
 
@@ -898,15 +901,43 @@ export class SqliteBackend implements Backend {
     now: number,
     quota: Quota | null,
   ): string | undefined {
-    const row = this.#run(() =>
-      this.#stmt(INCREMENT_LIVE).get(
+    const id = `${space}\u0000${ns}`;
+    const live = (lease: Lease | undefined) => {
+      const row = this.#stmt(INCREMENT_LIVE).get(
         space,
         ns,
         key,
         by,
         expiresAt,
         now,
-      ) ??
+        lease?.gen ?? null,
+      );
+      if (row === undefined || lease === undefined) return row;
+      // A canonical counter: the old text is the new value minus `by`.
+      const value = String(row.value);
+      const delta = value.length - String(Number(value) - by).length;
+      if (delta > 0) lease.bytes -= delta;
+      else if (delta < 0) this.#addPending(space, ns, lease.gen, 0, delta);
+      return row;
+    };
+    // Room for any change of length: a counter has at most 17 characters.
+    const LEASED = 32;
+    const row = this.#run(() => {
+      let lease = this.#inTransaction ? undefined : this.#leases.get(id);
+      if (lease !== undefined && lease.bytes < LEASED) lease = undefined;
+      const made = live(lease);
+      if (made !== undefined) return made;
+      // One more digit, say, with no lease to take it from: take one.
+      if (lease === undefined && !this.#inTransaction) {
+        lease = this.#leaseFor(space, ns, id, LEASED, quota);
+        if (lease !== undefined) {
+          const again = live(lease);
+          if (again !== undefined) return again;
+        }
+      }
+      return undefined;
+    }) ??
+      this.#run(() =>
         // Anything else counts what it changed in the same transaction.
         this.transaction(() => {
           const old = this.#stmt(READ_OLD).get(space, ns, key);
@@ -934,7 +965,7 @@ export class SqliteBackend implements Backend {
           }
           return made;
         })
-    );
+      );
     return row === undefined ? undefined : String(row.value);
   }
 
