@@ -752,11 +752,15 @@ export class SqliteBackend implements Backend {
         const del = this.#stmt(DELETE);
         // Key order visits each B-tree page once instead of jumping around
         // (a stable sort keeps the order of writes to the same key).
-        const ordered = writes.length > 1
-          ? [...writes].sort((a, b) =>
+        let sorted = true;
+        for (let i = 1; sorted && i < writes.length; i++) {
+          sorted = writes[i - 1].key < writes[i].key;
+        }
+        const ordered = sorted
+          ? writes
+          : [...writes].sort((a, b) =>
             a.key < b.key ? -1 : a.key > b.key ? 1 : 0
-          )
-          : writes;
+          );
         const met = (w: BatchWrite, reserved: number, len: number) => {
           update.run(space, ns, w.key, w.expiresAt, reserved, now, w.value);
           bytes += w.value!.length - len;
@@ -841,7 +845,12 @@ export class SqliteBackend implements Backend {
         // twice as fast as sorting the writes by a property.
         const keys = writes.map((w) => w.key);
         const order = keys.map((_, i) => i);
-        if (order.length > 1) {
+        // An export lists keys in order already: then the sort is skipped.
+        let sorted = true;
+        for (let i = 1; sorted && i < keys.length; i++) {
+          sorted = keys[i - 1] < keys[i];
+        }
+        if (!sorted) {
           order.sort((a, b) => {
             const x = keys[a];
             const y = keys[b];
