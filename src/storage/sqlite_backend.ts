@@ -237,6 +237,9 @@ WHERE (NOT ${LIVE_ROW} OR (CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
       - length(value) + length(${NEW_VALUE}) <= ?8)
 RETURNING CAST(value AS TEXT) AS value, version`;
 
+/** Lease bytes an increment needs: a counter has at most 17 characters. */
+const LEASED_INCREMENT = 32;
+
 const SIZE = "length(CAST(key AS BLOB)) + length(value)";
 const LIVE = "(expires_at IS NULL OR expires_at > ?4)";
 const GET_VALUE = `SELECT value FROM entries
@@ -429,8 +432,36 @@ export class SqliteBackend implements Backend {
     // transaction, so try first what the last write here turned out to be:
     // streams of new keys and streams of overwrites each cost one statement.
     const id = `${space}\u0000${ns}`;
-    const overwrite = () =>
-      this.#overwrite(space, ns, id, key, value, expiresAt, now, quota);
+    // The common case first, with no closure: an overwrite of the same length.
+    const same = !this.#inserting.has(id) && !this.#resizing.has(id);
+    if (same) {
+      try {
+        if (
+          this.#stmt(OVERWRITE_SAME).run(
+            space,
+            ns,
+            key,
+            value,
+            expiresAt,
+            now,
+          ) > 0
+        ) return true;
+      } catch (err) {
+        throw storageError(this.path, err);
+      }
+    }
+    const overwrite = (trySame: boolean) =>
+      this.#overwrite(
+        space,
+        ns,
+        id,
+        key,
+        value,
+        expiresAt,
+        now,
+        quota,
+        trySame,
+      );
     const insert = () =>
       this.#leasedInsert(space, ns, key, value, expiresAt, size, now, quota);
     return this.#run(() => {
@@ -438,12 +469,12 @@ export class SqliteBackend implements Backend {
         if (insert()) return true;
         // Near the quota SET alone does it (insert or overwrite): trying an
         // overwrite first would cost a statement on every new key.
-        if (!this.#nearQuota.has(id) && overwrite()) {
+        if (!this.#nearQuota.has(id) && overwrite(true)) {
           this.#inserting.delete(id);
           return true;
         }
       } else {
-        if (overwrite()) return true;
+        if (overwrite(!same)) return true;
         if (insert()) {
           this.#inserting.add(id);
           return true;
@@ -498,10 +529,11 @@ export class SqliteBackend implements Backend {
     expiresAt: number | null,
     now: number,
     quota: Quota | null,
+    trySame: boolean,
   ): boolean {
     const maxBytes = quota?.maxBytes ?? NO_LIMIT;
     if (
-      !this.#resizing.has(id) &&
+      trySame && !this.#resizing.has(id) &&
       this.#stmt(OVERWRITE_SAME).run(space, ns, key, value, expiresAt, now) > 0
     ) return true;
     if (!this.#inTransaction) {
@@ -910,72 +942,90 @@ export class SqliteBackend implements Backend {
     now: number,
     quota: Quota | null,
   ): string | undefined {
-    const id = `${space}\u0000${ns}`;
-    const live = (lease: Lease | undefined) => {
-      const row = this.#stmt(INCREMENT_LIVE).get(
-        space,
-        ns,
-        key,
-        by,
-        expiresAt,
-        now,
-        lease?.gen ?? null,
-      );
-      if (row === undefined || lease === undefined) return row;
-      // A canonical counter: the old text is the new value minus `by`.
-      const value = String(row.value);
-      const delta = value.length - String(Number(value) - by).length;
-      if (delta > 0) lease.bytes -= delta;
-      else if (delta < 0) this.#addPending(space, ns, lease.gen, 0, delta);
-      return row;
-    };
-    // Room for any change of length: a counter has at most 17 characters.
-    const LEASED = 32;
-    const row = this.#run(() => {
-      let lease = this.#inTransaction ? undefined : this.#leases.get(id);
-      if (lease !== undefined && lease.bytes < LEASED) lease = undefined;
-      const made = live(lease);
-      if (made !== undefined) return made;
-      // One more digit, say, with no lease to take it from: take one.
-      if (lease === undefined && !this.#inTransaction) {
-        lease = this.#leaseFor(space, ns, id, LEASED, quota);
-        if (lease !== undefined) {
-          const again = live(lease);
-          if (again !== undefined) return again;
+    // No closure on this hot path (like getValue): try/catch inline.
+    let row: SqlRow | undefined;
+    try {
+      let lease: Lease | undefined;
+      if (!this.#inTransaction && this.#leases.size > 0) {
+        lease = this.#leases.get(`${space}\u0000${ns}`);
+        if (lease !== undefined && lease.bytes < LEASED_INCREMENT) {
+          lease = undefined;
         }
       }
-      return undefined;
-    }) ??
-      this.#run(() =>
-        // Anything else counts what it changed in the same transaction.
-        this.transaction(() => {
-          const old = this.#stmt(READ_OLD).get(space, ns, key);
-          const made = this.#stmt(INCREMENT).get(
-            space,
-            ns,
-            key,
-            by,
-            expiresAt,
-            now,
-            keySize,
-            quota?.maxBytes ?? NO_LIMIT,
-            quota?.maxKeys ?? NO_LIMIT,
-          );
-          if (made === undefined) return made;
-          const len = String(made.value).length;
-          if (old === undefined) {
-            this.#stmt(COUNT_INSERT).run(space, ns, keySize + len);
-          } else {
-            const delta = len - Number(old.len);
-            const version = Number(made.version);
-            if (delta !== 0 || (version & LOW) === 0) {
-              this.#stmt(ADJUST).run(space, ns, delta, version);
-            }
+      row = this.#incrementLive(space, ns, key, by, expiresAt, now, lease);
+      // One more digit, say, with no lease to take it from: take one.
+      if (row === undefined && lease === undefined && !this.#inTransaction) {
+        const id = `${space}\u0000${ns}`;
+        lease = this.#leaseFor(space, ns, id, LEASED_INCREMENT, quota);
+        if (lease !== undefined) {
+          row = this.#incrementLive(space, ns, key, by, expiresAt, now, lease);
+        }
+      }
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
+    if (row !== undefined) return String(row.value);
+    row = this.#run(() =>
+      // Anything else counts what it changed in the same transaction.
+      this.transaction(() => {
+        const old = this.#stmt(READ_OLD).get(space, ns, key);
+        const made = this.#stmt(INCREMENT).get(
+          space,
+          ns,
+          key,
+          by,
+          expiresAt,
+          now,
+          keySize,
+          quota?.maxBytes ?? NO_LIMIT,
+          quota?.maxKeys ?? NO_LIMIT,
+        );
+        if (made === undefined) return made;
+        const len = String(made.value).length;
+        if (old === undefined) {
+          this.#stmt(COUNT_INSERT).run(space, ns, keySize + len);
+        } else {
+          const delta = len - Number(old.len);
+          const version = Number(made.version);
+          if (delta !== 0 || (version & LOW) === 0) {
+            this.#stmt(ADJUST).run(space, ns, delta, version);
           }
-          return made;
-        })
-      );
+        }
+        return made;
+      })
+    );
     return row === undefined ? undefined : String(row.value);
+  }
+
+  /**
+   * INCREMENT_LIVE; with `lease`, a change of length is allowed and taken
+   * out of it (growth) or folded in later (a shrink).
+   */
+  #incrementLive(
+    space: Space,
+    ns: string,
+    key: string,
+    by: number,
+    expiresAt: number | null,
+    now: number,
+    lease: Lease | undefined,
+  ): SqlRow | undefined {
+    const row = this.#stmt(INCREMENT_LIVE).get(
+      space,
+      ns,
+      key,
+      by,
+      expiresAt,
+      now,
+      lease === undefined ? null : lease.gen,
+    );
+    if (row === undefined || lease === undefined) return row;
+    // A canonical counter: the old text is the new value minus `by`.
+    const value = String(row.value);
+    const delta = value.length - String(Number(value) - by).length;
+    if (delta > 0) lease.bytes -= delta;
+    else if (delta < 0) this.#addPending(space, ns, lease.gen, 0, delta);
+    return row;
   }
 
   delete(space: Space, ns: string, key: string, now: number): boolean {
