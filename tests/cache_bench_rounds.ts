@@ -15,8 +15,9 @@
  *
  * SUP_BENCH_SIZES (default "10000,1000000") picks the key counts,
  * SUP_BENCH_ROUNDS (default 11) the rounds, SUP_BENCH_KV=0 skips Deno KV.
- * SUP_BENCH_ONLY (comma-separated row labels, e.g. "increment,set (new
- * key)") runs only those comparisons, so a case can be measured without
+ * SUP_BENCH_ONLY (comma-separated starts of row labels, e.g.
+ * "increment,set (new key)" or "Deno KV") runs only the comparisons whose
+ * label starts with one of them, so a case can be measured without
  * the other cases' writes (and the WAL checkpoints they cause) landing in
  * its rounds.
  * SUP_BENCH_EVICT_KEYS (default 10000; 0 skips) sizes the eviction tier:
@@ -57,7 +58,7 @@ try {
     const s = await makeSubjects(root, n, withKv);
     const all = cases(s);
     const pairs = only
-      ? all.pairs.filter(([label]) => only.includes(label))
+      ? all.pairs.filter(([label]) => only.some((o) => label.startsWith(o)))
       : all.pairs;
     const wanted = new Set(pairs.flatMap(([, base, ours]) => [base, ours]));
     const list = all.cases.filter((c) => wanted.has(c.name));
