@@ -407,9 +407,15 @@ export class SqliteBackend implements Backend {
     key: string,
     now: number,
   ): Uint8Array | undefined {
-    // No closure on the hottest path.
+    // No closure on the hottest path, and the row as an array when the
+    // binding offers it (an object with a named column costs ~0.6 µs more).
     try {
-      const row = this.#stmt(GET_VALUE).get(space, ns, key, now);
+      const stmt = this.#stmt(GET_VALUE);
+      if (stmt.row !== undefined) {
+        const row = stmt.row(space, ns, key, now);
+        return row === undefined ? undefined : row[0] as Uint8Array;
+      }
+      const row = stmt.get(space, ns, key, now);
       return row ? row.value as Uint8Array : undefined;
     } catch (err) {
       throw storageError(this.path, err);
@@ -1391,7 +1397,14 @@ export class SqliteBackend implements Backend {
     now: number,
   ): UsedValue | undefined {
     try {
-      const row = this.#stmt(GET_VALUE_USED).get(space, ns, key, now);
+      const stmt = this.#stmt(GET_VALUE_USED);
+      if (stmt.row !== undefined) {
+        const row = stmt.row(space, ns, key, now);
+        return row === undefined
+          ? undefined
+          : { value: row[0] as Uint8Array, usedAt: Number(row[1]) };
+      }
+      const row = stmt.get(space, ns, key, now);
       return row
         ? { value: row.value as Uint8Array, usedAt: Number(row.used) }
         : undefined;
