@@ -15,6 +15,11 @@
  *
  * SUP_BENCH_SIZES (default "10000,1000000") picks the key counts,
  * SUP_BENCH_ROUNDS (default 11) the rounds, SUP_BENCH_KV=0 skips Deno KV.
+ * SUP_BENCH_ONLY (comma-separated starts of row labels, e.g.
+ * "increment,set (new key)" or "Deno KV") runs only the comparisons whose
+ * label starts with one of them, so a case can be measured without
+ * the other cases' writes (and the WAL checkpoints they cause) landing in
+ * its rounds.
  * SUP_BENCH_EVICT_KEYS (default 10000; 0 skips) sizes the eviction tier:
  * a new key written into a namespace at its key quota (every write needs
  * room, so it evicts, in batches) against a new key written into one of
@@ -38,6 +43,7 @@ const sizes = (Deno.env.get("SUP_BENCH_SIZES") ?? "10000,1000000").split(",")
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 11);
 const withKv = Deno.env.get("SUP_BENCH_KV") !== "0";
 const evictKeys = Number(Deno.env.get("SUP_BENCH_EVICT_KEYS") ?? 10_000);
+const only = Deno.env.get("SUP_BENCH_ONLY")?.split(",").map((s) => s.trim());
 const root = await Deno.makeTempDir({ prefix: "sup-cache-bench-" });
 const fmt = (x: number) => x.toFixed(x < 10 ? 2 : 1);
 
@@ -50,7 +56,12 @@ try {
   for (const n of sizes) {
     const t0 = performance.now();
     const s = await makeSubjects(root, n, withKv);
-    const { cases: list, pairs } = cases(s);
+    const all = cases(s);
+    const pairs = only
+      ? all.pairs.filter(([label]) => only.some((o) => label.startsWith(o)))
+      : all.pairs;
+    const wanted = new Set(pairs.flatMap(([, base, ours]) => [base, ours]));
+    const list = all.cases.filter((c) => wanted.has(c.name));
     const times = await interleave(list, rounds);
     console.log(
       `### ${n.toLocaleString("en-US")} keys (filled in ${

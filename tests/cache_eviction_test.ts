@@ -315,7 +315,7 @@ Deno.test("schema 2 files upgrade to 3 in place, losing nothing", async () => {
     const check = new DatabaseSync(path);
     assert.equal(
       check.prepare("PRAGMA user_version").get()!.user_version,
-      3,
+      4,
     );
     check.close();
   } finally {

@@ -20,7 +20,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 3; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 4; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -236,13 +236,14 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
       "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 3);
-    assert.deepEqual(objects, ["entries_update"]);
+    assert.equal(version, 4);
+    assert.deepEqual(objects, []);
   }));
 
-// Schema 2 counted single inserts with a trigger; schema 3 drops it and
-// counts in the write. The trigger below is schema 2's, verbatim.
-Deno.test("a schema-2 file is upgraded to 3: the insert trigger goes, every insert is still counted", () =>
+// Schema 2 counted single inserts with a trigger; schema 3 dropped it and
+// counts in the write. The trigger below is schema 2's, verbatim (schema
+// 2 also had schema 3's update trigger, which the migration drops too).
+Deno.test("a schema-2 file is upgraded to 4: both triggers go, every insert is still counted", () =>
   withDataDir(async (dir) => {
     {
       await using cache = await createSupCache({ dataDir: dir });
@@ -292,6 +293,113 @@ PRAGMA user_version = 2;`);
       "SELECT name FROM sqlite_master WHERE type = 'trigger'",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 3);
-    assert.deepEqual(triggers, ["entries_update"]);
+    assert.equal(version, 4);
+    assert.deepEqual(triggers, []);
+  }));
+
+/** keys and bytes of a namespace counted from its rows, and as stored. */
+function counted(file: string, ns: string, space = 0) {
+  const db = new DatabaseSync(file);
+  try {
+    const rows = db.prepare(
+      `SELECT count(*) AS keys,
+         coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0) AS bytes
+       FROM entries WHERE space = ? AND ns = ?`,
+    ).get(space, ns)!;
+    const stored = db.prepare(
+      "SELECT keys, bytes FROM namespaces WHERE space = ? AND ns = ?",
+    ).get(space, ns)!;
+    return {
+      rows: { keys: Number(rows.keys), bytes: Number(rows.bytes) },
+      stored: { keys: Number(stored.keys), bytes: Number(stored.bytes) },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+// A file written by schema-3 code (tests/fixtures/schema3/cache.db: 24
+// cache entries in "counter" with one expired, a counter at 5, one entry
+// attributed to sender "alice", and "lang" in the store "settings").
+Deno.test("a schema-3 file written by schema-3 code is upgraded to 4: the update trigger goes, nothing is lost, changes of length are counted", () =>
+  withDataDir(async (dir) => {
+    const file = join(dir, "cache.db");
+    await Deno.copyFile(
+      new URL("./fixtures/schema3/cache.db", import.meta.url),
+      file,
+    );
+    {
+      await using cache = await createSupCache({
+        dataDir: dir,
+        sweepIntervalMs: 0,
+      });
+      const ns = cache.namespace("counter");
+      assert.equal(text(await ns.get("greeting")), "hello");
+      assert.equal(text(await ns.get("k7")), "v7");
+      assert.equal(await ns.get("gone"), null);
+      assert.equal(text(await cache.store("settings").get("lang")), "en");
+      const before = (await ns.getEntry("visits"))!.version;
+      assert.equal(await ns.increment("visits", 5), 10); // one digit more
+      assert.ok((await ns.getEntry("visits"))!.version > before);
+      await ns.set("long", "short"); // 100 bytes to 5
+      await ns.set("greeting", "hello, world"); // grows
+      await ns.setMany([["k1", "a longer value"], ["k2", ""]]);
+      // The attribution survived: found by sender, not only by key segment.
+      const report = await cache.forget("alice", { dryRun: true });
+      assert.deepEqual(report.map((r) => [r.name, r.keys]), [
+        ["counter", [{ key: "alice:note", rule: "sender" }]],
+      ]);
+    }
+    const check = new DatabaseSync(file);
+    const version = check.prepare("PRAGMA user_version").get()!.user_version;
+    const triggers = check.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+    ).all();
+    check.close();
+    assert.equal(version, 4);
+    assert.deepEqual(triggers, []);
+    const { rows, stored } = counted(file, "counter");
+    assert.deepEqual(stored, rows);
+    assert.equal(rows.keys, 25);
+  }));
+
+Deno.test("overwrites that change a value's length keep usage exact, in one process and across two", () =>
+  withDataDir(async (dir) => {
+    const file = join(dir, "cache.db");
+    {
+      await using a = await createSupCache({
+        dataDir: dir,
+        sweepIntervalMs: 0,
+      });
+      await using b = await createSupCache({ path: file, sweepIntervalMs: 0 });
+      const x = a.namespace("n");
+      const y = b.namespace("n");
+      await x.setMany(
+        Array.from({ length: 50 }, (_, i) => [`k${i}`, "v".repeat(i)] as const),
+      );
+      const sizes = [0, 1, 7, 300, 2, 2, 40_000, 5, 0, 9];
+      for (let round = 0; round < 40; round++) {
+        const who = round % 2 ? y : x;
+        const key = `k${(round * 7) % 50}`;
+        const len = sizes[round % sizes.length];
+        if (round % 5 === 4) {
+          await who.setMany([[key, "w".repeat(len)], [`new${round}`, "z"]]);
+        } else if (round % 5 === 3) {
+          await who.atomic().set(key, "q".repeat(len)).delete(`k${round}`)
+            .commit();
+        } else await who.set(key, "u".repeat(len));
+        // 9 -> 10 -> 11...: one more digit on the way.
+        assert.equal(await who.increment("c", 9), 9 * (round + 1));
+      }
+      // An expired entry replaced by setManyIfAbsent, with another length.
+      await x.set("old", "expiring value", { ttl: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(await y.setManyIfAbsent([["old", "n"], ["k1", "x"]]), [
+        "k1",
+      ]);
+      // Epoch roll-over: the 4,095th overwrite of a key starts a new epoch.
+      for (let i = 0; i < 4_200; i++) x.sync.set("hot", i % 3 ? "ab" : "abc");
+    }
+    const { rows, stored } = counted(file, "n");
+    assert.deepEqual(stored, rows);
   }));

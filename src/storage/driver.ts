@@ -20,6 +20,12 @@ export interface SqlStatement {
   all(...params: SqlValue[]): SqlRow[];
   /** Run for effect; returns the number of rows changed. */
   run(...params: SqlValue[]): number;
+  /**
+   * First row as an array of column values, or `undefined`. Optional: a
+   * binding that builds arrays faster than objects offers it for the
+   * hottest reads (node:sqlite: 4.8 against 5.4 µs for a one-column get).
+   */
+  row?(...params: SqlValue[]): SqlValue[] | undefined;
 }
 
 /** An open SQLite connection. */

@@ -27,14 +27,22 @@ class NodeStatement implements ValuesStatement {
     this.#sql = sql;
     this.#stmt = db.prepare(sql);
   }
-  values(...params: SqlValue[]): SqlValue[][] {
+  #arrayStatement(): StatementSync {
     if (!this.#arrays) {
       this.#arrays = this.#db.prepare(this.#sql);
       // In Deno's node:sqlite, missing from @types/node's StatementSync.
       (this.#arrays as unknown as { setReturnArrays(on: boolean): void })
         .setReturnArrays(true);
     }
-    return this.#arrays.all(...params) as unknown as SqlValue[][];
+    return this.#arrays;
+  }
+  values(...params: SqlValue[]): SqlValue[][] {
+    return this.#arrayStatement().all(...params) as unknown as SqlValue[][];
+  }
+  row(...params: SqlValue[]): SqlValue[] | undefined {
+    return this.#arrayStatement().get(...params) as unknown as
+      | SqlValue[]
+      | undefined;
   }
   get(...params: SqlValue[]): SqlRow | undefined {
     return this.#stmt.get(...params) as SqlRow | undefined;

@@ -2,8 +2,9 @@
  * The on-disk schema and its version. The version lives in
  * `PRAGMA user_version` so any SQLite tool can read it; a file from a newer
  * sup-cache is refused rather than guessed at, and a file from 0.1.0
- * (schema 1) or from before the insert trigger was dropped (schema 2) is
- * migrated in one transaction.
+ * (schema 1), from before the insert trigger was dropped (schema 2) or from
+ * before the update trigger was dropped (schema 3) is migrated in one
+ * transaction.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { SchemaVersionError, StorageError } from "../errors.ts";
 import type { SqlDatabase } from "./driver.ts";
 
 /** The schema version this build writes and understands. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * A version is `epoch << 12 | n`: each insert takes a fresh per-namespace
@@ -25,7 +26,7 @@ export const EPOCH_BITS = 12;
 /** The last millisecond a JavaScript `Date` can hold; no stored expiry is later. */
 const MAX_EXPIRY = 8_640_000_000_000_000;
 
-// Why this shape (schema 3), measured against a minimal
+// Why this shape (schema 4), measured against a minimal
 // `PRIMARY KEY(ns, key) WITHOUT ROWID` table (docs/benchmarks.md):
 // - No index on expires_at: with the default TTL every row expires, so such
 //   an index costs a second random page per write. The sweep walks the
@@ -34,14 +35,15 @@ const MAX_EXPIRY = 8_640_000_000_000_000;
 //   blob reads only its header).
 // - expires_at sits before value, so reading it never pulls a large value's
 //   overflow pages.
-// - Usage (keys, bytes) is kept by a trigger only where an overwrite
-//   changes the value's length; overwrites of the same length, the common
-//   cache write, touch one page. There is no insert trigger (schema 3):
-//   SQLite runs a trigger's program for every row even when its WHEN is
-//   false, which cost bulk loads about 12%. Every insert is counted by the
-//   write that makes it: bulk writes and leased inserts fold usage in once,
-//   the rare single insert counts itself in the same transaction. Deletes
-//   are folded in by the connection (see SqliteBackend), not per row.
+// - No triggers. SQLite runs a trigger's program for every row even when
+//   its WHEN is false: the insert trigger (dropped in schema 3) cost bulk
+//   loads about 12%, the update trigger (dropped in schema 4) cost every
+//   overwrite about 13%. Every write counts its own usage (see
+//   SqliteBackend): bulk writes and leased inserts fold usage in once, the
+//   rare single insert counts itself in the same transaction, an overwrite
+//   that changes a value's length takes the growth from the connection's
+//   lease or counts it in a transaction, and shrinking and deletes are
+//   folded in by the connection later (usage never reads too low).
 const SCHEMA = `
 CREATE TABLE entries (
   space INTEGER NOT NULL,
@@ -74,14 +76,14 @@ CREATE TABLE attributions (
   epoch INTEGER NOT NULL,
   PRIMARY KEY (sender, space, ns, key)
 ) WITHOUT ROWID;
-CREATE TRIGGER entries_update AFTER UPDATE ON entries
-WHEN length(NEW.value) <> length(OLD.value) OR (NEW.version & 4095) = 0 BEGIN
-  UPDATE namespaces SET
-    bytes = bytes + length(NEW.value) - length(OLD.value),
-    seq = max(seq, NEW.version >> 12)
-  WHERE space = NEW.space AND ns = NEW.ns;
-END;
 `;
+
+// Schema 3 counted byte changes of overwrites with this trigger; schema 4
+// counts them in the write. An older process still running when its file
+// is upgraded (it reads user_version only when it opens the file) would
+// overwrite values without counting a change of length, so upgrade every
+// process on a file together (docs/benchmarks.md, "Schema 4").
+const MIGRATE_V3 = `DROP TRIGGER IF EXISTS entries_update;`;
 
 // Schema 3 adds what eviction needs (see eviction in SqliteBackend): a read
 // stamp, written only while a namespace is near its quota and at most once
@@ -99,6 +101,7 @@ END;
 // uncounted, so upgrade every process on a file together.
 const MIGRATE_V2 = `
 DROP TRIGGER IF EXISTS entries_insert;
+DROP TRIGGER IF EXISTS entries_update;
 ALTER TABLE entries ADD COLUMN accessed_at INTEGER;
 ALTER TABLE namespaces ADD COLUMN evictions INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE attributions (
@@ -228,6 +231,7 @@ export function openSchema(
     if (now === 0) db.exec(SCHEMA);
     else if (now === 1) db.exec(MIGRATE_V1);
     else if (now === 2) db.exec(MIGRATE_V2);
+    else if (now === 3) db.exec(MIGRATE_V3);
     if (now !== SCHEMA_VERSION) {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }
