@@ -10,6 +10,8 @@ import { RedisBackend } from "../src/storage/redis/backend.ts";
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";
 import {
   rawCommand,
+  redisServerBin,
+  redisServerVersion,
   type RedisTarget,
   stopSharedRedis,
   testEachRedis,
@@ -149,6 +151,26 @@ testEachRedis("values are bytes end to end", async (t) => {
       assert.deepEqual(new Uint8Array(e.value), want, e.key);
     }
   });
+});
+
+// The harness runs whichever server SUP_REDIS_SERVER names (Valkey in CI's
+// second pass): check the servers under test are that one, so a Valkey run
+// cannot quietly test Redis.
+testEachRedis("the servers under test are the ones asked for", async (t) => {
+  const url = new URL(t.options.url ?? t.options.cluster![0]);
+  const info = await rawCommand(Number(url.port), ["INFO", "server"]);
+  const valkey = /^server_name:valkey/m.test(info);
+  assert.equal(
+    valkey,
+    /valkey/.test(redisServerBin),
+    `${redisServerBin} (${redisServerVersion}) answered INFO server with:\n${info}`,
+  );
+  const version = info.match(/^(?:valkey|redis)_version:(\S+)/m)?.[1];
+  assert.ok(version, info);
+  assert.ok(
+    Number(version.split(".")[0]) >= 7,
+    `the backend needs Redis 7 or Valkey 7.2+, got ${version}`,
+  );
 });
 
 testEachRedis(

@@ -80,6 +80,13 @@ function socketOptions(o: ResolvedRedisOptions) {
   };
 }
 
+// For rediss:// only (node-redis refuses `tls` that contradicts the URL).
+function tlsOptions(o: ResolvedRedisOptions) {
+  return o.tlsCa === null
+    ? { tls: true as const }
+    : { tls: true as const, ca: o.tlsCa };
+}
+
 function singleTransport(
   o: ResolvedRedisOptions,
   onError: (err: Error) => void,
@@ -88,7 +95,9 @@ function singleTransport(
   const client = createClient({
     url: o.url!,
     RESP: 3,
-    socket: socketOptions(o),
+    socket: o.url!.startsWith("rediss:")
+      ? { ...socketOptions(o), ...tlsOptions(o) }
+      : socketOptions(o),
     disableOfflineQueue: true,
     emitInvalidate: onInvalidate !== undefined,
     maintNotifications: "disabled",
@@ -137,7 +146,7 @@ function clusterTransport(
       username: decodeURIComponent(first.username) || undefined,
       password: decodeURIComponent(first.password) || undefined,
       socket: first.protocol === "rediss:"
-        ? { ...socketOptions(o), tls: true as const }
+        ? { ...socketOptions(o), ...tlsOptions(o) }
         : socketOptions(o),
       disableOfflineQueue: true,
       maintNotifications: "disabled",
@@ -227,6 +236,7 @@ export class RedisLink {
       else if (
         (err instanceof ErrorReply &&
           /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)) ||
+        untrusted(err) ||
         err instanceof Deno.errors.NotCapable ||
         err instanceof Deno.errors.PermissionDenied
       ) refuse(err);
@@ -420,7 +430,27 @@ export class RedisLink {
 /** Our own deadline passed; {@link wrap} makes it typed. */
 class DeadlineError extends Error {}
 
+/**
+ * A TLS certificate check that failed: retrying cannot fix it, so opening
+ * stops at once. Node's TLS codes (Deno's node:tls maps rustls's reasons
+ * to them).
+ */
+function untrusted(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code);
+}
+
 function wrap(path: string, op: string, timeout: number, err: unknown) {
+  if (untrusted(err)) {
+    return new StorageError(
+      path,
+      `Redis at ${path} refused: its TLS certificate is not trusted (${
+        (err as Error).message
+      }); give the authority that signed it as redis.tls.ca (PEM text), or fix the server's certificate`,
+      { cause: err },
+    );
+  }
   if (
     err instanceof Deno.errors.NotCapable ||
     err instanceof Deno.errors.PermissionDenied
