@@ -321,30 +321,39 @@ export class RedisLink {
       this.#pending.set(id, { deadline, reject: fail });
       let attempt = 0;
       const transport = this.#transport;
+      const start = () => {
+        // A client that throws instead of rejecting (bad arguments) must
+        // still end in a typed error, also from a retry's timer.
+        try {
+          return commands === null
+            ? transport.send(key, readonly, args, options)
+            : transport.transaction!(commands, options);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
       const send = () => {
-        (commands === null
-          ? transport.send(key, readonly, args, options)
-          : transport.transaction!(commands, options)).then((value) => {
-            if (this.#pending.delete(id)) resolve(value as T);
-          }, (err) => {
-            // Already past the deadline: the caller has its error.
-            if (!this.#pending.has(id)) return;
-            if (
-              script !== null && err instanceof ErrorReply &&
-              err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
-            ) {
-              args[0] = "EVAL";
-              args[1] = script.source;
-              send();
-              return;
-            }
-            const unsent = err instanceof ErrorReply
-              ? err.message.startsWith("TRYAGAIN")
-              : err instanceof ClientOfflineError;
-            const pause = Math.min(5 * 2 ** attempt++, 100);
-            if (!unsent || performance.now() + pause >= deadline) fail(err);
-            else setTimeout(send, pause);
-          });
+        start().then((value) => {
+          if (this.#pending.delete(id)) resolve(value as T);
+        }, (err) => {
+          // Already past the deadline: the caller has its error.
+          if (!this.#pending.has(id)) return;
+          if (
+            script !== null && err instanceof ErrorReply &&
+            err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
+          ) {
+            args[0] = "EVAL";
+            args[1] = script.source;
+            send();
+            return;
+          }
+          const unsent = err instanceof ErrorReply
+            ? err.message.startsWith("TRYAGAIN")
+            : err instanceof ClientOfflineError;
+          const pause = Math.min(5 * 2 ** attempt++, 100);
+          if (!unsent || performance.now() + pause >= deadline) fail(err);
+          else setTimeout(send, pause);
+        });
       };
       send();
     });
