@@ -219,6 +219,24 @@ tlsTest(
   },
 );
 
+Deno.test("a malformed URL is refused without showing its password", async () => {
+  const bad = [
+    `redis://bot:${ENCODED}@127.0.0.1:99999`,
+    `redis://bot:${PASSWORD}@127.0.0.1:6379`,
+    `http://bot:${ENCODED}@127.0.0.1:6379`,
+    `redis://:${ENCODED}@[::1`,
+  ];
+  for (const url of bad) {
+    for (
+      const redis of [{ url }, { cluster: ["redis://127.0.0.1:7000", url] }]
+    ) {
+      const err = await createSupCache({ redis }).then(() => null, (e) => e);
+      assert.ok(err instanceof InvalidInputError, `${url}: ${err}`);
+      assertNoPassword(allText(err), `the error for ${url}`);
+    }
+  }
+});
+
 tlsTest(
   "rediss://user:password@host: TLS and an ACL user together",
   async () => {

@@ -96,7 +96,9 @@ function checkUrl(value: unknown, where: string): URL {
   } catch {
     throw new InvalidInputError(
       `${where} must be a URL like "redis://127.0.0.1:6379/0", got ${
-        JSON.stringify(value)
+        JSON.stringify(
+          typeof value === "string" ? redactLoosely(value) : typeof value,
+        )
       }`,
     );
   }
@@ -108,6 +110,23 @@ function checkUrl(value: unknown, where: string): URL {
     );
   }
   return url;
+}
+
+/**
+ * A string that is not a valid URL, for messages: whatever stands between
+ * the first `:` after `//` and the last `@` is taken for a password (it may
+ * hold any character, so the parser cannot be trusted to find it) and
+ * shown as `***`. Hiding too much is harmless here; showing a password is
+ * not.
+ */
+function redactLoosely(value: string): string {
+  const at = value.lastIndexOf("@");
+  if (at === -1) return value;
+  const slashes = value.indexOf("//");
+  const from = slashes === -1 || slashes > at ? 0 : slashes + 2;
+  const colon = value.indexOf(":", from);
+  if (colon === -1 || colon > at) return value;
+  return value.slice(0, colon + 1) + "***" + value.slice(at);
 }
 
 /**
