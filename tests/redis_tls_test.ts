@@ -237,6 +237,89 @@ Deno.test("a malformed URL is refused without showing its password", async () =>
   }
 });
 
+// What an ACL user needs (docs/scale-out.md): its keys, the read, write,
+// scripting and connection commands, and TIME (scripts may read the
+// server's clock); MULTI/EXEC are used when allowed (list's fast path) and
+// not needed.
+for (const transactions of [true, false]) {
+  tlsTest(
+    `an ACL user limited to its key prefix and +@read +@write +@scripting +@connection +time${
+      transactions ? " +@transaction" : ""
+    } can do everything`,
+    async () => {
+      const server = await RedisServer.start({
+        args: [
+          "--user",
+          "default",
+          "off",
+          "--user",
+          "bot",
+          "on",
+          ">limited",
+          "~app:*",
+          "resetchannels",
+          "-@all",
+          "+@read",
+          "+@write",
+          "+@scripting",
+          "+@connection",
+          "+time",
+          ...(transactions ? ["+@transaction"] : []),
+        ],
+      });
+      try {
+        const cache = await createSupCache({
+          redis: {
+            url: `redis://bot:limited@127.0.0.1:${server.port}`,
+            keyPrefix: "app:",
+            // CLIENT TRACKING too.
+            nearCache: true,
+          },
+          sweepIntervalMs: 0,
+        });
+        try {
+          const ns = cache.namespace("acl");
+          await ns.set("a", "1", { ttl: 60_000 });
+          await ns.set("b", "2");
+          assert.equal(await ns.increment("n", 5), 5);
+          assert.deepEqual((await ns.list()).keys, ["a", "b", "n"]);
+          assert.equal((await ns.scan()).entries.length, 3);
+          const e = await ns.getEntry("a");
+          assert.ok(
+            (await ns.atomic().check("a", e!.version).set("a", "3").commit())
+              .ok,
+          );
+          assert.ok(await ns.delete("b"));
+          await cache.store("acl").set("s", "x");
+          assert.deepEqual(
+            (await cache.namespaces()).map((u) => `${u.kind} ${u.name}`).sort(),
+            ["cache acl", "store acl"],
+          );
+          await cache.purgeExpired();
+          await ns.clear();
+          assert.deepEqual((await ns.list()).keys, []);
+        } finally {
+          await cache.close();
+        }
+        // Outside its prefix, the server says no (the ACL is real).
+        const err = await createSupCache({
+          redis: {
+            url: `redis://bot:limited@127.0.0.1:${server.port}`,
+            keyPrefix: "other:",
+          },
+          sweepIntervalMs: 0,
+        }).then(
+          (c) => c.namespace("x").set("k", "v").finally(() => c.close()),
+        ).then(() => null, (e) => e);
+        assert.ok(err instanceof RedisReplyError, String(err));
+        assert.match(err.message, /NOPERM/);
+      } finally {
+        await server.dispose();
+      }
+    },
+  );
+}
+
 tlsTest(
   "rediss://user:password@host: TLS and an ACL user together",
   async () => {

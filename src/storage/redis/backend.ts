@@ -26,6 +26,7 @@ import type {
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
 import { NearCache } from "./near_cache.ts";
+import { RedisReplyError } from "./errors.ts";
 import {
   type RedisOptions,
   type ResolvedRedisOptions,
@@ -109,6 +110,8 @@ export class RedisBackend implements AsyncBackend {
   ];
   /** Usage per namespace, as the server last reported it. */
   readonly #known = new Map<string, KnownUsage>();
+  /** Whether the server lets this user run MULTI/EXEC (for `list`). */
+  #transactions = true;
   /** Until when (performance.now()) a namespace lists through the script. */
   readonly #scriptUntil = new WeakMap<NamespaceKeys, number>();
   /** Namespaces this process has already put in the registry. */
@@ -407,15 +410,24 @@ export class RedisBackend implements AsyncBackend {
     const k = this.#ns(range.space, range.ns);
     const args = this.#rangeArgs(range);
     const t = performance.now();
-    if ((this.#scriptUntil.get(k) ?? 0) <= t) {
+    if (this.#transactions && (this.#scriptUntil.get(k) ?? 0) <= t) {
       const fast = this.#link.transaction<[number, string[]]>("list", [
         ["ZCOUNT", k.expiries, "-inf", args[3]],
         ["ZRANGEBYLEX", k.index, args[0], args[1], "LIMIT", "0", args[2]],
       ]);
       if (fast !== null) {
-        const [expired, keys] = await fast;
-        if (expired === 0) return keys;
-        this.#scriptUntil.set(k, t + 1_000);
+        try {
+          const [expired, keys] = await fast;
+          if (expired === 0) return keys;
+          this.#scriptUntil.set(k, t + 1_000);
+        } catch (err) {
+          // An ACL user may run scripts but not MULTI/EXEC: the script
+          // does the same, so use it from now on.
+          if (!(err instanceof RedisReplyError && /^NOPERM/.test(err.reply))) {
+            throw err;
+          }
+          this.#transactions = false;
+        }
       }
     }
     return await this.#link.run<string[]>(LIST, k.fixed, args);
