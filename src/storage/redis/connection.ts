@@ -333,6 +333,9 @@ export class RedisLink {
         }
       };
       const send = () => {
+        // A retry whose timer fired late, after the deadline: the caller
+        // has its error, so nothing may be sent any more.
+        if (!this.#pending.has(id)) return;
         start().then((value) => {
           if (this.#pending.delete(id)) resolve(value as T);
         }, (err) => {
