@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { InvalidInputError } from "../../errors.ts";
+import { RedisReplyError } from "./errors.ts";
 import type {
   AsyncBackend,
   BatchWrite,
@@ -26,7 +27,6 @@ import type {
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
 import { NearCache } from "./near_cache.ts";
-import { RedisReplyError } from "./errors.ts";
 import {
   type RedisOptions,
   type ResolvedRedisOptions,
