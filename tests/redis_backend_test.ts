@@ -10,6 +10,8 @@ import { RedisBackend } from "../src/storage/redis/backend.ts";
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";
 import {
   rawCommand,
+  redisServerBin,
+  redisServerVersion,
   type RedisTarget,
   stopSharedRedis,
   testEachRedis,
@@ -149,6 +151,26 @@ testEachRedis("values are bytes end to end", async (t) => {
       assert.deepEqual(new Uint8Array(e.value), want, e.key);
     }
   });
+});
+
+// The harness runs whichever server SUP_REDIS_SERVER names (Valkey in CI's
+// second pass): check the servers under test are that one, so a Valkey run
+// cannot quietly test Redis.
+testEachRedis("the servers under test are the ones asked for", async (t) => {
+  const url = new URL(t.options.url ?? t.options.cluster![0]);
+  const info = await rawCommand(Number(url.port), ["INFO", "server"]);
+  const valkey = /^server_name:valkey/m.test(info);
+  assert.equal(
+    valkey,
+    /valkey/.test(redisServerBin),
+    `${redisServerBin} (${redisServerVersion}) answered INFO server with:\n${info}`,
+  );
+  const version = info.match(/^(?:valkey|redis)_version:(\S+)/m)?.[1];
+  assert.ok(version, info);
+  assert.ok(
+    Number(version.split(".")[0]) >= 7,
+    `the backend needs Redis 7 or Valkey 7.2+, got ${version}`,
+  );
 });
 
 testEachRedis(
@@ -438,6 +460,56 @@ testEachRedis("list and scan drop expired index members lazily", async (t) => {
     assert.deepEqual(scanned.map((e) => e.key), ["live"]);
   });
 });
+
+// list's fast path: one MULTI (ZCOUNT + ZRANGEBYLEX) while nothing in the
+// namespace has expired; the script once something has, for a second. The
+// server's own command counters tell which ran.
+testEachRedis(
+  "list reads the index with MULTI while nothing has expired, else walks it",
+  async (t) => {
+    const port = Number(new URL(t.options.url!).port);
+    const calls = async () => {
+      const info = await rawCommand(port, ["INFO", "commandstats"]);
+      const count = (cmd: string) =>
+        Number(info.match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`))?.[1] ?? 0);
+      return { exec: count("exec"), evalsha: count("evalsha") };
+    };
+    await withBackend(t, async (b) => {
+      for (let i = 0; i < 5; i++) await put(b, "fast", `k${i}`, "v");
+      await put(b, "fast", "later", "v", Date.now() + 60_000);
+      let before = await calls();
+      assert.deepEqual(await b.list(range("fast", { limit: 3 })), [
+        "k0",
+        "k1",
+        "k2",
+      ]);
+      let after = await calls();
+      assert.equal(after.exec - before.exec, 1, "one MULTI/EXEC");
+      assert.equal(after.evalsha - before.evalsha, 0, "no script");
+      // Something expires: the page must skip it, so the script walks.
+      await put(b, "fast", "k1", "v", Date.now() + 50);
+      await sleep(100);
+      before = await calls();
+      assert.deepEqual(await b.list(range("fast", { limit: 3 })), [
+        "k0",
+        "k2",
+        "k3",
+      ]);
+      after = await calls();
+      assert.equal(after.evalsha - before.evalsha, 1, "the script walked");
+      // For the next second, straight to the script (no wasted MULTI).
+      before = await calls();
+      assert.deepEqual(await b.list(range("fast", { limit: 2 })), [
+        "k0",
+        "k2",
+      ]);
+      after = await calls();
+      assert.equal(after.exec - before.exec, 0);
+      assert.equal(after.evalsha - before.evalsha, 1);
+    });
+  },
+  ["redis"],
+);
 
 testEachRedis(
   "increment: decimal text, keeps expiry, refuses non-integers",

@@ -10,7 +10,7 @@
 async function which(cmd: string): Promise<string | null> {
   try {
     const out = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${cmd}`],
+      args: ["-c", 'command -v "$1"', "sh", cmd],
       stdout: "piped",
       stderr: "null",
     }).output();
@@ -20,18 +20,63 @@ async function which(cmd: string): Promise<string | null> {
   }
 }
 
+/**
+ * The server binary the tests start: `$SUP_REDIS_SERVER` (a path or a
+ * name on PATH, e.g. `valkey-server`), else Debian's `redis-server`.
+ */
+export const redisServerBin: string = Deno.env.get("SUP_REDIS_SERVER") ||
+  "redis-server";
+
+/**
+ * The matching CLI (cluster creation, `--cluster` commands): `$SUP_REDIS_CLI`,
+ * else the `-cli` next to a server named `*-server` (`valkey-server` ->
+ * `valkey-cli` in the same folder), else `redis-cli`.
+ */
+export const redisCliBin: string = Deno.env.get("SUP_REDIS_CLI") ||
+  (/-server$/.test(redisServerBin)
+    ? redisServerBin.replace(/-server$/, "-cli")
+    : "redis-cli");
+
 async function findSkip(): Promise<string | null> {
-  if (!(await which("redis-server"))) {
-    return "redis-server is not installed (apt-get install -y redis-server)";
-  }
-  if (!(await which("redis-cli"))) {
-    return "redis-cli is not installed (apt-get install -y redis-server)";
+  const chosen = Deno.env.get("SUP_REDIS_SERVER");
+  for (const bin of [redisServerBin, redisCliBin]) {
+    if (await which(bin)) continue;
+    // Asked for by name: a missing binary is an error, never a quiet skip.
+    if (chosen) {
+      throw new Error(
+        `SUP_REDIS_SERVER=${chosen}, but ${bin} is not there (or not executable)`,
+      );
+    }
+    return `${bin} is not installed (apt-get install -y redis-server)`;
   }
   return null;
 }
 
 /** Why Redis tests cannot run here, or `null` when they can. */
 export const redisSkip: string | null = await findSkip();
+
+/**
+ * The server's name and version (`redis 7.0.15`, `valkey 8.0.1`), from
+ * `--version`, or `null` when it cannot run.
+ */
+export const redisServerVersion: string | null = redisSkip !== null
+  ? null
+  : await serverVersion();
+
+async function serverVersion(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command(redisServerBin, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const m = text.match(/^(\S+) server v=(\S+)/i);
+    return m ? `${m[1].toLowerCase()} ${m[2]}` : text.trim();
+  } catch {
+    return null;
+  }
+}
 
 /** A free TCP port on 127.0.0.1 (the OS picks; we release it for the server). */
 export function freePort(): number {
@@ -158,7 +203,7 @@ export class RedisServer {
         String(this.busPort),
       );
     }
-    this.#child = new Deno.Command("redis-server", {
+    this.#child = new Deno.Command(redisServerBin, {
       args,
       stdin: "null",
       stdout: "null",
@@ -227,7 +272,7 @@ export class RedisServer {
 
   /** Run `redis-cli` against this server and return its stdout. */
   async cli(...args: string[]): Promise<string> {
-    const out = await new Deno.Command("redis-cli", {
+    const out = await new Deno.Command(redisCliBin, {
       args: ["-h", "127.0.0.1", "-p", String(this.port), ...args],
       stdout: "piped",
       stderr: "piped",
@@ -269,7 +314,7 @@ export class RedisCluster {
       for (let i = 0; i < 3; i++) {
         nodes.push(await RedisServer.start({ cluster: true }));
       }
-      const out = await new Deno.Command("redis-cli", {
+      const out = await new Deno.Command(redisCliBin, {
         args: [
           "--cluster",
           "create",

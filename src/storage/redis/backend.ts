@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { InvalidInputError } from "../../errors.ts";
+import { RedisReplyError } from "./errors.ts";
 import type {
   AsyncBackend,
   AttributionCursor,
@@ -108,9 +109,17 @@ export class RedisBackend implements AsyncBackend {
   readonly #link: RedisLink;
   readonly #prefix: string;
   readonly #registry: string;
-  readonly #keys = new Map<string, NamespaceKeys>();
+  /** Each namespace's key names, per space (no string built per lookup). */
+  readonly #keys = [
+    new Map<string, NamespaceKeys>(),
+    new Map<string, NamespaceKeys>(),
+  ];
   /** Usage per namespace, as the server last reported it. */
   readonly #known = new Map<string, KnownUsage>();
+  /** Whether the server lets this user run MULTI/EXEC (for `list`). */
+  #transactions = true;
+  /** Until when (performance.now()) a namespace lists through the script. */
+  readonly #scriptUntil = new WeakMap<NamespaceKeys, number>();
   /** Namespaces this process has already put in the registry. */
   readonly #registered = new Set<string>();
   #purgeStart = 0;
@@ -166,7 +175,10 @@ export class RedisBackend implements AsyncBackend {
   }
 
   #note(space: Space, ns: string, keys: unknown, bytes: unknown): void {
-    const id = registryMember(space, ns);
+    this.#noteAt(registryMember(space, ns), keys, bytes);
+  }
+
+  #noteAt(id: string, keys: unknown, bytes: unknown): void {
     const known = this.#known.get(id);
     if (known) {
       known.keys = Number(keys);
@@ -187,12 +199,12 @@ export class RedisBackend implements AsyncBackend {
   }
 
   #ns(space: Space, ns: string): NamespaceKeys {
-    const id = registryMember(space, ns);
-    let keys = this.#keys.get(id);
+    const bySpace = this.#keys[space];
+    let keys = bySpace.get(ns);
     if (!keys) {
       checkWellFormed(ns);
       keys = new NamespaceKeys(this.#prefix, space, ns);
-      this.#keys.set(id, keys);
+      bySpace.set(ns, keys);
     }
     return keys;
   }
@@ -211,7 +223,10 @@ export class RedisBackend implements AsyncBackend {
    * reads the value, as on SQLite) and costs no extra round trip.
    */
   #register(space: Space, ns: string): Promise<void> | undefined {
-    const member = registryMember(space, ns);
+    return this.#registerAt(this.#ns(space, ns).member);
+  }
+
+  #registerAt(member: string): Promise<void> | undefined {
     if (this.#registered.has(member)) return undefined;
     return this.#link.command<unknown>("register", this.#registry, false, [
       "SADD",
@@ -330,20 +345,30 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    const registering = this.#register(space, ns);
-    if (this.#near !== null) this.#forget(k.entry(key));
-    const [written, keys, bytes] = await this.#withRegistration(
-      registering,
-      this.#link.run<number[]>(SET, [...k.fixed, k.entry(key)], [
-        key,
-        asBuffer(value),
-        expiryArg(expiresAt),
-        String(size),
-        String(now),
-        ...quotaArgs(quota),
-      ]),
-    );
-    this.#note(space, ns, keys, bytes);
+    const registering = this.#registerAt(k.member);
+    const entry = k.entry(key);
+    if (this.#near !== null) this.#forget(entry);
+    const f = k.fixed;
+    const work = this.#link.run<number[]>(SET, [
+      f[0],
+      f[1],
+      f[2],
+      f[3],
+      f[4],
+      entry,
+    ], [
+      key,
+      asBuffer(value),
+      expiresAt === null ? "" : String(expiresAt),
+      String(size),
+      String(now),
+      quota === null ? "" : String(quota.maxBytes),
+      quota === null ? "" : String(quota.maxKeys),
+    ]);
+    const [written, keys, bytes] = registering === undefined
+      ? await work
+      : await this.#withRegistration(registering, work);
+    this.#noteAt(k.member, keys, bytes);
     return written === 1;
   }
 
@@ -355,12 +380,18 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    if (this.#near !== null) this.#forget(k.entry(key));
+    const entry = k.entry(key);
+    if (this.#near !== null) this.#forget(entry);
+    const f = k.fixed;
     const [live, keys, bytes] = await this.#link.run<number[]>(DELETE, [
-      ...k.fixed,
-      k.entry(key),
+      f[0],
+      f[1],
+      f[2],
+      f[3],
+      f[4],
+      entry,
     ], [key, String(now)]);
-    this.#note(space, ns, keys, bytes);
+    this.#noteAt(k.member, keys, bytes);
     return live === 1;
   }
 
@@ -370,9 +401,42 @@ export class RedisBackend implements AsyncBackend {
     return [lo, hi, String(r.limit), String(r.now)];
   }
 
-  list(range: KeyRange): Promise<string[]> {
+  /**
+   * One page of keys. When nothing in the namespace is expired, the page
+   * is the index range as it is: read it with a `MULTI` of `ZCOUNT` (on the
+   * expiries) and `ZRANGEBYLEX`, a snapshot like the script but without
+   * copying every key into Lua and back (~20 µs of server time for 100
+   * keys). Otherwise, and on a cluster, the script walks the index,
+   * skipping expired keys and forgetting them on the way. A namespace
+   * found holding expired keys goes straight to the script for a second
+   * (they stay until the sweep or a listing forgets them), so a namespace
+   * full of expiring keys does not pay two round trips per page.
+   */
+  async list(range: KeyRange): Promise<string[]> {
     const k = this.#ns(range.space, range.ns);
-    return this.#link.run<string[]>(LIST, [...k.fixed], this.#rangeArgs(range));
+    const args = this.#rangeArgs(range);
+    const t = performance.now();
+    if (this.#transactions && (this.#scriptUntil.get(k) ?? 0) <= t) {
+      const fast = this.#link.transaction<[number, string[]]>("list", [
+        ["ZCOUNT", k.expiries, "-inf", args[3]],
+        ["ZRANGEBYLEX", k.index, args[0], args[1], "LIMIT", "0", args[2]],
+      ]);
+      if (fast !== null) {
+        try {
+          const [expired, keys] = await fast;
+          if (expired === 0) return keys;
+          this.#scriptUntil.set(k, t + 1_000);
+        } catch (err) {
+          // An ACL user may run scripts but not MULTI/EXEC: the script
+          // does the same, so use it from now on.
+          if (!(err instanceof RedisReplyError && /^NOPERM/.test(err.reply))) {
+            throw err;
+          }
+          this.#transactions = false;
+        }
+      }
+    }
+    return await this.#link.run<string[]>(LIST, k.fixed, args);
   }
 
   async scan(range: KeyRange): Promise<KeyedEntry[]> {
@@ -544,26 +608,40 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<IncrementResult> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
-    const registering = this.#register(space, ns);
-    if (this.#near !== null) this.#forget(k.entry(key));
-    const reply = await this.#withRegistration(
-      registering,
-      this.#link.run<Buffer[]>(INCREMENT, [...k.fixed, k.entry(key)], [
-        key,
-        String(by),
-        expiryArg(expiresAt),
-        String(keySize),
-        String(now),
-        ...quotaArgs(quota),
-      ], true),
-    );
-    const kind = reply[0].toString("latin1");
-    this.#note(space, ns, reply[2], reply[3]);
-    if (kind === "ok") return { kind, value: num(reply[1]) };
-    if (kind === "not-integer") {
-      return { kind, text: reply[1].toString("utf8") };
+    const registering = this.#registerAt(k.member);
+    const entry = k.entry(key);
+    if (this.#near !== null) this.#forget(entry);
+    const f = k.fixed;
+    const work = this.#link.run<Buffer[]>(INCREMENT, [
+      f[0],
+      f[1],
+      f[2],
+      f[3],
+      f[4],
+      entry,
+    ], [
+      key,
+      String(by),
+      expiresAt === null ? "" : String(expiresAt),
+      String(keySize),
+      String(now),
+      quota === null ? "" : String(quota.maxBytes),
+      quota === null ? "" : String(quota.maxKeys),
+    ], true);
+    const reply = registering === undefined
+      ? await work
+      : await this.#withRegistration(registering, work);
+    this.#noteAt(k.member, reply[2], reply[3]);
+    // Compare bytes, not decoded text: "ok" is the answer almost always.
+    const kind = reply[0];
+    if (kind.length === 2 && kind[0] === 0x6f && kind[1] === 0x6b) {
+      return { kind: "ok", value: num(reply[1]) };
     }
-    return { kind: kind as "overflow" | "quota" };
+    const name = kind.toString("latin1");
+    if (name === "not-integer") {
+      return { kind: name, text: reply[1].toString("utf8") };
+    }
+    return { kind: name as "overflow" | "quota" };
   }
 
   async writeMany(

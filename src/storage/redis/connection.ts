@@ -50,6 +50,14 @@ interface Transport {
     args: RedisArg[],
     options: CommandOptions,
   ): Promise<unknown>;
+  /**
+   * `MULTI`, the commands, `EXEC`, in one write; `null` where this
+   * transport does not offer it (a cluster: a transaction there cannot
+   * follow a slot that moves mid-way, a script can).
+   */
+  transaction:
+    | ((commands: RedisArg[][], options: CommandOptions) => Promise<unknown>)
+    | null;
   close(): Promise<void>;
   destroy(): void;
 }
@@ -72,6 +80,13 @@ function socketOptions(o: ResolvedRedisOptions) {
   };
 }
 
+// For rediss:// only (node-redis refuses `tls` that contradicts the URL).
+function tlsOptions(o: ResolvedRedisOptions) {
+  return o.tlsCa === null
+    ? { tls: true as const }
+    : { tls: true as const, ca: o.tlsCa };
+}
+
 function singleTransport(
   o: ResolvedRedisOptions,
   onError: (err: Error) => void,
@@ -80,7 +95,9 @@ function singleTransport(
   const client = createClient({
     url: o.url!,
     RESP: 3,
-    socket: socketOptions(o),
+    socket: o.url!.startsWith("rediss:")
+      ? { ...socketOptions(o), ...tlsOptions(o) }
+      : socketOptions(o),
     disableOfflineQueue: true,
     emitInvalidate: onInvalidate !== undefined,
     maintNotifications: "disabled",
@@ -104,6 +121,13 @@ function singleTransport(
     transport: {
       send: (_key, _readonly, args, options) =>
         client.sendCommand(args, options),
+      transaction: (commands, options) => {
+        const multi = options.typeMapping
+          ? client.withTypeMapping(options.typeMapping).multi()
+          : client.multi();
+        for (const c of commands) multi.addCommand(c);
+        return multi.exec();
+      },
       close: () => client.close(),
       destroy: () => client.destroy(),
     },
@@ -122,7 +146,7 @@ function clusterTransport(
       username: decodeURIComponent(first.username) || undefined,
       password: decodeURIComponent(first.password) || undefined,
       socket: first.protocol === "rediss:"
-        ? { ...socketOptions(o), tls: true as const }
+        ? { ...socketOptions(o), ...tlsOptions(o) }
         : socketOptions(o),
       disableOfflineQueue: true,
       maintNotifications: "disabled",
@@ -135,6 +159,7 @@ function clusterTransport(
     transport: {
       send: (key, readonly, args, options) =>
         cluster.sendCommand(key, readonly, args, options),
+      transaction: null,
       close: () => cluster.close(),
       destroy: () => cluster.destroy(),
     },
@@ -211,6 +236,7 @@ export class RedisLink {
       else if (
         (err instanceof ErrorReply &&
           /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(err.message)) ||
+        untrusted(err) ||
         err instanceof Deno.errors.NotCapable ||
         err instanceof Deno.errors.PermissionDenied
       ) refuse(err);
@@ -250,68 +276,96 @@ export class RedisLink {
   }
 
   /**
-   * Send, and keep trying only where that is safe: while the client is
+   * Send one request and settle with its answer or a typed error, by
+   * `deadline` whatever the server does. One promise per request, settled
+   * straight from node-redis's reply (no chain of async wrappers: each
+   * layer costs a turn of the microtask queue on every request).
+   *
+   * It keeps trying only where that is safe: while the client is
    * reconnecting (node-redis refuses the request without sending it, since
    * the offline queue is off: a queued write must never land minutes later,
-   * after the caller was told it failed), and while a cluster slot is
+   * after the caller was told it failed), while a cluster slot is
    * half-migrated (Redis answers `TRYAGAIN` to a multi-key request whose
-   * keys are split between two nodes, having run nothing). Every retry
-   * stops at the request's deadline.
+   * keys are split between two nodes, having run nothing), and, for a
+   * script, once with `EVAL` when the server answers `NOSCRIPT`. Every
+   * retry stops at the request's deadline.
+   *
+   * node-redis's own `timeout` option only covers a request not yet
+   * written; once written, a frozen server would keep it pending forever.
+   * One shared watchdog timer enforces every deadline, instead of a timer
+   * per request on the hot path. The request stays matched to its reply
+   * (node-redis keeps the queue in order); only our wait ends.
    */
-  async #send(
+  #request<T>(
+    op: string,
     key: RedisArg | undefined,
     readonly: boolean,
     args: RedisArg[],
     binary: boolean,
-    deadline: number,
-  ): Promise<unknown> {
-    const options = binary ? BINARY_OPTIONS : TEXT_OPTIONS;
-    for (let attempt = 0;; attempt++) {
-      try {
-        return await this.#watch(
-          this.#transport.send(key, readonly, args, options),
-          deadline,
-        );
-      } catch (err) {
-        const unsent = err instanceof ErrorReply
-          ? err.message.startsWith("TRYAGAIN")
-          : err instanceof ClientOfflineError;
-        const pause = Math.min(5 * 2 ** attempt, 100);
-        if (!unsent || performance.now() + pause >= deadline) throw err;
-        await new Promise((r) => setTimeout(r, pause));
-      }
+    script: LuaScript | null,
+    commands: RedisArg[][] | null = null,
+  ): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ClosedError(`the Redis connection ${this.path}`),
+      );
     }
-  }
-
-  /**
-   * Wait for `work` until `deadline`. node-redis's own `timeout` option
-   * only covers a request not yet written; once written, a frozen server
-   * would keep it pending forever. One shared watchdog timer enforces every
-   * deadline, instead of a timer per request on the hot path. The request
-   * stays matched to its reply (node-redis keeps the queue in order); only
-   * our wait ends.
-   */
-  #watch<T>(work: Promise<T>, deadline: number): Promise<T> {
+    const options = binary ? BINARY_OPTIONS : TEXT_OPTIONS;
+    const deadline = performance.now() + this.#timeout;
     const id = ++this.#nextId;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { deadline, reject });
-      work.then((value) => {
+      const fail = (err: unknown) => {
         this.#pending.delete(id);
-        resolve(value);
-      }, (err) => {
-        this.#pending.delete(id);
-        reject(err);
-      });
+        reject(wrap(this.path, op, this.#timeout, err));
+      };
+      this.#pending.set(id, { deadline, reject: fail });
+      let attempt = 0;
+      const transport = this.#transport;
+      const start = () => {
+        // A client that throws instead of rejecting (bad arguments) must
+        // still end in a typed error, also from a retry's timer.
+        try {
+          return commands === null
+            ? transport.send(key, readonly, args, options)
+            : transport.transaction!(commands, options);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
+      const send = () => {
+        // A retry whose timer fired late, after the deadline: the caller
+        // has its error, so nothing may be sent any more.
+        if (!this.#pending.has(id)) return;
+        start().then((value) => {
+          if (this.#pending.delete(id)) resolve(value as T);
+        }, (err) => {
+          // Already past the deadline: the caller has its error.
+          if (!this.#pending.has(id)) return;
+          if (
+            script !== null && err instanceof ErrorReply &&
+            err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
+          ) {
+            args[0] = "EVAL";
+            args[1] = script.source;
+            send();
+            return;
+          }
+          const unsent = err instanceof ErrorReply
+            ? err.message.startsWith("TRYAGAIN")
+            : err instanceof ClientOfflineError;
+          const pause = Math.min(5 * 2 ** attempt++, 100);
+          if (!unsent || performance.now() + pause >= deadline) fail(err);
+          else setTimeout(send, pause);
+        });
+      };
+      send();
     });
   }
 
   #tick(): void {
     const now = performance.now();
-    for (const [id, p] of this.#pending) {
-      if (p.deadline <= now) {
-        this.#pending.delete(id);
-        p.reject(new DeadlineError("no answer in time"));
-      }
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) p.reject(new DeadlineError("no answer in time"));
     }
   }
 
@@ -319,38 +373,41 @@ export class RedisLink {
    * Send one command. `key` routes it in a cluster; `binary` answers bulk
    * strings as Buffers instead of UTF-8 text.
    */
-  async command<T>(
+  command<T>(
     op: string,
     key: RedisArg | undefined,
     readonly: boolean,
     args: RedisArg[],
     binary = false,
   ): Promise<T> {
-    if (this.#closed) {
-      throw new ClosedError(`the Redis connection ${this.path}`);
-    }
-    const deadline = performance.now() + this.#timeout;
-    try {
-      return await this.#send(key, readonly, args, binary, deadline) as T;
-    } catch (err) {
-      throw wrap(this.path, op, this.#timeout, err);
-    }
+    return this.#request<T>(op, key, readonly, args, binary, null);
+  }
+
+  /**
+   * Run `commands` as one transaction (`MULTI`/`EXEC`, one round trip) and
+   * answer their replies, or `null` when the connection cannot (a
+   * cluster); the caller then uses a script. Only for reads: a retry after
+   * a reconnect must not apply anything twice.
+   */
+  transaction<T extends unknown[]>(
+    op: string,
+    commands: RedisArg[][],
+    binary = false,
+  ): Promise<T> | null {
+    if (this.#transport.transaction === null) return null;
+    return this.#request<T>(op, undefined, true, [], binary, null, commands);
   }
 
   /**
    * Run a Lua script by its SHA1, loading it with `EVAL` only when the
    * server does not have it yet. `keys[0]` routes it in a cluster.
    */
-  async run<T>(
+  run<T>(
     script: LuaScript,
-    keys: RedisArg[],
-    args: RedisArg[],
+    keys: readonly RedisArg[],
+    args: readonly RedisArg[],
     binary = false,
   ): Promise<T> {
-    if (this.#closed) {
-      throw new ClosedError(`the Redis connection ${this.path}`);
-    }
-    const readonly = script.source.startsWith("#!lua flags=no-writes");
     const argv: RedisArg[] = [
       "EVALSHA",
       script.sha,
@@ -358,23 +415,14 @@ export class RedisLink {
       ...keys,
       ...args,
     ];
-    const deadline = performance.now() + this.#timeout;
-    try {
-      try {
-        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
-      } catch (err) {
-        if (
-          !(err instanceof ErrorReply) || !err.message.startsWith("NOSCRIPT")
-        ) {
-          throw err;
-        }
-        argv[0] = "EVAL";
-        argv[1] = script.source;
-        return await this.#send(keys[0], readonly, argv, binary, deadline) as T;
-      }
-    } catch (err) {
-      throw wrap(this.path, script.name, this.#timeout, err);
-    }
+    return this.#request<T>(
+      script.name,
+      keys[0],
+      script.source.startsWith("#!lua flags=no-writes"),
+      argv,
+      binary,
+      script,
+    );
   }
 
   /** Close the connection after pending requests; closing twice is harmless. */
@@ -394,7 +442,27 @@ export class RedisLink {
 /** Our own deadline passed; {@link wrap} makes it typed. */
 class DeadlineError extends Error {}
 
+/**
+ * A TLS certificate check that failed: retrying cannot fix it, so opening
+ * stops at once. Node's TLS codes (Deno's node:tls maps rustls's reasons
+ * to them).
+ */
+function untrusted(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code);
+}
+
 function wrap(path: string, op: string, timeout: number, err: unknown) {
+  if (untrusted(err)) {
+    return new StorageError(
+      path,
+      `Redis at ${path} refused: its TLS certificate is not trusted (${
+        (err as Error).message
+      }); give the authority that signed it as redis.tls.ca (PEM text), or fix the server's certificate`,
+      { cause: err },
+    );
+  }
   if (
     err instanceof Deno.errors.NotCapable ||
     err instanceof Deno.errors.PermissionDenied

@@ -139,6 +139,8 @@ export class NamespaceKeys {
   readonly fixed: readonly string[];
   /** The text every entry key starts with. */
   readonly entryPrefix: string;
+  /** The namespace's member in the registry ({@link registryMember}). */
+  readonly member: string;
 
   /** `prefix` must not contain `{` (see {@link checkKeyPrefix}). */
   constructor(prefix: string, space: Space, ns: string) {
@@ -157,6 +159,7 @@ export class NamespaceKeys {
       this.writes,
     ];
     this.entryPrefix = head + "e";
+    this.member = registryMember(space, ns);
   }
 
   /**

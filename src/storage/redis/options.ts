@@ -48,6 +48,14 @@ export interface RedisOptions {
    * only (not a cluster). Off by default.
    */
   nearCache?: boolean | { maxEntries?: number };
+  /**
+   * TLS settings for `rediss://` URLs (without them, `rediss://` trusts
+   * the system's certificate authorities). `ca`: the certificate
+   * authorities to trust instead, as PEM text (one string or several), for
+   * a server whose certificate a private CA signed. Needs `rediss://`; for
+   * a cluster, applies to every node.
+   */
+  tls?: { ca?: string | string[] };
 }
 
 /** {@link RedisOptions} checked, with defaults filled in. */
@@ -64,6 +72,8 @@ export interface ResolvedRedisOptions {
   commandTimeoutMs: number;
   /** Most entries of the near cache, or `null` when it is off. */
   nearCache: number | null;
+  /** Certificate authorities to trust (PEM), or `null` for the system's. */
+  tlsCa: string[] | null;
   /** Where the data lives, without passwords, for messages. */
   path: string;
 }
@@ -75,6 +85,7 @@ const KNOWN = [
   "connectTimeoutMs",
   "commandTimeoutMs",
   "nearCache",
+  "tls",
 ] as const;
 
 function checkUrl(value: unknown, where: string): URL {
@@ -85,7 +96,9 @@ function checkUrl(value: unknown, where: string): URL {
   } catch {
     throw new InvalidInputError(
       `${where} must be a URL like "redis://127.0.0.1:6379/0", got ${
-        JSON.stringify(value)
+        JSON.stringify(
+          typeof value === "string" ? redactLoosely(value) : typeof value,
+        )
       }`,
     );
   }
@@ -97,6 +110,23 @@ function checkUrl(value: unknown, where: string): URL {
     );
   }
   return url;
+}
+
+/**
+ * A string that is not a valid URL, for messages: whatever stands between
+ * the first `:` after `//` and the last `@` is taken for a password (it may
+ * hold any character, so the parser cannot be trusted to find it) and
+ * shown as `***`. Hiding too much is harmless here; showing a password is
+ * not.
+ */
+function redactLoosely(value: string): string {
+  const at = value.lastIndexOf("@");
+  if (at === -1) return value;
+  const slashes = value.indexOf("//");
+  const from = slashes === -1 || slashes > at ? 0 : slashes + 2;
+  const colon = value.indexOf(":", from);
+  if (colon === -1 || colon > at) return value;
+  return value.slice(0, colon + 1) + "***" + value.slice(at);
 }
 
 /**
@@ -124,6 +154,41 @@ function positive(name: string, value: unknown, fallback: number): number {
     );
   }
   return value;
+}
+
+function checkTls(o: RedisOptions): string[] | null {
+  if (o.tls === undefined) return null;
+  if (typeof o.tls !== "object" || o.tls === null) {
+    throw new InvalidInputError(
+      `redis.tls must be an object like { ca: "-----BEGIN CERTIFICATE-----..." }, got ${
+        JSON.stringify(o.tls)
+      }`,
+    );
+  }
+  checkOptions(o.tls, ["ca"], "redis.tls");
+  const urls = o.url !== undefined ? [o.url] : o.cluster ?? [];
+  const plain = urls.find((u) => !u.startsWith("rediss:"));
+  if (plain !== undefined) {
+    throw new InvalidInputError(
+      `redis.tls applies to rediss:// URLs only, but ${
+        JSON.stringify(redactUrl(plain))
+      } is plain redis://; use rediss:// (TLS) or leave tls out`,
+    );
+  }
+  const ca = o.tls.ca;
+  if (ca === undefined) return null;
+  const list = typeof ca === "string" ? [ca] : ca;
+  if (
+    !Array.isArray(list) || list.length === 0 ||
+    !list.every((c) =>
+      typeof c === "string" && c.includes("-----BEGIN CERTIFICATE-----")
+    )
+  ) {
+    throw new InvalidInputError(
+      'redis.tls.ca must be PEM text ("-----BEGIN CERTIFICATE-----...", e.g. Deno.readTextFileSync("ca.crt")) or a non-empty list of them',
+    );
+  }
+  return [...list];
 }
 
 /**
@@ -182,6 +247,7 @@ export function resolveRedisOptions(options: unknown): ResolvedRedisOptions {
   }
   return {
     nearCache,
+    tlsCa: checkTls(o),
     url: o.url ?? null,
     cluster: o.cluster ? [...o.cluster] : null,
     keyPrefix: o.keyPrefix === undefined ? "sc:" : checkKeyPrefix(o.keyPrefix),
