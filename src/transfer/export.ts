@@ -15,6 +15,7 @@
  */
 import type { SupCache } from "../cache/cache.ts";
 import { NamespaceNotFoundError } from "./errors.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** The `format` field of an export's first line. */
 export const EXPORT_FORMAT = "sup-cache-export";
@@ -24,7 +25,7 @@ export const EXPORT_VERSION = 1;
 /** One exported entry: one line of an export. */
 export interface ExportLine {
   /** `"cache"` (expiring) or `"store"` (never-expiring) keyspace. */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** The namespace (plugin name). */
   namespace: string;
   /** The key. */
@@ -40,7 +41,7 @@ export interface ExportOptions {
   /** Only these namespace names (both kinds); default every namespace. */
   namespaces?: string[];
   /** Only this kind; default both. */
-  kind?: "cache" | "store";
+  kind?: Keyspace;
   /** Told the running count of exported entries. */
   onProgress?: (entries: number, total: number) => void;
 }

@@ -23,6 +23,7 @@ import { EXPORT_FORMAT, EXPORT_VERSION } from "./export.ts";
 import { splitLines } from "./lines.ts";
 import { isExpiryInRange } from "./time.ts";
 import { type Entry, EntryWriter, type WriteOptions } from "./write.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** Bytes of an input, readable as many times as it is called. */
 export type ByteSource = () =>
@@ -34,7 +35,7 @@ export interface Skipped {
   /** Line number in the input (1-based). */
   line: number;
   /** `"cache"` or `"store"`. */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** The namespace. */
   namespace: string;
   /** The key. */

@@ -25,6 +25,7 @@ import { InvalidInputError } from "../errors.ts";
 import { InputFormatError } from "./errors.ts";
 import { isExpiryInRange, MAX_TIME_MS } from "./time.ts";
 import { type Entry, EntryWriter, type WriteOptions } from "./write.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** A sup row that was not moved, and why. */
 export interface SupSkipped {
@@ -39,7 +40,7 @@ export interface SupImportReport {
   /** The sup database read. */
   source: string;
   /** The keyspace written: `"cache"` or `"store"`. */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** Rows in sup's table. */
   total: number;
   /** Entries written. */
@@ -55,7 +56,7 @@ export interface SupImportReport {
 /** How to import. */
 export interface SupImportOptions extends WriteOptions {
   /** Which keyspace to fill; default from the file name (`cache.db` or `store.db`). */
-  kind?: "cache" | "store";
+  kind?: Keyspace;
   /** Told the running count of rows handled, and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -169,15 +170,15 @@ export function splitSupKey(
  */
 export function checkSupDatabase(
   path: string,
-  kind?: "cache" | "store",
-): "cache" | "store" {
+  kind?: Keyspace,
+): Keyspace {
   const resolved = kindOf(path, kind);
   openSup(path).close();
   return resolved;
 }
 
 /** The keyspace a sup file feeds, from its name, unless given. */
-function kindOf(path: string, kind: "cache" | "store" | undefined) {
+function kindOf(path: string, kind: Keyspace | undefined) {
   if (kind) return kind;
   const name = basename(path);
   if (name === "cache.db") return "cache";
@@ -322,7 +323,7 @@ function showKey(bytes: Uint8Array): string {
 
 /** The entry a sup row becomes, or why it cannot move. */
 function toEntry(
-  kind: "cache" | "store",
+  kind: Keyspace,
   row: Record<string, unknown>,
 ): Entry | string {
   if (!(row.key instanceof Uint8Array)) return "the key is not text";

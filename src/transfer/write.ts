@@ -13,11 +13,12 @@ import {
   LimitExceededError,
   QuotaExceededError,
 } from "../errors.ts";
+import type { Keyspace } from "../cache/types.ts";
 
 /** An entry to write. */
 export interface Entry {
   /** `"cache"` or `"store"` keyspace. */
-  kind: "cache" | "store";
+  kind: Keyspace;
   /** The namespace. */
   namespace: string;
   /** The key. */
