@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { createSupCache, SchemaVersionError, StorageError } from "../mod.ts";
+import { TestClock } from "../src/testing/clock.ts";
 import { text, withDataDir } from "./support/drivers.ts";
 
 Deno.test("a file from a newer schema is refused and left untouched", () =>
@@ -328,10 +329,18 @@ Deno.test("a schema-3 file written by schema-3 code is upgraded to 4: the update
       new URL("./fixtures/schema3/cache.db", import.meta.url),
       file,
     );
+    // Its entries carry the default one-hour TTL from when it was written:
+    // read them a minute after that, not at today's time.
+    const fixture = new DatabaseSync(file, { readOnly: true });
+    const writtenAt = Number(
+      fixture.prepare("SELECT max(written_at) AS t FROM entries").get()!.t,
+    );
+    fixture.close();
     {
       await using cache = await createSupCache({
         dataDir: dir,
         sweepIntervalMs: 0,
+        clock: new TestClock(writtenAt + 60_000),
       });
       const ns = cache.namespace("counter");
       assert.equal(text(await ns.get("greeting")), "hello");
