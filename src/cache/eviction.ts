@@ -63,8 +63,10 @@ const MAX_ROWS = 4_096;
  * console.log(EVICT_IN_WRITE.maxRows); // 4096
  * ```
  */
-export const EVICT_IN_WRITE: { readonly batch: number; readonly maxRows: number } =
-  Object.freeze({ batch: BATCH_MAX, maxRows: MAX_ROWS });
+export const EVICT_IN_WRITE: {
+  readonly batch: number;
+  readonly maxRows: number;
+} = Object.freeze({ batch: BATCH_MAX, maxRows: MAX_ROWS });
 
 const PRIMITIVES = ["getValueUsed", "touch", "counts", "evict"] as const;
 

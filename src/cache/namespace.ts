@@ -28,7 +28,7 @@ import {
   type WriteExtras,
 } from "../storage/backend.ts";
 import type { Clock } from "./clock.ts";
-import { canEvict, Eviction, EVICT_IN_WRITE } from "./eviction.ts";
+import { canEvict, EVICT_IN_WRITE, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { listRange, nextCursor } from "./paging.ts";
 import { all, type Op, runAsync, runSync, then, wait } from "./run.ts";
