@@ -386,3 +386,25 @@ testEachRedis(
     }
   },
 );
+
+testEachRedis(
+  "evict: an overwrite counts as a use (the entry's write time, not its creation)",
+  async (target) => {
+    await using t = await open(target, {
+      ttl: null,
+      limits: { maxKeys: 200 },
+    });
+    const ns = t.cache.namespace("n");
+    const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+    // Created first, so by creation time the oldest of all; kept fresh
+    // only by being written again.
+    for (const k of hot) await ns.set(k, "h");
+    for (let i = 0; i < 2_000; i++) {
+      await ns.set(`cold${i}`, "c");
+      t.clock.advance(1_000);
+      if (i % 10 === 0) { for (const k of hot) await ns.set(k, `h${i}`); }
+    }
+    assert.ok((await ns.stats()).keys <= 200);
+    for (const k of hot) assert.equal(await ns.has(k), true, k);
+  },
+);

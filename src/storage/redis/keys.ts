@@ -133,7 +133,7 @@ export class NamespaceKeys {
   readonly sizes: string;
   /** Key scored by expiry. */
   readonly expiries: string;
-  /** Key scored by write time. */
+  /** Key scored by creation time (see `USAGE` in scripts.ts). */
   readonly writes: string;
   /** Key -> last recorded read (eviction.ts `usedKey`). */
   readonly used: string;

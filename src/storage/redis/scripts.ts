@@ -113,7 +113,6 @@ local function put(m, e, key, value, xat, size, now, old)
       redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
     end
   end
-  redis.call('ZADD', W, now, key)
   if old then
     local oldSize = tonumber(old)
     if oldSize ~= size then
@@ -121,6 +120,11 @@ local function put(m, e, key, value, xat, size, now, old)
       m.bytes = m.bytes - oldSize + size
     end
   else
+    -- The write-time set is scored at creation only: an overwrite leaves
+    -- the score at or before the entry's \`w\`, and USAGE (its only reader)
+    -- moves a stale first member up when it meets one. One ZADD less on
+    -- every overwrite.
+    redis.call('ZADD', W, now, key)
     redis.call('ZADD', I, 0, key)
     redis.call('HSET', S, key, string.format('%d', size))
     m.keys = m.keys + 1
@@ -165,6 +169,7 @@ local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
     take(k, false)
   end
   local hand = redis.call('HGET', M, 'hand') or ''
+  local prefix = string.sub(M, 1, -2) .. 'e'
   local windows = 0
   while not enough() and freedK < maxRows and windows < 64 do
     windows = windows + 1
@@ -178,7 +183,7 @@ local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
       if #rows < 256 then hand = '' else hand = rows[#rows] end
       local cand = {}
       for _, k in ipairs(rows) do
-        local used = tonumber(redis.call('ZSCORE', W, k) or 0)
+        local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
         local r = redis.call('ZSCORE', U, k)
         if r and tonumber(r) > used then used = tonumber(r) end
         cand[#cand + 1] = {k, used}
@@ -192,7 +197,6 @@ local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
     end
   end
   if freedK < needK or freedB < needB then return nil end
-  local prefix = string.sub(M, 1, -2) .. 'e'
   for _, k in ipairs(plan) do
     redis.call('DEL', prefix .. k)
     redis.call('HDEL', S, k)
@@ -212,29 +216,21 @@ end
 // write's own script, so the two land together or not at all.
 const MARK = `
 local function mark(e, key, sender)
-  if sender == '' or redis.call('EXISTS', e) == 0 then return end
+  if redis.call('EXISTS', e) == 0 then return end
   redis.call('HSET', e, 'a' .. sender, '1')
   redis.call('ZADD', A, 0, #sender .. ':' .. sender .. key)
 end
 `;
 
-// The tail of SET and INCREMENT: try the write, evicting when asked and
-// needed; go() writes, size is the new entry's size. Returns whether
-// it wrote, the entries evicted and the namespace's evictions so far (-1
-// when it did not evict).
-const WRITE_OR_EVICT = `
-local function writeOrEvict(m, key, old, size, maxB, maxK, batch, maxRows, now, go)
-  local evicted, total = 0, -1
-  if not fits(m, old, size, maxB, maxK) then
-    if not batch then return false end
-    local oldSize = old and tonumber(old) or 0
-    if size - oldSize > maxB or (old and 0 or 1) > maxK then return false end
-    evicted, total = room(m, key, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
-    if not evicted then return false end
-  end
-  go()
-  save(m)
-  return true, evicted, total
+// At the quota with eviction asked for (a batch size): make room, or say
+// why not. Returns the entries evicted and the evictions so far, or nil
+// when the write cannot land.
+const MAKE_ROOM = `
+local function makeRoom(m, key, old, size, maxB, maxK, batch, maxRows, now)
+  if not batch then return nil end
+  local oldSize = old and tonumber(old) or 0
+  if size - oldSize > maxB or (old and 0 or 1) > maxK then return nil end
+  return room(m, key, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
 end
 `;
 
@@ -249,16 +245,19 @@ end
 export const SET: LuaScript = script(
   "set",
   `#!lua
-${HEAD + META + FITS + PUT + ROOM + MARK + WRITE_OR_EVICT}
+${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
 local m = meta()
-local ok, evicted, total = writeOrEvict(m, key, old, size, tonumber(ARGV[6]), tonumber(ARGV[7]),
-  tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[5], function()
-    put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
-    mark(e, key, ARGV[8])
-  end)
-if not ok then return {0, m.keys, m.bytes, 0, -1} end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if not fits(m, old, size, maxB, maxK) then
+  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[5])
+  if not evicted then return {0, m.keys, m.bytes, 0, -1} end
+end
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
+if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
+save(m)
 return {1, m.keys, m.bytes, evicted, total}
 `,
 );
@@ -359,7 +358,7 @@ return out
 export const INCREMENT: LuaScript = script(
   "increment",
   `#!lua
-${HEAD + META + FITS + PUT + ROOM + MARK + WRITE_OR_EVICT}
+${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x')
 local v, x = cur[1], cur[2]
@@ -381,12 +380,15 @@ local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
 local old = redis.call('HGET', S, key)
 local m = meta()
-local ok, evicted, total = writeOrEvict(m, key, old, size, tonumber(ARGV[6]), tonumber(ARGV[7]),
-  tonumber(ARGV[9]), tonumber(ARGV[10]), now, function()
-    put(m, e, key, text, xat, size, ARGV[5], old)
-    mark(e, key, ARGV[8])
-  end)
-if not ok then return {'quota', '', m.keys, m.bytes} end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if not fits(m, old, size, maxB, maxK) then
+  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), now)
+  if not evicted then return {'quota', '', m.keys, m.bytes} end
+end
+put(m, e, key, text, xat, size, ARGV[5], old)
+if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
+save(m)
 return {'ok', text, m.keys, m.bytes, evicted, total}
 `,
 );
@@ -525,13 +527,29 @@ return 1
 /**
  * KEYS: 5 fixed. Returns keys, bytes, hits, misses, earliest expiry ("" =
  * none), earliest write ("" = none), evictions, all as text.
+ *
+ * The write-time set holds each key's creation time, at or before its
+ * entry's \`w\` (an overwrite does not touch it; see PUT). The first member
+ * is the oldest write when its score is its entry's \`w\`; a stale one is
+ * moved up to it and the next looked at (each overwrite costs at most one
+ * such step, once), up to 100 per call, so a call stays bounded; after 100
+ * the answer is a lower bound. Data written by the layout that scored
+ * every write is already exact, so it reads the same.
  */
 export const USAGE: LuaScript = script(
   "usage",
-  `#!lua flags=no-writes
+  `#!lua
 local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses', 'evictions')
 local x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+local prefix = string.sub(KEYS[1], 1, -2) .. 'e'
+local w
+for _ = 1, 100 do
+  w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  if #w == 0 then break end
+  local at = redis.call('HGET', prefix .. w[1], 'w')
+  if not at or tonumber(at) <= tonumber(w[2]) then break end
+  redis.call('ZADD', KEYS[5], at, w[1])
+end
 return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or '', u[5] or '0'}
 `,
 );
