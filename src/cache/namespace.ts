@@ -315,9 +315,9 @@ export class NamespaceCore {
 
   /**
    * Run `write` and, when a sender is being acted for, record the
-   * attribution with it: in one transaction on SQLite; right after it on
-   * Redis, which has no transaction (a crash between the two leaves the
-   * entry unattributed, still found by the key-segment rule).
+   * attribution with it: in one transaction on SQLite; on a backend with
+   * `writeExtras` (Redis) the write itself carries the sender (#extras),
+   * so this adds nothing; on any other, right after the write.
    */
   #attributed<T>(key: string, write: () => Op<T>): Op<T> {
     // Not a generator itself: outside a message (every write but a
