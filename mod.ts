@@ -87,6 +87,7 @@ export type {
   UsageCounters,
   UsedValue,
   VersionCheck,
+  WriteExtras,
 } from "./src/storage/backend.ts";
 export { QuotaRefusal, SPACE_NAMES } from "./src/storage/backend.ts";
 export type { RedisOptions } from "./src/storage/redis/options.ts";

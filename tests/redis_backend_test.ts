@@ -876,4 +876,42 @@ testEachRedis("versions past 10^14 stay exact integers", async (t) => {
   });
 });
 
+testEachRedis(
+  "usage: oldest follows overwrites, and reads data whose every write was scored (the earlier layout)",
+  async (t) => {
+    await withBackend(t, async (b) => {
+      const v = enc.encode("v");
+      const base = Date.now();
+      await b.set(0, "old", "a", v, null, 2, base + 1, null);
+      await b.set(0, "old", "b", v, null, 2, base + 2, null);
+      await b.set(0, "old", "c", enc.encode("7"), null, 2, base + 3, null);
+      assert.equal((await b.usage(0, "old")).oldest, base + 1);
+      // Overwrites leave the write-time set alone; usage still finds the
+      // oldest write among what is stored.
+      await b.set(0, "old", "a", v, null, 2, base + 4, null);
+      await b.set(0, "old", "b", v, null, 2, base + 5, null);
+      assert.equal((await b.usage(0, "old")).oldest, base + 3);
+      assert.deepEqual(
+        await b.increment(0, "old", "c", 1, null, 1, base + 6, null),
+        { kind: "ok", value: 8 },
+      );
+      assert.equal((await b.usage(0, "old")).oldest, base + 4);
+      // The layout before this one scored every write: a member already at
+      // its entry's write time reads the same.
+      const k = new NamespaceKeys(t.options.keyPrefix, 0, "old");
+      const reply = await rawCommandFor(t, "a", [
+        "ZADD",
+        k.writes,
+        String(base + 4),
+      ]);
+      assert.equal(reply, ":0\r\n");
+      assert.equal((await b.usage(0, "old")).oldest, base + 4);
+      await b.delete(0, "old", "a", base + 7);
+      assert.equal((await b.usage(0, "old")).oldest, base + 5);
+      await b.clear(0, "old");
+      assert.equal((await b.usage(0, "old")).oldest, null);
+    });
+  },
+);
+
 stopSharedRedis();

@@ -22,9 +22,10 @@
  * Written once for every backend that has the optional primitives
  * (`getValueUsed`, `touch`, `counts`, `evict`): on a backend with
  * transactions (SQLite) the eviction and the write that needed it are one
- * transaction; on one without (Redis) each is atomic on its own, so another
- * writer may take the room between them, and the write is tried once more
- * after a second eviction before it is refused.
+ * transaction; a backend without transactions (Redis) says `writeExtras`
+ * and evicts inside the write's own script (`EVICT_IN_WRITE`), so another
+ * writer cannot take the room in between; this two-step path is then only
+ * the fallback of a write that still found no room.
  *
  * @module
  */
@@ -51,6 +52,22 @@ const BATCH_MAX = 640;
 /** Most entries one write may evict; past that the write is refused. */
 const MAX_ROWS = 4_096;
 
+/**
+ * What a write asks a backend with `writeExtras` to evict in its own
+ * atomic step (see `WriteExtras.evict`): the same bounds as
+ * {@link Eviction.makeRoom}.
+ *
+ * @example
+ * ```ts
+ * import { EVICT_IN_WRITE } from "./eviction.ts";
+ * console.log(EVICT_IN_WRITE.maxRows); // 4096
+ * ```
+ */
+export const EVICT_IN_WRITE: {
+  readonly batch: number;
+  readonly maxRows: number;
+} = Object.freeze({ batch: BATCH_MAX, maxRows: MAX_ROWS });
+
 const PRIMITIVES = ["getValueUsed", "touch", "counts", "evict"] as const;
 
 /** A backend with the eviction primitives (either kind). */
@@ -76,6 +93,8 @@ export class Eviction {
   readonly #clock: Clock;
   readonly #reads = new Map<string, number>();
   readonly #checkEvery: number;
+  /** Recorded reads held before they are written. */
+  readonly #touchBatch: number;
   #writes = 0;
 
   constructor(
@@ -90,6 +109,10 @@ export class Eviction {
     this.#ns = ns;
     this.#quota = quota;
     this.#clock = clock;
+    // A backend that evicts inside its writes (writeExtras) gets no flush
+    // before an eviction, so each recorded read (one per key per
+    // TOUCH_EVERY_MS) is written at once.
+    this.#touchBatch = backend.writeExtras === true ? 1 : TOUCH_BATCH;
     // Often enough that a namespace filling up is seen well before it is
     // full: a sixteenth of the quota, and at least every 64 writes.
     this.#checkEvery = Math.max(
@@ -155,7 +178,7 @@ export class Eviction {
       return false;
     }
     this.#reads.set(key, now);
-    return this.#reads.size >= TOUCH_BATCH;
+    return this.#reads.size >= this.#touchBatch;
   }
 
   /** Write recorded reads (joining a transaction the caller holds). */

@@ -25,9 +25,10 @@ import {
   QuotaRefusal,
   type Space,
   type VersionCheck,
+  type WriteExtras,
 } from "../storage/backend.ts";
 import type { Clock } from "./clock.ts";
-import { canEvict, Eviction } from "./eviction.ts";
+import { canEvict, EVICT_IN_WRITE, Eviction } from "./eviction.ts";
 import type { ResolvedLimits } from "./options.ts";
 import { listRange, nextCursor } from "./paging.ts";
 import { all, type Op, runAsync, runSync, then, wait } from "./run.ts";
@@ -181,6 +182,12 @@ export class NamespaceCore {
    * plugin's handling of a message.
    */
   #sender: string | null = null;
+  /**
+   * What `set` and `increment` ask of a backend with `writeExtras` (the
+   * sender, eviction at the quota, in the write's own atomic step);
+   * `undefined` on any other backend.
+   */
+  #extras: WriteExtras | undefined;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -201,6 +208,15 @@ export class NamespaceCore {
       if (this.sync) runSync(this.#eviction.check());
       else this.#eviction.checkSoon();
     }
+    this.#extras = this.#extrasFor(null);
+  }
+
+  #extrasFor(sender: string | null): WriteExtras | undefined {
+    if (this.#backend.writeExtras !== true) return undefined;
+    const extras: WriteExtras = {};
+    if (sender !== null) extras.sender = sender;
+    if (this.#eviction !== null) extras.evict = EVICT_IN_WRITE;
+    return extras;
   }
 
   /** Throws `ClosedError` once the cache is closed. */
@@ -225,6 +241,7 @@ export class NamespaceCore {
   /** Attribute later writes to `sender` (the host, around a message). */
   actFor(sender: string | null): void {
     this.#sender = sender;
+    this.#extras = this.#extrasFor(sender);
   }
 
   #checkKey(key: string): number {
@@ -298,15 +315,18 @@ export class NamespaceCore {
 
   /**
    * Run `write` and, when a sender is being acted for, record the
-   * attribution with it: in one transaction on SQLite; right after it on
-   * Redis, which has no transaction (a crash between the two leaves the
-   * entry unattributed, still found by the key-segment rule).
+   * attribution with it: in one transaction on SQLite; on a backend with
+   * `writeExtras` (Redis) the write itself carries the sender (#extras),
+   * so this adds nothing; on any other, right after the write.
    */
   #attributed<T>(key: string, write: () => Op<T>): Op<T> {
     // Not a generator itself: outside a message (every write but a
     // plugin's) the write runs with no extra generator around it.
     const sender = this.#sender;
-    if (sender === null || this.#backend.attribute === undefined) {
+    if (
+      sender === null || this.#backend.attribute === undefined ||
+      this.#backend.writeExtras === true
+    ) {
       return write();
     }
     return this.#attributedTo(sender, key, write);
@@ -350,6 +370,7 @@ export class NamespaceCore {
         size,
         this.#ctx.clock.now(),
         this.#ctx.quota,
+        this.#extras,
       );
     // Every write op tries once inline, as here, and only a refused write
     // enters the generators of the slow path: nested generators cost
@@ -535,6 +556,7 @@ export class NamespaceCore {
           keySize,
           this.#ctx.clock.now(),
           this.#ctx.quota,
+          this.#extras,
         ),
         answered,
       );

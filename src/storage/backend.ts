@@ -201,6 +201,33 @@ export interface EvictionResult {
   bytes: number;
 }
 
+/**
+ * What a single-key write may do in the same atomic step, for a backend
+ * that says {@link Backend.writeExtras}: record who it was made for, and
+ * make room by eviction when the namespace is at its quota. Without
+ * `writeExtras` the cache does both with the separate primitives
+ * (`attribute`, `evict`).
+ *
+ * @example
+ * ```ts
+ * import type { WriteExtras } from "./backend.ts";
+ * const extras: WriteExtras = { sender: "ada", evict: { batch: 640, maxRows: 4096 } };
+ * console.log(extras.evict?.batch); // 640
+ * ```
+ */
+export interface WriteExtras {
+  /** The write is made for this sender (see {@link Backend.attribute}). */
+  sender?: string;
+  /**
+   * At the quota, evict as {@link Backend.evict} would (expired entries
+   * first, then the least recently used; never the key being written),
+   * freeing what the write needs and at least `min(batch, capacity / 16)`
+   * entries, at most `maxRows`; nothing is evicted when the write still
+   * would not fit.
+   */
+  evict?: { batch: number; maxRows: number };
+}
+
 /** One write of a {@link Backend.writeMany} batch. */
 export interface BatchWrite {
   /** The key. */
@@ -258,6 +285,13 @@ export class QuotaRefusal extends Error {
 export interface Backend {
   /** Absent or `false`: synchronous. {@link AsyncBackend} says `true`. */
   readonly async?: false;
+  /**
+   * `true` when `set` and `increment` honour {@link WriteExtras} (record
+   * the sender and evict in the same atomic step as the write): a backend
+   * without transactions needs it for that. Absent: the cache calls
+   * `attribute` and `evict` itself (in one transaction, on SQLite).
+   */
+  readonly writeExtras?: boolean;
   /** Where the data lives (a file path, or `":memory:"`), without credentials. */
   readonly path: string;
   /** The live entry (expiresAt > now or null), or `undefined`. */
@@ -277,6 +311,7 @@ export interface Backend {
   /**
    * Insert or replace; `size` is key bytes + value bytes, `now` the write
    * time. Returns `false` (and writes nothing) when `quota` would be exceeded.
+   * `extras` only when the backend says {@link Backend.writeExtras}.
    */
   set(
     space: Space,
@@ -287,6 +322,7 @@ export interface Backend {
     size: number,
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): boolean;
   /**
    * Apply sets and deletes in order in one transaction (joining an outer
@@ -336,6 +372,7 @@ export interface Backend {
     keySize: number,
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): string | IncrementResult | undefined;
   /** Delete the row; returns whether a live row was deleted. */
   delete(space: Space, ns: string, key: string, now: number): boolean;

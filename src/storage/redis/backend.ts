@@ -27,6 +27,7 @@ import type {
   SweepCursor,
   UsedValue,
   VersionCheck,
+  WriteExtras,
 } from "../backend.ts";
 import { type RedisArg, RedisLink } from "./connection.ts";
 import { NamespaceKeys, parseRegistryMember, registryMember } from "./keys.ts";
@@ -105,6 +106,8 @@ function byteOrder(a: string, b: string): number {
  */
 export class RedisBackend implements AsyncBackend {
   readonly async = true as const;
+  /** The write scripts record the sender and evict themselves (see `WriteExtras`). */
+  readonly writeExtras = true;
   readonly path: string;
   readonly #link: RedisLink;
   readonly #prefix: string;
@@ -342,6 +345,7 @@ export class RedisBackend implements AsyncBackend {
     size: number,
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): Promise<boolean> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
@@ -349,6 +353,7 @@ export class RedisBackend implements AsyncBackend {
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
     const f = k.fixed;
+    const evict = extras?.evict;
     const work = this.#link.run<number[]>(SET, [
       f[0],
       f[1],
@@ -356,6 +361,8 @@ export class RedisBackend implements AsyncBackend {
       f[3],
       f[4],
       entry,
+      k.used,
+      k.attributions,
     ], [
       key,
       asBuffer(value),
@@ -364,12 +371,23 @@ export class RedisBackend implements AsyncBackend {
       String(now),
       quota === null ? "" : String(quota.maxBytes),
       quota === null ? "" : String(quota.maxKeys),
+      extras?.sender ?? "",
+      evict === undefined ? "" : String(evict.batch),
+      evict === undefined ? "" : String(evict.maxRows),
     ]);
-    const [written, keys, bytes] = registering === undefined
+    const [written, keys, bytes, evicted, total] = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, keys, bytes);
+    if (evicted > 0) this.#evicted(k.member, total);
     return written === 1;
+  }
+
+  /** A write script evicted: the near cache and the known count follow. */
+  #evicted(member: string, total: number): void {
+    this.#forget(null);
+    const known = this.#known.get(member);
+    if (known !== undefined) known.evictions = Number(total);
   }
 
   async delete(
@@ -605,6 +623,7 @@ export class RedisBackend implements AsyncBackend {
     keySize: number,
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): Promise<IncrementResult> {
     checkWellFormed(key);
     const k = this.#ns(space, ns);
@@ -612,6 +631,7 @@ export class RedisBackend implements AsyncBackend {
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
     const f = k.fixed;
+    const evict = extras?.evict;
     const work = this.#link.run<Buffer[]>(INCREMENT, [
       f[0],
       f[1],
@@ -619,6 +639,8 @@ export class RedisBackend implements AsyncBackend {
       f[3],
       f[4],
       entry,
+      k.used,
+      k.attributions,
     ], [
       key,
       String(by),
@@ -627,11 +649,18 @@ export class RedisBackend implements AsyncBackend {
       String(now),
       quota === null ? "" : String(quota.maxBytes),
       quota === null ? "" : String(quota.maxKeys),
+      extras?.sender ?? "",
+      evict === undefined ? "" : String(evict.batch),
+      evict === undefined ? "" : String(evict.maxRows),
     ], true);
     const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, reply[2], reply[3]);
+    // Integers arrive as numbers even with Buffer replies.
+    if (reply.length > 4 && Number(reply[4]) > 0) {
+      this.#evicted(k.member, Number(reply[5]));
+    }
     // Compare bytes, not decoded text: "ok" is the answer almost always.
     const kind = reply[0];
     if (kind.length === 2 && kind[0] === 0x6f && kind[1] === 0x6b) {

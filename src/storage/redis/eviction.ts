@@ -154,7 +154,7 @@ while not enough() and freedK < maxRows and windows < ${EVICT_MAX_WINDOWS} do
     if #rows < window then hand = '' else hand = rows[#rows] end
     local cand = {}
     for _, k in ipairs(rows) do
-      local used = tonumber(redis.call('ZSCORE', W, k) or 0)
+      local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
       local r = redis.call('ZSCORE', U, k)
       if r and tonumber(r) > used then used = tonumber(r) end
       cand[#cand + 1] = {k, used}

@@ -133,8 +133,12 @@ export class NamespaceKeys {
   readonly sizes: string;
   /** Key scored by expiry. */
   readonly expiries: string;
-  /** Key scored by write time. */
+  /** Key scored by creation time (see `USAGE` in scripts.ts). */
   readonly writes: string;
+  /** Key -> last recorded read (eviction.ts `usedKey`). */
+  readonly used: string;
+  /** Who entries were written for (attribution.ts `attributionKey`). */
+  readonly attributions: string;
   /** The five bookkeeping keys in the order every script takes them. */
   readonly fixed: readonly string[];
   /** The text every entry key starts with. */
@@ -151,6 +155,8 @@ export class NamespaceKeys {
     this.sizes = head + "s";
     this.expiries = head + "x";
     this.writes = head + "w";
+    this.used = head + "u";
+    this.attributions = head + "a";
     this.fixed = [
       this.meta,
       this.index,

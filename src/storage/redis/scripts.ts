@@ -113,7 +113,6 @@ local function put(m, e, key, value, xat, size, now, old)
       redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
     end
   end
-  redis.call('ZADD', W, now, key)
   if old then
     local oldSize = tonumber(old)
     if oldSize ~= size then
@@ -121,6 +120,11 @@ local function put(m, e, key, value, xat, size, now, old)
       m.bytes = m.bytes - oldSize + size
     end
   else
+    -- The write-time set is scored at creation only: an overwrite leaves
+    -- the score at or before the entry's \`w\`, and USAGE (its only reader)
+    -- moves a stale first member up when it meets one. One ZADD less on
+    -- every overwrite.
+    redis.call('ZADD', W, now, key)
     redis.call('ZADD', I, 0, key)
     redis.call('HSET', S, key, string.format('%d', size))
     m.keys = m.keys + 1
@@ -130,23 +134,131 @@ end
 `;
 const PRELUDE = HEAD + META + FORGET + FITS + PUT;
 
+// Eviction inside a write (SET, INCREMENT with `evict` arguments): the
+// same choice as the EVICT script (eviction.ts; expired entries first, then
+// the least recently used quarter of windows of the index taken round from
+// the shared hand), but planned before anything is deleted: the entries go
+// only when the write then fits, so a refused write evicts nothing and
+// Redis never needs a rollback. The key being written is never a
+// candidate. Returns how many went (nil = no room) and the evictions so far.
+const ROOM = `
+local U, A = KEYS[7], KEYS[8]
+local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
+  local needK, needB = m.keys + addK - maxK, m.bytes + addB - maxB
+  local cap = maxK
+  if m.keys > 0 and m.bytes > 0 then cap = math.min(maxK, maxB / (m.bytes / m.keys)) end
+  local atLeast = math.max(1, math.min(batch, math.floor(cap / 16)))
+  local plan, seen, freedK, freedB, lru = {}, {}, 0, 0, 0
+  -- Expired entries are a batch of their own: once some were found, no
+  -- live entry goes beyond what the write needs.
+  local function enough()
+    return freedK >= needK and freedB >= needB and (freedK >= atLeast or (freedK > 0 and lru == 0))
+  end
+  local function take(k, isLru)
+    if k == key or seen[k] then return end
+    local size = redis.call('HGET', S, k)
+    if not size then return end
+    seen[k] = true
+    plan[#plan + 1] = k
+    freedK = freedK + 1
+    freedB = freedB + tonumber(size)
+    if isLru then lru = lru + 1 end
+  end
+  for _, k in ipairs(redis.call('ZRANGEBYSCORE', X, '-inf', now, 'LIMIT', 0, maxRows + 1)) do
+    if enough() or freedK >= maxRows then break end
+    take(k, false)
+  end
+  local hand = redis.call('HGET', M, 'hand') or ''
+  local prefix = string.sub(M, 1, -2) .. 'e'
+  local windows = 0
+  while not enough() and freedK < maxRows and windows < 64 do
+    windows = windows + 1
+    local lo = '-'
+    if hand ~= '' then lo = '(' .. hand end
+    local rows = redis.call('ZRANGEBYLEX', I, lo, '+', 'LIMIT', 0, 256)
+    if #rows == 0 then
+      if hand == '' then break end
+      hand = ''
+    else
+      if #rows < 256 then hand = '' else hand = rows[#rows] end
+      local cand = {}
+      for _, k in ipairs(rows) do
+        local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
+        local r = redis.call('ZSCORE', U, k)
+        if r and tonumber(r) > used then used = tonumber(r) end
+        cand[#cand + 1] = {k, used}
+      end
+      table.sort(cand, function(a, b) return a[2] < b[2] end)
+      local cap4 = math.max(1, math.floor(#rows / 4))
+      for j = 1, math.min(cap4, #cand) do
+        if enough() or freedK >= maxRows then break end
+        take(cand[j][1], true)
+      end
+    end
+  end
+  if freedK < needK or freedB < needB then return nil end
+  for _, k in ipairs(plan) do
+    redis.call('DEL', prefix .. k)
+    redis.call('HDEL', S, k)
+    redis.call('ZREM', I, k)
+    redis.call('ZREM', X, k)
+    redis.call('ZREM', W, k)
+    redis.call('ZREM', U, k)
+  end
+  m.keys, m.bytes = m.keys - freedK, m.bytes - freedB
+  redis.call('HSET', M, 'hand', hand)
+  return #plan, redis.call('HINCRBY', M, 'evictions', lru)
+end
+`;
+
+// A write made for a sender (ARGV "sender", "" = nobody) marks its entry
+// and adds it to the namespace's attribution set (attribution.ts), in the
+// write's own script, so the two land together or not at all.
+const MARK = `
+local function mark(e, key, sender)
+  if redis.call('EXISTS', e) == 0 then return end
+  redis.call('HSET', e, 'a' .. sender, '1')
+  redis.call('ZADD', A, 0, #sender .. ':' .. sender .. key)
+end
+`;
+
+// At the quota with eviction asked for (a batch size): make room, or say
+// why not. Returns the entries evicted and the evictions so far, or nil
+// when the write cannot land.
+const MAKE_ROOM = `
+local function makeRoom(m, key, old, size, maxB, maxK, batch, maxRows, now)
+  if not batch then return nil end
+  local oldSize = old and tonumber(old) or 0
+  if size - oldSize > maxB or (old and 0 or 1) > maxK then return nil end
+  return room(m, key, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
+end
+`;
+
 /**
- * KEYS: 5 fixed, entry. ARGV: key, value, expiresAt or "", size, now,
- * maxBytes or "", maxKeys or "". Returns {1 written or 0 over quota, keys,
- * bytes}: every write script ends with the namespace's usage, so the
- * client knows it without another request.
+ * KEYS: 5 fixed, entry, read stamps, attributions. ARGV: key, value,
+ * expiresAt or "", size, now, maxBytes or "", maxKeys or "", sender or "",
+ * eviction batch or "" (no eviction), eviction maxRows. Returns {1 written
+ * or 0 over quota, keys, bytes, entries evicted, evictions so far or -1}:
+ * every write script ends with the namespace's usage, so the client
+ * knows it without another request.
  */
 export const SET: LuaScript = script(
   "set",
   `#!lua
-${HEAD + META + FITS + PUT}
+${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
 local m = meta()
-if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {0, m.keys, m.bytes} end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if not fits(m, old, size, maxB, maxK) then
+  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[5])
+  if not evicted then return {0, m.keys, m.bytes, 0, -1} end
+end
 put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
+if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
 save(m)
-return {1, m.keys, m.bytes}
+return {1, m.keys, m.bytes, evicted, total}
 `,
 );
 
@@ -236,15 +348,17 @@ return out
 );
 
 /**
- * KEYS: 5 fixed, entry. ARGV: key, by, expiresAt for a new counter or "",
- * key size, now, maxBytes or "", maxKeys or "". Returns {"ok", text},
- * {"not-integer", first 64 bytes}, {"overflow", ""} or {"quota", ""},
- * then keys and bytes.
+ * KEYS: 5 fixed, entry, read stamps, attributions. ARGV: key, by,
+ * expiresAt for a new counter or "", key size, now, maxBytes or "",
+ * maxKeys or "", sender or "", eviction batch or "", eviction maxRows.
+ * Returns {"ok", text}, {"not-integer", first 64 bytes}, {"overflow", ""}
+ * or {"quota", ""}, then keys and bytes, then entries evicted (only after
+ * "ok").
  */
 export const INCREMENT: LuaScript = script(
   "increment",
   `#!lua
-${HEAD + META + FITS + PUT}
+${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x')
 local v, x = cur[1], cur[2]
@@ -266,10 +380,16 @@ local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
 local old = redis.call('HGET', S, key)
 local m = meta()
-if not fits(m, old, size, tonumber(ARGV[6]), tonumber(ARGV[7])) then return {'quota', '', m.keys, m.bytes} end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if not fits(m, old, size, maxB, maxK) then
+  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), now)
+  if not evicted then return {'quota', '', m.keys, m.bytes} end
+end
 put(m, e, key, text, xat, size, ARGV[5], old)
+if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
 save(m)
-return {'ok', text, m.keys, m.bytes}
+return {'ok', text, m.keys, m.bytes, evicted, total}
 `,
 );
 
@@ -407,13 +527,29 @@ return 1
 /**
  * KEYS: 5 fixed. Returns keys, bytes, hits, misses, earliest expiry ("" =
  * none), earliest write ("" = none), evictions, all as text.
+ *
+ * The write-time set holds each key's creation time, at or before its
+ * entry's \`w\` (an overwrite does not touch it; see PUT). The first member
+ * is the oldest write when its score is its entry's \`w\`; a stale one is
+ * moved up to it and the next looked at (each overwrite costs at most one
+ * such step, once), up to 100 per call, so a call stays bounded; after 100
+ * the answer is a lower bound. Data written by the layout that scored
+ * every write is already exact, so it reads the same.
  */
 export const USAGE: LuaScript = script(
   "usage",
-  `#!lua flags=no-writes
+  `#!lua
 local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses', 'evictions')
 local x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+local prefix = string.sub(KEYS[1], 1, -2) .. 'e'
+local w
+for _ = 1, 100 do
+  w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  if #w == 0 then break end
+  local at = redis.call('HGET', prefix .. w[1], 'w')
+  if not at or tonumber(at) <= tonumber(w[2]) then break end
+  redis.call('ZADD', KEYS[5], at, w[1])
+end
 return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or '', u[5] or '0'}
 `,
 );
