@@ -2,6 +2,8 @@
  * Forget a person: entries written for a sender while plugins handled
  * their messages, and keys with their id as a `:` segment, go from every
  * plugin and both keyspaces; the other sender's and the host's own stay.
+ * Each behaviour runs on node:sqlite, the async SQLite wrapper, Redis and
+ * Redis Cluster (tests/support/backends.ts).
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -13,27 +15,27 @@ import {
 } from "../mod.ts";
 import { actFor } from "../src/cache/namespace.ts";
 import { buildPlugins, wasmPathOf } from "../plugins/build.ts";
+import { NamespaceKeys } from "../src/storage/redis/keys.ts";
+import { attributionKey } from "../src/storage/redis/attribution.ts";
 import { asyncSqlite } from "./support/async_sqlite.ts";
+import { rawFor, testEachBackend } from "./support/backends.ts";
+import { stopSharedRedis } from "./support/redis_server.ts";
 
 await buildPlugins({ only: ["counter", "ratelimit", "settings"] });
 const ROOT = new URL("..", import.meta.url).pathname;
 const ADA = "34600000001@s.whatsapp.net";
 const BOB = "34600000002@s.whatsapp.net";
 
-// On a synchronous backend (SQLite: attribution in the write's transaction)
-// and on an asynchronous one with the same primitives and no transactions
-// (as Redis will have them; tests/support/async_sqlite.ts). The async
-// variant drives plugins through the host's async host functions.
-for (
-  const { label, backend } of [
-    { label: "", backend: () => ({}) },
-    { label: "[async backend] ", backend: () => ({ driver: asyncSqlite() }) },
-  ]
-) {
-  Deno.test(`${label}forget: a sender's entries go from every plugin and keyspace; the other sender's and the host's stay`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sup-forget-" });
-    try {
-      await using cache = await createSupCache({ dataDir: dir, ...backend() });
+// On a synchronous backend (SQLite: attribution in the write's
+// transaction), on an asynchronous one with the same primitives and no
+// transactions (tests/support/async_sqlite.ts), and on Redis and Redis
+// Cluster (attribution a second script right after the write). The
+// asynchronous ones drive plugins through the host's async host functions.
+testEachBackend(
+  "forget: a sender's entries go from every plugin and keyspace; the other sender's and the host's stay",
+  async (b) => {
+    {
+      await using cache = await createSupCache(b.shared ?? b.fresh());
       await using counter = await loadPlugin(wasmPathOf("counter"), { cache });
       await using ratelimit = await loadPlugin(wasmPathOf("ratelimit"), {
         cache,
@@ -113,21 +115,24 @@ for (
       // Usage is exact afterwards, and a second forget finds nothing.
       assert.equal((await cache.namespace("counter").stats()).keys, 4);
       assert.deepEqual(await cache.forget(ADA), []);
+      // Bob's attributions are still there: forgetting him finds his.
+      assert.deepEqual(
+        (await cache.forget(BOB, { dryRun: true })).map((r) => r.keys.length),
+        [2, 1, 1],
+      );
       // Ada comes back: new writes are hers again.
       await counter.handleMessage({ message: "increment", sender: ADA });
       assert.deepEqual((await cache.forget(ADA))[0].keys, [
         { key: `counter:${ADA}`, rule: "sender" },
       ]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
     }
-  });
+  },
+);
 
-  Deno.test(`${label}forget: attribution follows the write, not the key, and ends with the message`, async () => {
-    await using cache = await createSupCache({
-      path: ":memory:",
-      ...backend(),
-    });
+testEachBackend(
+  "forget: attribution follows the write, not the key, and ends with the message",
+  async (b) => {
+    await using cache = await createSupCache(b.fresh());
     const ns = cache.namespace("p");
     const done = actFor([ns.sync], "ada");
     await ns.set("last-visitor", "x"); // no id in the key
@@ -148,13 +153,13 @@ for (
       { key: "visits", rule: "sender" },
     ]);
     assert.deepEqual((await ns.list()).keys, ["host-only", "recreated"]);
-  });
+  },
+);
 
-  Deno.test(`${label}forget: the segment rule matches whole ':' segments only`, async () => {
-    await using cache = await createSupCache({
-      path: ":memory:",
-      ...backend(),
-    });
+testEachBackend(
+  "forget: the segment rule matches whole ':' segments only",
+  async (b) => {
+    await using cache = await createSupCache(b.fresh());
     const ns = cache.namespace("p");
     const keys = [
       "ada",
@@ -166,6 +171,7 @@ for (
       "x:ada_",
       "lada:x",
       "ada%",
+      "ada.",
     ];
     for (const k of keys) await ns.set(k, "v");
     const [report] = await cache.forget("ada", { dryRun: true });
@@ -176,10 +182,14 @@ for (
       "x:ada:y",
     ]);
     assert.ok(report.keys.every((k) => k.rule === "key-segment"));
-    // A sender id with LIKE wildcards matches only itself.
+    // A sender id with LIKE or Lua pattern wildcards matches only itself.
     assert.deepEqual(
       (await cache.forget("ada%", { dryRun: true }))[0].keys,
       [{ key: "ada%", rule: "key-segment" }],
+    );
+    assert.deepEqual(
+      (await cache.forget("ada.", { dryRun: true }))[0].keys,
+      [{ key: "ada.", rule: "key-segment" }],
     );
     await assert.rejects(() => cache.forget(""), InvalidInputError);
     await assert.rejects(
@@ -187,8 +197,40 @@ for (
       () => cache.forget("ada", { dryrun: true } as any),
       /did you mean "dryRun"/,
     );
-  });
-}
+  },
+);
+
+testEachBackend(
+  "forget: senders whose ids are prefixes of each other stay apart; many keys are read in steps",
+  async (b) => {
+    await using cache = await createSupCache(b.fresh());
+    const ns = cache.namespace("p");
+    for (const [sender, key] of [["a", "k1"], ["ab", "k2"], ["1:a", "k3"]]) {
+      const done = actFor([ns.sync], sender);
+      await ns.set(key, "v");
+      done();
+    }
+    // More keys than one find step reads (1,000 on Redis), none of them
+    // anyone's.
+    await ns.setMany(
+      Array.from({ length: 2_500 }, (_, i) => [`x${i}`, "v"] as const),
+    );
+    await ns.set("z:a", "v");
+    const [report] = await cache.forget("a", { dryRun: true });
+    assert.deepEqual(report.keys, [
+      { key: "k1", rule: "sender" },
+      { key: "z:a", rule: "key-segment" },
+    ]);
+    assert.deepEqual(
+      (await cache.forget("ab", { dryRun: true }))[0].keys,
+      [{ key: "k2", rule: "sender" }],
+    );
+    assert.deepEqual(
+      (await cache.forget("1:a", { dryRun: true }))[0].keys,
+      [{ key: "k3", rule: "sender" }],
+    );
+  },
+);
 
 Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sup-forget-cli-" });
@@ -250,41 +292,53 @@ Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", asyn
   }
 });
 
-Deno.test("forget: the sweep drops attributions of entries that are gone", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sup-forget-prune-" });
-  try {
+testEachBackend(
+  "forget: the sweep drops attributions of entries that are gone",
+  async (b) => {
     await using cache = await createSupCache({
-      dataDir: dir,
+      ...b.shared!,
       sweepIntervalMs: 20,
     });
-    const ns = cache.namespace("p").sync;
-    const done = actFor([ns], ADA);
-    for (const k of ["a", "b", "c"]) ns.set(k, "v");
-    done();
-    ns.delete("a");
-    ns.delete("b");
-    ns.set("b", "host"); // created again, not hers
-    const count = () => {
-      const db = new DatabaseSync(`${dir}/cache.db`);
+    // Attributions are where each backend keeps them: SQLite's table,
+    // Redis's sorted set per namespace.
+    const count = async (): Promise<number> => {
+      if (b.redis) {
+        const set = attributionKey(
+          new NamespaceKeys(b.redis.options.keyPrefix, 0, "p"),
+        );
+        return Number((await rawFor(b.redis, set, ["ZCARD"])).slice(1));
+      }
+      const db = new DatabaseSync((b.shared as { path: string }).path);
       try {
-        return db.prepare("SELECT key FROM attributions").all().map((r) =>
-          r.key
+        return Number(
+          db.prepare("SELECT count(*) AS n FROM attributions").get()!.n,
         );
       } finally {
         db.close();
       }
     };
-    assert.equal(count().length, 3);
+    const ns = cache.namespace("p");
+    const done = actFor([ns.sync], ADA);
+    for (const k of ["a", "b", "c"]) await ns.set(k, "v");
+    done();
+    // All three are live and hers: the sweep keeps them.
+    assert.equal(await count(), 3);
+    await ns.delete("a");
+    await ns.delete("b");
+    await ns.set("b", "host"); // created again, not hers
     const deadline = Date.now() + 20_000;
-    while (count().length > 1) {
+    while (await count() > 1) {
       assert.ok(Date.now() < deadline, "attributions were never pruned");
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.deepEqual(count(), ["c"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    // The one left is c's: forgetting her finds only c.
+    assert.deepEqual((await cache.forget(ADA))[0].keys, [
+      { key: "c", rule: "sender" },
+    ]);
+  },
+  // The async wrapper lives in memory: there is no file to look into.
+  ["node:sqlite", "redis", "redis-cluster"],
+);
 
 Deno.test("forget and eviction on a backend without their primitives: forget says why, a full cache rejects", async () => {
   const backend = asyncSqlite(new Map(), [
@@ -315,3 +369,5 @@ Deno.test("forget and eviction on a backend without their primitives: forget say
   await assert.rejects(() => ns.set("c", "3"), QuotaExceededError);
   assert.deepEqual((await ns.list()).keys, ["a", "b"]);
 });
+
+stopSharedRedis();
