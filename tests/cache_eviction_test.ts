@@ -48,15 +48,6 @@ testEachBackend(
       await counted;
     }
   },
-  undefined,
-  // The first request of a script on a server that has not loaded it yet
-  // (EVALSHA answered NOSCRIPT) is sent again as EVAL, after the read.
-  {
-    redis:
-      "a script's first write on a fresh server is overtaken by a later read",
-    "redis-cluster":
-      "a script's first write on a fresh server is overtaken by a later read",
-  },
 );
 
 testEachBackend(

@@ -5,7 +5,7 @@
 // incrementing through a cluster get exact totals.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { StorageError } from "../mod.ts";
+import { createSupCache, StorageError } from "../mod.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
 import {
   RedisReplyError,
@@ -14,6 +14,7 @@ import {
 import { NamespaceKeys } from "../src/storage/redis/keys.ts";
 import {
   freePort,
+  rawCommand,
   RedisCluster,
   RedisServer,
   redisSkip,
@@ -408,6 +409,45 @@ redisTest(
         // Refused at once, not after the connect deadline.
         assert.ok(performance.now() - started < 5_000);
       }
+    } finally {
+      await server.dispose();
+    }
+  },
+);
+
+redisTest(
+  "on a server without our scripts (fresh, or after SCRIPT FLUSH), an un-awaited write still lands before a read made after it",
+  async () => {
+    const server = await RedisServer.start();
+    try {
+      await using cache = await createSupCache({
+        redis: { url: server.url },
+        sweepIntervalMs: 0,
+      });
+      const ns = cache.namespace("n");
+      const inOrder = async (round: string) => {
+        for (let i = 0; i < 20; i++) {
+          const wrote = ns.set(`${round}${i}`, `v${i}`);
+          const read = await ns.get(`${round}${i}`);
+          await wrote;
+          assert.equal(read && dec.decode(read), `v${i}`, `${round}${i}`);
+          const counted = ns.increment(`${round}-count`);
+          const seen = await ns.get(`${round}-count`);
+          await counted;
+          assert.equal(seen && dec.decode(seen), String(i + 1), round);
+        }
+      };
+      // The scripts' first requests on this server.
+      await inOrder("fresh");
+      // The server forgets them: the next awaited write finds out (NOSCRIPT)
+      // and sends its script again; un-awaited ones after it stay in order.
+      assert.equal(
+        await rawCommand(server.port, ["SCRIPT", "FLUSH"]),
+        "+OK\r\n",
+      );
+      await ns.set("after-flush", "x");
+      await ns.increment("after-flush-count");
+      await inOrder("flushed");
     } finally {
       await server.dispose();
     }

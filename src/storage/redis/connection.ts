@@ -191,6 +191,12 @@ export class RedisLink {
   readonly #watchdog: number;
   #nextId = 0;
   #closed = false;
+  /**
+   * Scripts already sent with `EVAL` on this link (per hash tag in a
+   * cluster, where each tag's node has its own script cache). See
+   * {@link RedisLink.run}.
+   */
+  readonly #sent = new Set<string>();
   #lastError: Error | null = null;
 
   private constructor(
@@ -345,6 +351,9 @@ export class RedisLink {
             script !== null && err instanceof ErrorReply &&
             err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
           ) {
+            // The server lost its scripts (restart, SCRIPT FLUSH): send
+            // each one with EVAL again, in order, from here on.
+            this.#sent.clear();
             args[0] = "EVAL";
             args[1] = script.source;
             send();
@@ -399,8 +408,13 @@ export class RedisLink {
   }
 
   /**
-   * Run a Lua script by its SHA1, loading it with `EVAL` only when the
-   * server does not have it yet. `keys[0]` routes it in a cluster.
+   * Run a Lua script: its first request on this link (per hash tag in a
+   * cluster) is an `EVAL` carrying the source, later ones `EVALSHA`.
+   * Requests on one connection run in order, so the `EVAL` has loaded the
+   * script before any later `EVALSHA` arrives; sending `EVALSHA` first
+   * and retrying `NOSCRIPT` with `EVAL` would let a request made after the
+   * write (an un-awaited `set`, then a `get`) run before it. `keys[0]`
+   * routes the script in a cluster.
    */
   run<T>(
     script: LuaScript,
@@ -408,9 +422,14 @@ export class RedisLink {
     args: readonly RedisArg[],
     binary = false,
   ): Promise<T> {
+    const id = this.#transport.transaction === null
+      ? script.sha + hashTag(keys[0])
+      : script.sha;
+    const known = this.#sent.has(id);
+    if (!known) this.#sent.add(id);
     const argv: RedisArg[] = [
-      "EVALSHA",
-      script.sha,
+      known ? "EVALSHA" : "EVAL",
+      known ? script.sha : script.source,
       String(keys.length),
       ...keys,
       ...args,
@@ -437,6 +456,15 @@ export class RedisLink {
       this.#transport.destroy();
     }
   }
+}
+
+/** The part of a key Redis Cluster hashes to pick its slot. */
+function hashTag(key: RedisArg | undefined): string {
+  if (key === undefined) return "";
+  const k = typeof key === "string" ? key : key.toString("latin1");
+  const open = k.indexOf("{");
+  const close = open < 0 ? -1 : k.indexOf("}", open + 1);
+  return close > open + 1 ? k.slice(open + 1, close) : k;
 }
 
 /** Our own deadline passed; {@link wrap} makes it typed. */

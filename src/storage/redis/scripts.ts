@@ -10,9 +10,9 @@
  * Everything a script checks (versions, quota) is checked before its first
  * write for the same reason.
  *
- * Each script is sent by SHA1 (`EVALSHA`) and loaded by `EVAL` only when
- * the server answers `NOSCRIPT` (a new server, a restart, a new cluster
- * node), so a script's text crosses the network once per server.
+ * Each script's first request on a connection (per hash tag in a cluster)
+ * is an `EVAL` carrying its text, later ones go by SHA1 (`EVALSHA`); see
+ * `RedisLink.run` for why not `EVALSHA` first.
  *
  * @module
  */
