@@ -92,7 +92,13 @@ export class Namespace {
     value: CacheValue,
     options?: SetOptions,
   ): Promise<void> {
-    return this.#core.run(this.#core.set(key, value, options));
+    // No generator, closure or async function on the common path: the
+    // result (SQLite) or the backend's Promise (Redis), errors as rejections.
+    try {
+      return Promise.resolve(this.#core.setNow(key, value, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -210,7 +216,11 @@ export class Namespace {
    * and stays as it was.
    */
   increment(key: string, by?: number): Promise<number> {
-    return this.#core.run(this.#core.increment(key, by));
+    try {
+      return Promise.resolve(this.#core.incrementNow(key, by));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Start an all-or-nothing batch of checks and writes. */

@@ -151,6 +151,21 @@ function checkedCommit(
   }
 }
 
+/**
+ * A one-key write, checked and ready to send: `attempt` is its one backend
+ * request (`false` or a {@link QuotaRefusal}: refused at the quota, nothing
+ * written), `value` what the write returns once it landed (set by
+ * `attempt`).
+ */
+interface OneWrite<T> {
+  readonly attempt: () => boolean | Promise<boolean>;
+  /** Key and value bytes, for making room. */
+  readonly size: number;
+  /** The entry's expiry, noted for the purge pass (`null`: nothing to note). */
+  readonly expiresAt: number | null;
+  value: T;
+}
+
 /** A {@link QuotaRefusal} means "refused" (`false`); anything else is thrown on. */
 function refused(err: unknown): false {
   if (err instanceof QuotaRefusal) return false;
@@ -335,31 +350,112 @@ export class NamespaceCore {
   }
 
   *#set(key: string, value: CacheValue, options?: SetOptions): Op<void> {
+    return yield* wait(this.#write(this.#setRequest(key, value, options)));
+  }
+
+  /**
+   * `set` run at once, for the faces: `ns.sync.set` and, on SQLite, the
+   * Promise API get the result (or the error thrown); on Redis a Promise.
+   * No generator unless the write needs more than its one request.
+   */
+  setNow(
+    key: string,
+    value: CacheValue,
+    options?: SetOptions,
+  ): void | Promise<void> {
+    if (this.#attributing()) return this.#runNow(this.set(key, value, options));
+    return this.#write(this.#setRequest(key, value, options));
+  }
+
+  #setRequest(
+    key: string,
+    value: CacheValue,
+    options: SetOptions | undefined,
+  ): OneWrite<void> {
     const keySize = this.#checkKey(key);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
     const expiresAt = this.#expiry(options);
     const backend = this.#backend;
     const size = keySize + bytes.length;
-    const attempt = () =>
-      backend.set(
-        this.#space,
-        this.name,
-        key,
-        bytes,
-        expiresAt,
-        size,
-        this.#ctx.clock.now(),
-        this.#ctx.quota,
+    return {
+      attempt: () =>
+        backend.set(
+          this.#space,
+          this.name,
+          key,
+          bytes,
+          expiresAt,
+          size,
+          this.#ctx.clock.now(),
+          this.#ctx.quota,
+        ),
+      size,
+      expiresAt,
+      value: undefined,
+    };
+  }
+
+  /**
+   * Run a one-key write: its one request, and only when that was refused
+   * (or the namespace is due a look at how full it is) the generators of
+   * the slow path, through the runner of this backend. Every one-key write
+   * (`set`, `increment`) goes through here, from the faces directly and
+   * from the generator ops (attribution, `atomic`) through `wait`, so the
+   * common path allocates no generator and no async function: measured
+   * in docs/storage.md, "Measured". The request is issued before anything
+   * else, so on a networked backend requests keep the order they were
+   * made in (an un-awaited set, then a get, reads the new value); how full
+   * the namespace is gets looked at after.
+   */
+  #write<T>(w: OneWrite<T>): T | Promise<T> {
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = w.attempt();
+    } catch (err) {
+      answer = refused(err);
+    }
+    if (answer instanceof Promise) {
+      return answer.then(
+        (ok) => this.#wrote(w, ok, true),
+        (err) => this.#wrote(w, refused(err), true),
       );
-    // Every write op tries once inline, as here, and only a refused write
-    // enters the generators of the slow path: nested generators cost
-    // measurably on a 5 µs write (docs/storage.md, "Measured"). The write is
-    // issued before anything else, so on a networked backend requests keep
-    // the order they were made in (an un-awaited set, then a get, reads
-    // the new value); how full the namespace is gets looked at after.
-    if (!(yield attempt())) yield* this.#makeRoom(attempt, size, 1);
+    }
+    return this.#wrote(w, answer, false) as T;
+  }
+
+  #wrote<T>(w: OneWrite<T>, ok: boolean, async: boolean): T | Promise<T> {
+    const rest = ok
+      ? (this.#checkDue() ? this.#eviction!.check() : null)
+      : this.#afterRefusal(w);
+    if (rest === null) {
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    }
+    if (!async) {
+      runSync(rest);
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    }
+    return runAsync(rest).then(() => {
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    });
+  }
+
+  /** A one-key write was refused once: make room and write, or refuse. */
+  *#afterRefusal(w: OneWrite<unknown>): Op<void> {
+    yield* this.#makeRoom(w.attempt, w.size, 1);
     if (this.#checkDue()) yield* this.#eviction!.check();
-    this.#noteExpiry(expiresAt);
+  }
+
+  /** Writes are attributed to a sender now (see {@link actFor}). */
+  #attributing(): boolean {
+    return this.#sender !== null && this.#backend.attribute !== undefined;
+  }
+
+  /** Run `op` by this backend's runner: the result on SQLite, a Promise on Redis. */
+  #runNow<T>(op: Op<T>): T | Promise<T> {
+    return this.sync ? runSync(op) : runAsync(op);
   }
 
   #noteExpiry(expiresAt: number | null): void {
@@ -491,6 +587,16 @@ export class NamespaceCore {
   }
 
   *#increment(key: string, by: number): Op<number> {
+    return yield* wait(this.#write(this.#incrementRequest(key, by)));
+  }
+
+  /** `increment` run at once, for the faces (see {@link NamespaceCore.setNow}). */
+  incrementNow(key: string, by = 1): number | Promise<number> {
+    if (this.#attributing()) return this.#runNow(this.increment(key, by));
+    return this.#write(this.#incrementRequest(key, by));
+  }
+
+  #incrementRequest(key: string, by: number): OneWrite<number> {
     const keySize = this.#checkKey(key);
     if (!Number.isSafeInteger(by)) {
       throw new InvalidInputError(
@@ -501,20 +607,40 @@ export class NamespaceCore {
     // A new counter gets the default expiry; an existing live one keeps its
     // own (a counter with a TTL counts within its window, as a rate limiter).
     const fresh = this.#expiry(undefined);
-    let result = 0;
+    const w: OneWrite<number> = {
+      attempt: () =>
+        then(
+          backend.increment(
+            this.#space,
+            this.name,
+            key,
+            by,
+            fresh,
+            keySize,
+            this.#ctx.clock.now(),
+            this.#ctx.quota,
+          ),
+          answered,
+        ),
+      size: keySize + 20,
+      // Not noted for the purge pass (see #noteExpiry): a live counter
+      // keeps its own expiry.
+      expiresAt: null,
+      value: 0,
+    };
     const answered = (res: string | IncrementResult | undefined): boolean => {
       if (typeof res === "string") {
-        result = Number(res);
+        w.value = Number(res);
         return true;
       }
       if (res === undefined) {
         // The one statement said no: find out why, under the write lock.
-        result = this.#incrementSlowly(key, keySize, by, fresh);
+        w.value = this.#incrementSlowly(key, keySize, by, fresh);
         return true;
       }
       switch (res.kind) {
         case "ok":
-          result = res.value;
+          w.value = res.value;
           return true;
         case "quota":
           return false;
@@ -524,29 +650,7 @@ export class NamespaceCore {
           throw overflowError(key, by);
       }
     };
-    const attempt = () =>
-      then(
-        backend.increment(
-          this.#space,
-          this.name,
-          key,
-          by,
-          fresh,
-          keySize,
-          this.#ctx.clock.now(),
-          this.#ctx.quota,
-        ),
-        answered,
-      );
-    let ok: boolean;
-    try {
-      ok = (yield attempt()) as boolean;
-    } catch (err) {
-      ok = refused(err);
-    }
-    if (!ok) yield* this.#makeRoom(attempt, keySize + 20, 1);
-    if (this.#checkDue()) yield* this.#eviction!.check();
-    return result;
+    return w;
   }
 
   /** Why an increment wrote nothing, found in one transaction (SQLite only). */
@@ -872,7 +976,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.runSync(this.#core.peek(key));
   }
   set(key: string, value: CacheValue, options?: SetOptions): void {
-    return this.#core.runSync(this.#core.set(key, value, options));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.set(key, value, options));
+    core.setNow(key, value, options);
   }
   setMany(
     entries: Iterable<
@@ -911,7 +1017,9 @@ export class SyncFace implements SyncNamespace {
     );
   }
   increment(key: string, by?: number): number {
-    return this.#core.runSync(this.#core.increment(key, by));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.increment(key, by));
+    return core.incrementNow(key, by) as number;
   }
   clear(): number {
     return this.#core.runSync(this.#core.clear());
