@@ -67,10 +67,9 @@ export class Namespace {
 
   /** The live value, or `null` when missing or expired. */
   get(key: string): Promise<Uint8Array | null> {
-    const core = this.#core;
-    if (!core.sync) return core.run(core.get(key));
+    // As `set`: no generator on the common path, errors as rejections.
     try {
-      return Promise.resolve(core.getSync(key));
+      return Promise.resolve(this.#core.getNow(key));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -161,7 +160,11 @@ export class Namespace {
 
   /** Remove `key`; resolves `true` when a live entry was removed. */
   delete(key: string): Promise<boolean> {
-    return this.#core.run(this.#core.delete(key));
+    try {
+      return Promise.resolve(this.#core.deleteNow(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Whether a live entry exists. */

@@ -158,7 +158,10 @@ function checkedCommit(
  * `attempt`).
  */
 interface OneWrite<T> {
-  readonly attempt: () => boolean | Promise<boolean>;
+  /** Sends the request, at `now` (a retry after making room reads the clock again). */
+  readonly attempt: (now?: number) => boolean | Promise<boolean>;
+  /** When the write was checked: its first request goes at this time (one clock read per write). */
+  readonly now: number;
   /** Key and value bytes, for making room. */
   readonly size: number;
   /** The entry's expiry, noted for the purge pass (`null`: nothing to note). */
@@ -257,11 +260,29 @@ export class NamespaceCore {
   }
 
   /**
-   * `get` without a generator, for `ns.sync.get` (the plugin host's read,
-   * the hottest path): the same steps as {@link NamespaceCore.get}.
+   * `get` run at once, without a generator: the value on SQLite, a Promise
+   * on Redis. With {@link NamespaceCore.getSync}, the one implementation of
+   * `get` (the generator op waits on it).
+   */
+  getNow(key: string): Uint8Array | null | Promise<Uint8Array | null> {
+    if (this.sync) return this.getSync(key);
+    this.#checkKey(key);
+    const eviction = this.#eviction;
+    return (eviction !== null && eviction.watching
+      ? runAsync(eviction.get(key))
+      : (this.#backend as AsyncBackend).getValue(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      )).then((v) => this.#counted(v));
+  }
+
+  /**
+   * `get` on a synchronous backend: `ns.sync.get`, the plugin host's read,
+   * the hottest path, kept small (the caller checked {@link NamespaceCore.sync}).
    */
   getSync(key: string): Uint8Array | null {
-    if (!this.sync) return this.runSync(this.get(key));
     this.#checkKey(key);
     const eviction = this.#eviction;
     return this.#counted(
@@ -277,20 +298,7 @@ export class NamespaceCore {
   }
 
   *get(key: string): Op<Uint8Array | null> {
-    this.#checkKey(key);
-    const eviction = this.#eviction;
-    return this.#counted(
-      eviction !== null && eviction.watching
-        ? yield* eviction.get(key)
-        : yield* wait(
-          this.#backend.getValue(
-            this.#space,
-            this.name,
-            key,
-            this.#ctx.clock.now(),
-          ),
-        ),
-    );
+    return yield* wait(this.getNow(key));
   }
 
   *getEntry(key: string): Op<CacheEntry | null> {
@@ -374,11 +382,12 @@ export class NamespaceCore {
   ): OneWrite<void> {
     const keySize = this.#checkKey(key);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
-    const expiresAt = this.#expiry(options);
+    const now = this.#ctx.clock.now();
+    const expiresAt = expiryOf(options, this.#ttl, now);
     const backend = this.#backend;
     const size = keySize + bytes.length;
     return {
-      attempt: () =>
+      attempt: (at = this.#ctx.clock.now()) =>
         backend.set(
           this.#space,
           this.name,
@@ -386,9 +395,10 @@ export class NamespaceCore {
           bytes,
           expiresAt,
           size,
-          this.#ctx.clock.now(),
+          at,
           this.#ctx.quota,
         ),
+      now,
       size,
       expiresAt,
       value: undefined,
@@ -410,7 +420,7 @@ export class NamespaceCore {
   #write<T>(w: OneWrite<T>): T | Promise<T> {
     let answer: boolean | Promise<boolean>;
     try {
-      answer = w.attempt();
+      answer = w.attempt(w.now);
     } catch (err) {
       answer = refused(err);
     }
@@ -546,15 +556,24 @@ export class NamespaceCore {
   }
 
   *delete(key: string): Op<boolean> {
+    return yield* wait(this.deleteNow(key));
+  }
+
+  /** `delete` run at once, without a generator (see {@link NamespaceCore.getNow}). */
+  deleteNow(key: string): boolean | Promise<boolean> {
     this.#checkKey(key);
-    const deleted = yield* wait(
-      this.#backend.delete(
-        this.#space,
-        this.name,
-        key,
-        this.#ctx.clock.now(),
-      ),
+    const deleted = this.#backend.delete(
+      this.#space,
+      this.name,
+      key,
+      this.#ctx.clock.now(),
     );
+    if (deleted instanceof Promise) {
+      return deleted.then((d) => {
+        this.#ctx.scheduleFlush();
+        return d;
+      });
+    }
     this.#ctx.scheduleFlush();
     return deleted;
   }
@@ -606,9 +625,10 @@ export class NamespaceCore {
     const backend = this.#backend;
     // A new counter gets the default expiry; an existing live one keeps its
     // own (a counter with a TTL counts within its window, as a rate limiter).
-    const fresh = this.#expiry(undefined);
+    const now = this.#ctx.clock.now();
+    const fresh = expiryOf(undefined, this.#ttl, now);
     const w: OneWrite<number> = {
-      attempt: () =>
+      attempt: (at = this.#ctx.clock.now()) =>
         then(
           backend.increment(
             this.#space,
@@ -617,11 +637,12 @@ export class NamespaceCore {
             by,
             fresh,
             keySize,
-            this.#ctx.clock.now(),
+            at,
             this.#ctx.quota,
           ),
           answered,
         ),
+      now,
       size: keySize + 20,
       // Not noted for the purge pass (see #noteExpiry): a live counter
       // keeps its own expiry.
@@ -967,7 +988,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.name;
   }
   get(key: string): Uint8Array | null {
-    return this.#core.getSync(key);
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.get(key));
+    return core.getSync(key);
   }
   getEntry(key: string): CacheEntry | null {
     return this.#core.runSync(this.#core.getEntry(key));
@@ -995,7 +1018,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.runSync(this.#core.setManyIfAbsent(entries));
   }
   delete(key: string): boolean {
-    return this.#core.runSync(this.#core.delete(key));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.delete(key));
+    return core.deleteNow(key) as boolean;
   }
   has(key: string): boolean {
     return this.#core.runSync(this.#core.has(key));
