@@ -67,10 +67,9 @@ export class Namespace {
 
   /** The live value, or `null` when missing or expired. */
   get(key: string): Promise<Uint8Array | null> {
-    const core = this.#core;
-    if (!core.sync) return core.run(core.get(key));
+    // As `set`: no generator on the common path, errors as rejections.
     try {
-      return Promise.resolve(core.getSync(key));
+      return Promise.resolve(this.#core.getNow(key));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -92,7 +91,13 @@ export class Namespace {
     value: CacheValue,
     options?: SetOptions,
   ): Promise<void> {
-    return this.#core.run(this.#core.set(key, value, options));
+    // No generator, closure or async function on the common path: the
+    // result (SQLite) or the backend's Promise (Redis), errors as rejections.
+    try {
+      return Promise.resolve(this.#core.setNow(key, value, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -155,7 +160,11 @@ export class Namespace {
 
   /** Remove `key`; resolves `true` when a live entry was removed. */
   delete(key: string): Promise<boolean> {
-    return this.#core.run(this.#core.delete(key));
+    try {
+      return Promise.resolve(this.#core.deleteNow(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Whether a live entry exists. */
@@ -210,7 +219,11 @@ export class Namespace {
    * and stays as it was.
    */
   increment(key: string, by?: number): Promise<number> {
-    return this.#core.run(this.#core.increment(key, by));
+    try {
+      return Promise.resolve(this.#core.incrementNow(key, by));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Start an all-or-nothing batch of checks and writes. */

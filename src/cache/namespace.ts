@@ -152,6 +152,24 @@ function checkedCommit(
   }
 }
 
+/**
+ * A one-key write, checked and ready to send: `attempt` is its one backend
+ * request (`false` or a {@link QuotaRefusal}: refused at the quota, nothing
+ * written), `value` what the write returns once it landed (set by
+ * `attempt`).
+ */
+interface OneWrite<T> {
+  /** Sends the request, at `now` (a retry after making room reads the clock again). */
+  readonly attempt: (now?: number) => boolean | Promise<boolean>;
+  /** When the write was checked: its first request goes at this time (one clock read per write). */
+  readonly now: number;
+  /** Key and value bytes, for making room. */
+  readonly size: number;
+  /** The entry's expiry, noted for the purge pass (`null`: nothing to note). */
+  readonly expiresAt: number | null;
+  value: T;
+}
+
 /** A {@link QuotaRefusal} means "refused" (`false`); anything else is thrown on. */
 function refused(err: unknown): false {
   if (err instanceof QuotaRefusal) return false;
@@ -259,11 +277,29 @@ export class NamespaceCore {
   }
 
   /**
-   * `get` without a generator, for `ns.sync.get` (the plugin host's read,
-   * the hottest path): the same steps as {@link NamespaceCore.get}.
+   * `get` run at once, without a generator: the value on SQLite, a Promise
+   * on Redis. With {@link NamespaceCore.getSync}, the one implementation of
+   * `get` (the generator op waits on it).
+   */
+  getNow(key: string): Uint8Array | null | Promise<Uint8Array | null> {
+    if (this.sync) return this.getSync(key);
+    this.#checkKey(key);
+    const eviction = this.#eviction;
+    return (eviction !== null && eviction.watching
+      ? runAsync(eviction.get(key))
+      : (this.#backend as AsyncBackend).getValue(
+        this.#space,
+        this.name,
+        key,
+        this.#ctx.clock.now(),
+      )).then((v) => this.#counted(v));
+  }
+
+  /**
+   * `get` on a synchronous backend: `ns.sync.get`, the plugin host's read,
+   * the hottest path, kept small (the caller checked {@link NamespaceCore.sync}).
    */
   getSync(key: string): Uint8Array | null {
-    if (!this.sync) return this.runSync(this.get(key));
     this.#checkKey(key);
     const eviction = this.#eviction;
     return this.#counted(
@@ -279,20 +315,7 @@ export class NamespaceCore {
   }
 
   *get(key: string): Op<Uint8Array | null> {
-    this.#checkKey(key);
-    const eviction = this.#eviction;
-    return this.#counted(
-      eviction !== null && eviction.watching
-        ? yield* eviction.get(key)
-        : yield* wait(
-          this.#backend.getValue(
-            this.#space,
-            this.name,
-            key,
-            this.#ctx.clock.now(),
-          ),
-        ),
-    );
+    return yield* wait(this.getNow(key));
   }
 
   *getEntry(key: string): Op<CacheEntry | null> {
@@ -322,14 +345,8 @@ export class NamespaceCore {
   #attributed<T>(key: string, write: () => Op<T>): Op<T> {
     // Not a generator itself: outside a message (every write but a
     // plugin's) the write runs with no extra generator around it.
-    const sender = this.#sender;
-    if (
-      sender === null || this.#backend.attribute === undefined ||
-      this.#backend.writeExtras === true
-    ) {
-      return write();
-    }
-    return this.#attributedTo(sender, key, write);
+    if (!this.#attributing()) return write();
+    return this.#attributedTo(this.#sender!, key, write);
   }
 
   *#attributedTo<T>(
@@ -355,32 +372,120 @@ export class NamespaceCore {
   }
 
   *#set(key: string, value: CacheValue, options?: SetOptions): Op<void> {
+    return yield* wait(this.#write(this.#setRequest(key, value, options)));
+  }
+
+  /**
+   * `set` run at once, for the faces: `ns.sync.set` and, on SQLite, the
+   * Promise API get the result (or the error thrown); on Redis a Promise.
+   * No generator unless the write needs more than its one request.
+   */
+  setNow(
+    key: string,
+    value: CacheValue,
+    options?: SetOptions,
+  ): void | Promise<void> {
+    if (this.#attributing()) return this.#runNow(this.set(key, value, options));
+    return this.#write(this.#setRequest(key, value, options));
+  }
+
+  #setRequest(
+    key: string,
+    value: CacheValue,
+    options: SetOptions | undefined,
+  ): OneWrite<void> {
     const keySize = this.#checkKey(key);
     const bytes = toValueBytes(value, this.#ctx.limits.maxValueBytes);
-    const expiresAt = this.#expiry(options);
+    const now = this.#ctx.clock.now();
+    const expiresAt = expiryOf(options, this.#ttl, now);
     const backend = this.#backend;
     const size = keySize + bytes.length;
-    const attempt = () =>
-      backend.set(
-        this.#space,
-        this.name,
-        key,
-        bytes,
-        expiresAt,
-        size,
-        this.#ctx.clock.now(),
-        this.#ctx.quota,
-        this.#extras,
+    return {
+      attempt: (at = this.#ctx.clock.now()) =>
+        backend.set(
+          this.#space,
+          this.name,
+          key,
+          bytes,
+          expiresAt,
+          size,
+          at,
+          this.#ctx.quota,
+          this.#extras,
+        ),
+      now,
+      size,
+      expiresAt,
+      value: undefined,
+    };
+  }
+
+  /**
+   * Run a one-key write: its one request, and only when that was refused
+   * (or the namespace is due a look at how full it is) the generators of
+   * the slow path, through the runner of this backend. Every one-key write
+   * (`set`, `increment`) goes through here, from the faces directly and
+   * from the generator ops (attribution, `atomic`) through `wait`, so the
+   * common path allocates no generator and no async function: measured
+   * in docs/storage.md, "Measured". The request is issued before anything
+   * else, so on a networked backend requests keep the order they were
+   * made in (an un-awaited set, then a get, reads the new value); how full
+   * the namespace is gets looked at after.
+   */
+  #write<T>(w: OneWrite<T>): T | Promise<T> {
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = w.attempt(w.now);
+    } catch (err) {
+      answer = refused(err);
+    }
+    if (answer instanceof Promise) {
+      return answer.then(
+        (ok) => this.#wrote(w, ok, true),
+        (err) => this.#wrote(w, refused(err), true),
       );
-    // Every write op tries once inline, as here, and only a refused write
-    // enters the generators of the slow path: nested generators cost
-    // measurably on a 5 µs write (docs/storage.md, "Measured"). The write is
-    // issued before anything else, so on a networked backend requests keep
-    // the order they were made in (an un-awaited set, then a get, reads
-    // the new value); how full the namespace is gets looked at after.
-    if (!(yield attempt())) yield* this.#makeRoom(attempt, size, 1);
+    }
+    return this.#wrote(w, answer, false) as T;
+  }
+
+  #wrote<T>(w: OneWrite<T>, ok: boolean, async: boolean): T | Promise<T> {
+    const rest = ok
+      ? (this.#checkDue() ? this.#eviction!.check() : null)
+      : this.#afterRefusal(w);
+    if (rest === null) {
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    }
+    if (!async) {
+      runSync(rest);
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    }
+    return runAsync(rest).then(() => {
+      this.#noteExpiry(w.expiresAt);
+      return w.value;
+    });
+  }
+
+  /** A one-key write was refused once: make room and write, or refuse. */
+  *#afterRefusal(w: OneWrite<unknown>): Op<void> {
+    yield* this.#makeRoom(w.attempt, w.size, 1);
     if (this.#checkDue()) yield* this.#eviction!.check();
-    this.#noteExpiry(expiresAt);
+  }
+
+  /**
+   * Writes are attributed to a sender now (see {@link actFor}) by a step
+   * of their own: not when the backend's write carries the sender itself
+   * (`writeExtras`, see #extras).
+   */
+  #attributing(): boolean {
+    return this.#sender !== null && this.#backend.attribute !== undefined &&
+      this.#backend.writeExtras !== true;
+  }
+
+  /** Run `op` by this backend's runner: the result on SQLite, a Promise on Redis. */
+  #runNow<T>(op: Op<T>): T | Promise<T> {
+    return this.sync ? runSync(op) : runAsync(op);
   }
 
   #noteExpiry(expiresAt: number | null): void {
@@ -471,15 +576,24 @@ export class NamespaceCore {
   }
 
   *delete(key: string): Op<boolean> {
+    return yield* wait(this.deleteNow(key));
+  }
+
+  /** `delete` run at once, without a generator (see {@link NamespaceCore.getNow}). */
+  deleteNow(key: string): boolean | Promise<boolean> {
     this.#checkKey(key);
-    const deleted = yield* wait(
-      this.#backend.delete(
-        this.#space,
-        this.name,
-        key,
-        this.#ctx.clock.now(),
-      ),
+    const deleted = this.#backend.delete(
+      this.#space,
+      this.name,
+      key,
+      this.#ctx.clock.now(),
     );
+    if (deleted instanceof Promise) {
+      return deleted.then((d) => {
+        this.#ctx.scheduleFlush();
+        return d;
+      });
+    }
     this.#ctx.scheduleFlush();
     return deleted;
   }
@@ -512,6 +626,16 @@ export class NamespaceCore {
   }
 
   *#increment(key: string, by: number): Op<number> {
+    return yield* wait(this.#write(this.#incrementRequest(key, by)));
+  }
+
+  /** `increment` run at once, for the faces (see {@link NamespaceCore.setNow}). */
+  incrementNow(key: string, by = 1): number | Promise<number> {
+    if (this.#attributing()) return this.#runNow(this.increment(key, by));
+    return this.#write(this.#incrementRequest(key, by));
+  }
+
+  #incrementRequest(key: string, by: number): OneWrite<number> {
     const keySize = this.#checkKey(key);
     if (!Number.isSafeInteger(by)) {
       throw new InvalidInputError(
@@ -521,21 +645,44 @@ export class NamespaceCore {
     const backend = this.#backend;
     // A new counter gets the default expiry; an existing live one keeps its
     // own (a counter with a TTL counts within its window, as a rate limiter).
-    const fresh = this.#expiry(undefined);
-    let result = 0;
+    const now = this.#ctx.clock.now();
+    const fresh = expiryOf(undefined, this.#ttl, now);
+    const w: OneWrite<number> = {
+      attempt: (at = this.#ctx.clock.now()) =>
+        then(
+          backend.increment(
+            this.#space,
+            this.name,
+            key,
+            by,
+            fresh,
+            keySize,
+            at,
+            this.#ctx.quota,
+            this.#extras,
+          ),
+          answered,
+        ),
+      now,
+      size: keySize + 20,
+      // Not noted for the purge pass (see #noteExpiry): a live counter
+      // keeps its own expiry.
+      expiresAt: null,
+      value: 0,
+    };
     const answered = (res: string | IncrementResult | undefined): boolean => {
       if (typeof res === "string") {
-        result = Number(res);
+        w.value = Number(res);
         return true;
       }
       if (res === undefined) {
         // The one statement said no: find out why, under the write lock.
-        result = this.#incrementSlowly(key, keySize, by, fresh);
+        w.value = this.#incrementSlowly(key, keySize, by, fresh);
         return true;
       }
       switch (res.kind) {
         case "ok":
-          result = res.value;
+          w.value = res.value;
           return true;
         case "quota":
           return false;
@@ -545,30 +692,7 @@ export class NamespaceCore {
           throw overflowError(key, by);
       }
     };
-    const attempt = () =>
-      then(
-        backend.increment(
-          this.#space,
-          this.name,
-          key,
-          by,
-          fresh,
-          keySize,
-          this.#ctx.clock.now(),
-          this.#ctx.quota,
-          this.#extras,
-        ),
-        answered,
-      );
-    let ok: boolean;
-    try {
-      ok = (yield attempt()) as boolean;
-    } catch (err) {
-      ok = refused(err);
-    }
-    if (!ok) yield* this.#makeRoom(attempt, keySize + 20, 1);
-    if (this.#checkDue()) yield* this.#eviction!.check();
-    return result;
+    return w;
   }
 
   /** Why an increment wrote nothing, found in one transaction (SQLite only). */
@@ -885,7 +1009,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.name;
   }
   get(key: string): Uint8Array | null {
-    return this.#core.getSync(key);
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.get(key));
+    return core.getSync(key);
   }
   getEntry(key: string): CacheEntry | null {
     return this.#core.runSync(this.#core.getEntry(key));
@@ -894,7 +1020,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.runSync(this.#core.peek(key));
   }
   set(key: string, value: CacheValue, options?: SetOptions): void {
-    return this.#core.runSync(this.#core.set(key, value, options));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.set(key, value, options));
+    core.setNow(key, value, options);
   }
   setMany(
     entries: Iterable<
@@ -911,7 +1039,9 @@ export class SyncFace implements SyncNamespace {
     return this.#core.runSync(this.#core.setManyIfAbsent(entries));
   }
   delete(key: string): boolean {
-    return this.#core.runSync(this.#core.delete(key));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.delete(key));
+    return core.deleteNow(key) as boolean;
   }
   has(key: string): boolean {
     return this.#core.runSync(this.#core.has(key));
@@ -933,7 +1063,9 @@ export class SyncFace implements SyncNamespace {
     );
   }
   increment(key: string, by?: number): number {
-    return this.#core.runSync(this.#core.increment(key, by));
+    const core = this.#core;
+    if (!core.sync) return core.runSync(core.increment(key, by));
+    return core.incrementNow(key, by) as number;
   }
   clear(): number {
     return this.#core.runSync(this.#core.clear());

@@ -11,8 +11,11 @@
  * Why not Babel's `gensync`, which does this: its leaves must be gensync
  * functions of their own (a `sync` and an `async` implementation each), so
  * every backend call would need a wrapper, and its runner checks start and
- * suspend markers on every step; ours is a ten-line loop over plain values,
- * and the hot sync path pays for one generator object and no marker.
+ * suspend markers on every step; ours is a ten-line loop over plain values.
+ * The one-key operations (`get`, `set`, `increment`, `delete`) do not come
+ * here on their common path at all: they call the backend once and finish
+ * on its answer, and only a write that must make room (or look at how full
+ * its namespace is) runs generators (namespace.ts, `#write`).
  *
  * @module
  */
