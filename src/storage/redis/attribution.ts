@@ -26,7 +26,8 @@
 import { Buffer } from "node:buffer";
 import type { ForgetCandidate, Space } from "../backend.ts";
 import type { RedisLink } from "./connection.ts";
-import { luaScript, usedKey } from "./eviction.ts";
+import { usedKey } from "./eviction.ts";
+import { luaScript } from "./scripts.ts";
 import type { NamespaceKeys } from "./keys.ts";
 
 /**

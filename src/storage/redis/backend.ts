@@ -352,29 +352,11 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const f = k.fixed;
-    const evict = extras?.evict;
-    const work = this.#link.run<number[]>(SET, [
-      f[0],
-      f[1],
-      f[2],
-      f[3],
-      f[4],
-      entry,
-      k.used,
-      k.attributions,
-    ], [
-      key,
-      asBuffer(value),
-      expiresAt === null ? "" : String(expiresAt),
-      String(size),
-      String(now),
-      quota === null ? "" : String(quota.maxBytes),
-      quota === null ? "" : String(quota.maxKeys),
-      extras?.sender ?? "",
-      evict === undefined ? "" : String(evict.batch),
-      evict === undefined ? "" : String(evict.maxRows),
-    ]);
+    const work = this.#link.run<number[]>(
+      SET,
+      writeKeys(k, entry),
+      writeArgs(key, asBuffer(value), expiresAt, size, now, quota, extras),
+    );
     const [written, keys, bytes, evicted, total] = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
@@ -630,29 +612,12 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const f = k.fixed;
-    const evict = extras?.evict;
-    const work = this.#link.run<Buffer[]>(INCREMENT, [
-      f[0],
-      f[1],
-      f[2],
-      f[3],
-      f[4],
-      entry,
-      k.used,
-      k.attributions,
-    ], [
-      key,
-      String(by),
-      expiresAt === null ? "" : String(expiresAt),
-      String(keySize),
-      String(now),
-      quota === null ? "" : String(quota.maxBytes),
-      quota === null ? "" : String(quota.maxKeys),
-      extras?.sender ?? "",
-      evict === undefined ? "" : String(evict.batch),
-      evict === undefined ? "" : String(evict.maxRows),
-    ], true);
+    const work = this.#link.run<Buffer[]>(
+      INCREMENT,
+      writeKeys(k, entry),
+      writeArgs(key, String(by), expiresAt, keySize, now, quota, extras),
+      true,
+    );
     const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
@@ -881,4 +846,38 @@ export class RedisBackend implements AsyncBackend {
     this.#forget(null);
     await Promise.all([this.#link.close(), this.#nearLink?.close()]);
   }
+}
+
+/** The keys of the one-key write scripts (SET, INCREMENT), in their order. */
+function writeKeys(k: NamespaceKeys, entry: RedisArg): RedisArg[] {
+  const f = k.fixed;
+  return [f[0], f[1], f[2], f[3], f[4], entry, k.used, k.attributions];
+}
+
+/**
+ * The arguments of the one-key write scripts: the key, the value (SET) or
+ * the amount (INCREMENT), then what both take in the same order.
+ */
+function writeArgs(
+  key: string,
+  operand: RedisArg,
+  expiresAt: number | null,
+  size: number,
+  now: number,
+  quota: Quota | null,
+  extras: WriteExtras | undefined,
+): RedisArg[] {
+  const evict = extras?.evict;
+  return [
+    key,
+    operand,
+    expiresAt === null ? "" : String(expiresAt),
+    String(size),
+    String(now),
+    quota === null ? "" : String(quota.maxBytes),
+    quota === null ? "" : String(quota.maxKeys),
+    extras?.sender ?? "",
+    evict === undefined ? "" : String(evict.batch),
+    evict === undefined ? "" : String(evict.maxRows),
+  ];
 }

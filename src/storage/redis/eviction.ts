@@ -20,29 +20,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { Buffer } from "node:buffer";
 import type { EvictionResult, Quota, UsedValue } from "../backend.ts";
 import type { RedisLink } from "./connection.ts";
 import type { NamespaceKeys } from "./keys.ts";
-import type { LuaScript } from "./scripts.ts";
-
-/**
- * A {@link LuaScript} with its SHA1, as `EVALSHA` wants it.
- *
- * @example
- * ```ts
- * import { luaScript } from "./eviction.ts";
- * console.log(luaScript("one", "#!lua\nreturn 1").sha.length); // 40
- * ```
- */
-export function luaScript(name: string, source: string): LuaScript {
-  return {
-    name,
-    source,
-    sha: createHash("sha1").update(source).digest("hex"),
-  };
-}
+import { BY_LAST_USE, luaScript } from "./scripts.ts";
 
 /**
  * The read-stamp key of a namespace: the namespace's head (`P{T}`) and the
@@ -122,6 +104,7 @@ local freedK, freedB, evicted = 0, 0, 0
 local function enough()
   return freedK >= needK and freedB >= needB and freedK >= atLeast
 end
+${BY_LAST_USE}
 local function drop(k)
   local size = redis.call('HGET', S, k)
   redis.call('DEL', prefix .. k)
@@ -152,14 +135,7 @@ while not enough() and freedK < maxRows and windows < ${EVICT_MAX_WINDOWS} do
     hand = ''
   else
     if #rows < window then hand = '' else hand = rows[#rows] end
-    local cand = {}
-    for _, k in ipairs(rows) do
-      local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
-      local r = redis.call('ZSCORE', U, k)
-      if r and tonumber(r) > used then used = tonumber(r) end
-      cand[#cand + 1] = {k, used}
-    end
-    table.sort(cand, function(a, b) return a[2] < b[2] end)
+    local cand = by_last_use(rows, prefix, U)
     local cap = math.max(1, math.floor(#rows / 4))
     for j = 1, math.min(cap, #cand) do
       if enough() or freedK >= maxRows then break end

@@ -28,7 +28,16 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-function script(name: string, source: string): LuaScript {
+/**
+ * A {@link LuaScript} with its SHA1, as `EVALSHA` wants it.
+ *
+ * @example
+ * ```ts
+ * import { luaScript } from "./scripts.ts";
+ * console.log(luaScript("one", "#!lua\nreturn 1").sha.length); // 40
+ * ```
+ */
+export function luaScript(name: string, source: string): LuaScript {
   return {
     name,
     source,
@@ -134,6 +143,25 @@ end
 `;
 const PRELUDE = HEAD + META + FORGET + FITS + PUT;
 
+/**
+ * Lua: a window of index rows ordered least recently used first, by the
+ * later of the entry's write time and its recorded read (`U`); shared by
+ * the write scripts' eviction (ROOM) and the batch path's (eviction.ts).
+ */
+export const BY_LAST_USE = `
+local function by_last_use(rows, prefix, U)
+  local cand = {}
+  for _, k in ipairs(rows) do
+    local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
+    local r = redis.call('ZSCORE', U, k)
+    if r and tonumber(r) > used then used = tonumber(r) end
+    cand[#cand + 1] = {k, used}
+  end
+  table.sort(cand, function(a, b) return a[2] < b[2] end)
+  return cand
+end
+`;
+
 // Eviction inside a write (SET, INCREMENT with `evict` arguments): the
 // same choice as the EVICT script (eviction.ts; expired entries first, then
 // the least recently used quarter of windows of the index taken round from
@@ -143,7 +171,7 @@ const PRELUDE = HEAD + META + FORGET + FITS + PUT;
 // candidate. Returns how many went (nil = no room) and the evictions so far.
 const ROOM = `
 local U, A = KEYS[7], KEYS[8]
-local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
+${BY_LAST_USE}local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
   local needK, needB = m.keys + addK - maxK, m.bytes + addB - maxB
   local cap = maxK
   if m.keys > 0 and m.bytes > 0 then cap = math.min(maxK, maxB / (m.bytes / m.keys)) end
@@ -181,14 +209,7 @@ local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
       hand = ''
     else
       if #rows < 256 then hand = '' else hand = rows[#rows] end
-      local cand = {}
-      for _, k in ipairs(rows) do
-        local used = tonumber(redis.call('HGET', prefix .. k, 'w') or 0)
-        local r = redis.call('ZSCORE', U, k)
-        if r and tonumber(r) > used then used = tonumber(r) end
-        cand[#cand + 1] = {k, used}
-      end
-      table.sort(cand, function(a, b) return a[2] < b[2] end)
+      local cand = by_last_use(rows, prefix, U)
       local cap4 = math.max(1, math.floor(#rows / 4))
       for j = 1, math.min(cap4, #cand) do
         if enough() or freedK >= maxRows then break end
@@ -242,7 +263,7 @@ end
  * every write script ends with the namespace's usage, so the client
  * knows it without another request.
  */
-export const SET: LuaScript = script(
+export const SET: LuaScript = luaScript(
   "set",
   `#!lua
 ${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
@@ -263,7 +284,7 @@ return {1, m.keys, m.bytes, evicted, total}
 );
 
 /** KEYS: 5 fixed, entry. ARGV: key, now. Returns {1 when a live entry went, keys, bytes}. */
-export const DELETE: LuaScript = script(
+export const DELETE: LuaScript = luaScript(
   "delete",
   `#!lua
 ${HEAD + FORGET}
@@ -312,7 +333,7 @@ end
  * KEYS: 5 fixed. ARGV: lo, hi (ZRANGEBYLEX bounds), limit, now. Returns the
  * live keys in byte order.
  */
-export const LIST: LuaScript = script(
+export const LIST: LuaScript = luaScript(
   "list",
   `#!lua
 ${HEAD + FORGET}
@@ -327,7 +348,7 @@ return found
  * entry, flattened. The entry keys share the namespace's hash tag, so they
  * are in the slot the fixed keys route to.
  */
-export const SCAN: LuaScript = script(
+export const SCAN: LuaScript = luaScript(
   "scan",
   `#!lua
 ${HEAD + FORGET}
@@ -355,7 +376,7 @@ return out
  * or {"quota", ""}, then keys and bytes, then entries evicted (only after
  * "ok").
  */
-export const INCREMENT: LuaScript = script(
+export const INCREMENT: LuaScript = luaScript(
   "increment",
   `#!lua
 ${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
@@ -401,7 +422,7 @@ return {'ok', text, m.keys, m.bytes, evicted, total}
  * "quota", keys, bytes}; it decides before its first write, so anything
  * but "ok" wrote nothing.
  */
-export const COMMIT: LuaScript = script(
+export const COMMIT: LuaScript = luaScript(
   "commit",
   `#!lua
 ${PRELUDE}
@@ -472,7 +493,7 @@ return {'ok', state.keys, state.bytes}
  * many entries there were (then 0, 0: the usage after). One script, so it is atomic like SQLite's
  * `DELETE`; it blocks the server for as long as the namespace is big.
  */
-export const CLEAR: LuaScript = script(
+export const CLEAR: LuaScript = luaScript(
   "clear",
   `#!lua
 ${HEAD}
@@ -495,7 +516,7 @@ return {n, 0, 0}
  * `now`; Redis has already deleted (or deletes at the same instant) the
  * entries themselves. Returns {count, keys, bytes}.
  */
-export const PURGE: LuaScript = script(
+export const PURGE: LuaScript = luaScript(
   "purge",
   `#!lua
 ${HEAD + FORGET}
@@ -510,7 +531,7 @@ return {#ks, usage()}
  * (which scripts keep in step with every write, so this only matters
  * after someone edited the keys by hand). Returns 1 when it changed them.
  */
-export const RECOUNT: LuaScript = script(
+export const RECOUNT: LuaScript = luaScript(
   "recount",
   `#!lua
 ${HEAD}
@@ -536,7 +557,7 @@ return 1
  * the answer is a lower bound. Data written by the layout that scored
  * every write is already exact, so it reads the same.
  */
-export const USAGE: LuaScript = script(
+export const USAGE: LuaScript = luaScript(
   "usage",
   `#!lua
 local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses', 'evictions')
@@ -555,7 +576,7 @@ return {u[1] or '0', u[2] or '0', u[3] or '0', u[4] or '0', x[2] or '', w[2] or 
 );
 
 /** KEYS: meta. ARGV: hits, misses. */
-export const COUNTERS: LuaScript = script(
+export const COUNTERS: LuaScript = luaScript(
   "counters",
   `#!lua
 if ARGV[1] ~= '0' then redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1]) end
