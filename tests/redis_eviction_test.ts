@@ -155,3 +155,144 @@ testEachRedis(
     for (const k of hot) assert.equal(await ns.has(k), true, k);
   },
 );
+
+testEachRedis(
+  "evict: a batch at the quota evicts and lands in one script, never evicting its own keys; a batch that cannot fit evicts nothing",
+  async (target) => {
+    const b = await RedisBackend.open(target.options);
+    try {
+      const quota = { maxKeys: 32, maxBytes: 1_000_000 };
+      const v = new TextEncoder().encode("v");
+      const w = new TextEncoder().encode("w");
+      const extras = { evict: { batch: 640, maxRows: 4_096 } };
+      const keys = (at: number) =>
+        b.list({
+          space: 0,
+          ns: "many",
+          from: "",
+          exclusive: false,
+          before: null,
+          limit: 100,
+          now: at,
+        });
+      const put = (key: string, value = w) => ({
+        key,
+        value,
+        expiresAt: null,
+        size: key.length + value.length,
+      });
+      let now = Date.now();
+      // k0 is the least recently used, then k1, k2, ...
+      for (let i = 0; i < 32; i++) {
+        assert.equal(
+          await b.set(0, "many", `k${i}`, v, null, 3, now++, quota),
+          true,
+        );
+      }
+      const batch = ["k0", "k1", "n0", "n1", "n2", "n3"].map((k) => put(k));
+      // Full: without the eviction request the batch is refused.
+      assert.equal(await b.writeMany(0, "many", batch, now++, quota), false);
+      const before = await scriptCalls(target);
+      assert.equal(
+        await b.writeMany(0, "many", batch, now++, quota, extras),
+        true,
+      );
+      assert.equal(await scriptCalls(target) - before, 1, "one script");
+      // The batch's own k0 and k1 were the least recently used; they stay
+      // (written), and the next four oldest went for the four new keys.
+      assert.equal((await b.counts(0, "many")).keys, 32);
+      for (const k of ["k0", "k1", "n0", "n1", "n2", "n3"]) {
+        assert.deepEqual(await b.getValue(0, "many", k, now), w, k);
+      }
+      for (const k of ["k2", "k3", "k4", "k5"]) {
+        assert.equal(await b.getValue(0, "many", k, now), undefined, k);
+      }
+      assert.deepEqual(await b.getValue(0, "many", "k6", now), v);
+      assert.equal((await b.usage(0, "many")).evictions, 4);
+
+      // A commit too, and a key it only checks is not evicted either: k6
+      // is now the least recently used.
+      const k6 = (await b.get(0, "many", "k6", now))!.version;
+      const before2 = await scriptCalls(target);
+      assert.equal(
+        await b.commit(
+          0,
+          "many",
+          [{ key: "k6", version: k6 }],
+          [put("m0"), put("m1")],
+          now++,
+          quota,
+          extras,
+        ),
+        "ok",
+      );
+      assert.equal(await scriptCalls(target) - before2, 1, "one script");
+      assert.deepEqual(await b.getValue(0, "many", "k6", now), v);
+      for (const k of ["k7", "k8"]) {
+        assert.equal(await b.getValue(0, "many", k, now), undefined, k);
+      }
+      assert.deepEqual(await b.getValue(0, "many", "m1", now), w);
+      assert.equal((await b.usage(0, "many")).evictions, 6);
+
+      // Cannot fit: the batch names 31 of the 32 keys and adds two, so
+      // evicting the one other key is not enough; nothing goes.
+      const all = await keys(now);
+      assert.equal(all.length, 32);
+      const spared = all[all.length - 1];
+      const tooBig = [...all.slice(0, -1), "late0", "late1"].map((k) => put(k));
+      assert.equal(
+        await b.writeMany(0, "many", tooBig, now++, quota, extras),
+        false,
+      );
+      assert.deepEqual(await keys(now), all);
+      assert.notEqual(await b.getValue(0, "many", spared, now), undefined);
+      assert.equal((await b.usage(0, "many")).evictions, 6);
+      assert.equal(
+        await b.commit(0, "many", [], tooBig, now++, quota, extras),
+        "quota",
+      );
+      assert.deepEqual(await keys(now), all);
+      assert.equal((await b.usage(0, "many")).evictions, 6);
+    } finally {
+      await b.clear(0, "many");
+      await b.close();
+    }
+  },
+);
+
+testEachRedis(
+  "evict: setMany and atomic() into a full cache namespace evict in the batch's own script, counted in stats()",
+  async (target) => {
+    await using t = await open(target, {
+      ttl: null,
+      limits: { maxKeys: 32 },
+    });
+    const ns = t.cache.namespace("b");
+    for (let i = 0; i < 32; i++) {
+      await ns.set(`k${i}`, "v");
+      t.clock.advance(1_000);
+    }
+    assert.equal((await ns.stats()).evictions, 0);
+    const before = await scriptCalls(target);
+    assert.equal(
+      await ns.setMany([["k0", "w"], ["k1", "w"], ["n0", "w"], ["n1", "w"]]),
+      4,
+    );
+    assert.equal(await scriptCalls(target) - before, 1, "one script");
+    for (const k of ["k0", "k1", "n0", "n1"]) {
+      assert.deepEqual(await ns.get(k), new TextEncoder().encode("w"), k);
+    }
+    // Two new keys need two evictions, at least capacity / 16 = 2 go.
+    assert.equal((await ns.stats()).evictions, 2);
+    assert.equal(await ns.has("k2"), false);
+    assert.equal(await ns.has("k3"), false);
+
+    const before2 = await scriptCalls(target);
+    const res = await ns.atomic().set("a0", "w").set("a1", "w").set("a2", "w")
+      .commit();
+    assert.equal(res.ok, true);
+    assert.equal(await scriptCalls(target) - before2, 1, "one script");
+    assert.equal((await ns.stats()).evictions, 5);
+    assert.equal((await ns.stats()).keys, 32);
+  },
+);

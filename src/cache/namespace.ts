@@ -127,9 +127,10 @@ function checkedCommit(
   writes: readonly BatchWrite[],
   now: number,
   quota: Quota | null,
+  extras: WriteExtras | undefined,
 ): CommitOutcome | Promise<CommitOutcome> {
   if (backend.commit !== undefined) {
-    return backend.commit(space, ns, checks, writes, now, quota);
+    return backend.commit(space, ns, checks, writes, now, quota, extras);
   }
   const sync = backend as Backend;
   try {
@@ -206,6 +207,13 @@ export class NamespaceCore {
    * `undefined` on any other backend.
    */
   #extras: WriteExtras | undefined;
+  /**
+   * What batch writes (`setMany`, `atomic().commit()`) ask of a backend
+   * with `writeExtras`: eviction at the quota in the batch's own atomic
+   * step, so another writer cannot take the room between an eviction and
+   * the write. Only eviction: a batch's attribution is not carried there.
+   */
+  readonly #batchExtras: WriteExtras | undefined;
 
   constructor(ctx: CacheContext, space: Space, name: string) {
     this.#ctx = ctx;
@@ -227,6 +235,10 @@ export class NamespaceCore {
       else this.#eviction.checkSoon();
     }
     this.#extras = this.#extrasFor(null);
+    this.#batchExtras = this.#backend.writeExtras === true &&
+        this.#eviction !== null
+      ? { evict: EVICT_IN_WRITE }
+      : undefined;
   }
 
   #extrasFor(sender: string | null): WriteExtras | undefined {
@@ -765,6 +777,7 @@ export class NamespaceCore {
         writes,
         this.#ctx.clock.now(),
         this.#ctx.quota,
+        this.#batchExtras,
       );
     let ok: boolean;
     try {
@@ -980,6 +993,7 @@ export class NamespaceCore {
           writes,
           this.#ctx.clock.now(),
           this.#ctx.quota,
+          this.#batchExtras,
         ),
         (outcome) => {
           ok = outcome === "ok";

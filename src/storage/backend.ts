@@ -202,9 +202,10 @@ export interface EvictionResult {
 }
 
 /**
- * What a single-key write may do in the same atomic step, for a backend
- * that says {@link Backend.writeExtras}: record who it was made for, and
- * make room by eviction when the namespace is at its quota. Without
+ * What a write may do in the same atomic step, for a backend that says
+ * {@link Backend.writeExtras}: record who it was made for (single-key
+ * writes), and make room by eviction when the namespace is at its quota
+ * (single-key writes and batches: `writeMany`, `commit`). Without
  * `writeExtras` the cache does both with the separate primitives
  * (`attribute`, `evict`).
  *
@@ -329,7 +330,9 @@ export interface Backend {
    * one), with usage folded in once at the end. When the result would pass
    * `quota`, nothing is written and the backend either returns `false`
    * (Redis) or throws {@link QuotaRefusal} (SQLite, which rolls back an
-   * outer transaction that way).
+   * outer transaction that way). `extras` (only its `evict`) only when
+   * the backend says {@link Backend.writeExtras}: room for the batch is
+   * then made in the same atomic step, never by evicting one of its keys.
    */
   writeMany(
     space: Space,
@@ -337,6 +340,7 @@ export interface Backend {
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): boolean | void;
   /**
    * Like {@link Backend.writeMany} with sets only, but each key is written
@@ -393,7 +397,8 @@ export interface Backend {
    * in one atomic step. Optional for a backend with
    * {@link Backend.transaction} (the cache then reads the versions and
    * writes inside one); a networked backend, which has no transaction,
-   * must have it.
+   * must have it. `extras` as for {@link Backend.writeMany}; no key the
+   * commit names (checked or written) is evicted.
    */
   commit?(
     space: Space,
@@ -402,6 +407,7 @@ export interface Backend {
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): CommitOutcome;
   /**
    * Usage as this process last heard it from a networked backend, without
@@ -566,6 +572,7 @@ export interface AsyncBackend extends
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): Promise<CommitOutcome>;
   /** See {@link Backend.knownUsage}; synchronous on purpose. */
   knownUsage(space: Space, ns: string): KnownUsage | undefined;

@@ -644,9 +644,11 @@ export class RedisBackend implements AsyncBackend {
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): Promise<boolean> {
     if (writes.length === 0) return true;
-    return await this.commit(space, ns, [], writes, now, quota) === "ok";
+    return await this.commit(space, ns, [], writes, now, quota, extras) ===
+      "ok";
   }
 
   async commit(
@@ -656,8 +658,10 @@ export class RedisBackend implements AsyncBackend {
     writes: readonly BatchWrite[],
     now: number,
     quota: Quota | null,
+    extras?: WriteExtras,
   ): Promise<CommitOutcome> {
     const k = this.#ns(space, ns);
+    const evict = extras?.evict;
     const index = new Map<string, number>();
     const names: string[] = [];
     const slot = (key: string) => {
@@ -693,11 +697,15 @@ export class RedisBackend implements AsyncBackend {
     if (this.#near !== null) {
       for (const w of writes) this.#forget(k.entry(w.key));
     }
-    const [outcome, keys, bytes] = await this.#withRegistration(
+    const entries = names.map((name) => k.entry(name));
+    // The read stamps key goes last (the script finds it after the entry
+    // keys), only when the script may evict.
+    if (evict !== undefined) entries.push(k.used);
+    const [outcome, keys, bytes, evicted, total] = await this.#withRegistration(
       registering,
-      this.#link.run<[string, number, number]>(COMMIT, [
+      this.#link.run<[string, number, number, number, number]>(COMMIT, [
         ...k.fixed,
-        ...names.map((name) => k.entry(name)),
+        ...entries,
       ], [
         String(now),
         ...quotaArgs(quota),
@@ -707,9 +715,12 @@ export class RedisBackend implements AsyncBackend {
         ...checkArgs,
         String(writes.length),
         ...writeArgs,
+        evict === undefined ? "" : String(evict.batch),
+        evict === undefined ? "" : String(evict.maxRows),
       ]),
     );
     this.#note(space, ns, keys, bytes);
+    if (evicted > 0) this.#evicted(k.member, total);
     return outcome as CommitOutcome;
   }
 

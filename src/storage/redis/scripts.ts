@@ -162,16 +162,18 @@ local function by_last_use(rows, prefix, U)
 end
 `;
 
-// Eviction inside a write (SET, INCREMENT with `evict` arguments): the
-// same choice as the EVICT script (eviction.ts; expired entries first, then
-// the least recently used quarter of windows of the index taken round from
-// the shared hand), but planned before anything is deleted: the entries go
-// only when the write then fits, so a refused write evicts nothing and
-// Redis never needs a rollback. The key being written is never a
-// candidate. Returns how many went (nil = no room) and the evictions so far.
+// Eviction inside a write (SET, INCREMENT, COMMIT with `evict` arguments):
+// the same choice as the EVICT script (eviction.ts; expired entries first,
+// then the least recently used quarter of windows of the index taken round
+// from the shared hand), but planned before anything is deleted: the
+// entries go only when the write then fits, so a refused write evicts
+// nothing and Redis never needs a rollback. The keys being written
+// (`excluded`, a set of names) are never candidates: evicting one would
+// free room the write itself takes back. The script defines `U` (the read
+// stamps key) before this, at its own place in KEYS. Returns how many went
+// (nil = no room) and the evictions so far.
 const ROOM = `
-local U, A = KEYS[7], KEYS[8]
-${BY_LAST_USE}local function room(m, key, addK, addB, maxB, maxK, batch, maxRows, now)
+${BY_LAST_USE}local function room(m, excluded, addK, addB, maxB, maxK, batch, maxRows, now)
   local needK, needB = m.keys + addK - maxK, m.bytes + addB - maxB
   local cap = maxK
   if m.keys > 0 and m.bytes > 0 then cap = math.min(maxK, maxB / (m.bytes / m.keys)) end
@@ -183,7 +185,7 @@ ${BY_LAST_USE}local function room(m, key, addK, addB, maxB, maxK, batch, maxRows
     return freedK >= needK and freedB >= needB and (freedK >= atLeast or (freedK > 0 and lru == 0))
   end
   local function take(k, isLru)
-    if k == key or seen[k] then return end
+    if excluded[k] or seen[k] then return end
     local size = redis.call('HGET', S, k)
     if not size then return end
     seen[k] = true
@@ -232,6 +234,11 @@ ${BY_LAST_USE}local function room(m, key, addK, addB, maxB, maxK, batch, maxRows
 end
 `;
 
+// The read stamps and attributions keys of the one-key write scripts.
+const ONE_KEY = `
+local U, A = KEYS[7], KEYS[8]
+`;
+
 // A write made for a sender (ARGV "sender", "" = nobody) marks its entry
 // and adds it to the namespace's attribution set (attribution.ts), in the
 // write's own script, so the two land together or not at all.
@@ -251,7 +258,7 @@ local function makeRoom(m, key, old, size, maxB, maxK, batch, maxRows, now)
   if not batch then return nil end
   local oldSize = old and tonumber(old) or 0
   if size - oldSize > maxB or (old and 0 or 1) > maxK then return nil end
-  return room(m, key, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
+  return room(m, {[key] = true}, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
 end
 `;
 
@@ -266,7 +273,7 @@ end
 export const SET: LuaScript = luaScript(
   "set",
   `#!lua
-${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
+${HEAD + META + FITS + PUT + ONE_KEY + ROOM + MARK + MAKE_ROOM}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
 local old = redis.call('HGET', S, key)
 local m = meta()
@@ -379,7 +386,7 @@ return out
 export const INCREMENT: LuaScript = luaScript(
   "increment",
   `#!lua
-${HEAD + META + FITS + PUT + ROOM + MARK + MAKE_ROOM}
+${HEAD + META + FITS + PUT + ONE_KEY + ROOM + MARK + MAKE_ROOM}
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x')
 local v, x = cur[1], cur[2]
@@ -415,12 +422,16 @@ return {'ok', text, m.keys, m.bytes, evicted, total}
 );
 
 /**
- * KEYS: 5 fixed, then one entry key per distinct key. ARGV: now, maxBytes or
+ * KEYS: 5 fixed, then one entry key per distinct key, then the read stamps
+ * key when eviction is asked for (last, so the entry keys keep their
+ * places; it shares the namespace's hash tag). ARGV: now, maxBytes or
  * "", maxKeys or "", k, the k key names, the number of checks, (key index,
  * version or "") per check, the number of writes, (type "s"/"d", key index,
- * value, expiresAt or "", size) per write. Returns {"ok" | "check" |
- * "quota", keys, bytes}; it decides before its first write, so anything
- * but "ok" wrote nothing.
+ * value, expiresAt or "", size) per write, eviction batch or "" (no
+ * eviction), eviction maxRows. Returns {"ok" | "check" | "quota", keys,
+ * bytes, entries evicted, evictions so far or -1}; it decides (and plans
+ * its evictions) before its first write, so anything but "ok" wrote and
+ * evicted nothing.
  */
 export const COMMIT: LuaScript = luaScript(
   "commit",
@@ -428,6 +439,8 @@ export const COMMIT: LuaScript = luaScript(
 ${PRELUDE}
 local now, maxB, maxK = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local k = tonumber(ARGV[4])
+local U = KEYS[6 + k]
+${ROOM}
 local names = {}
 for j = 1, k do names[j] = ARGV[4 + j] end
 local p = 5 + k
@@ -447,6 +460,9 @@ local muts = {}
 local sizes = {}
 local u = redis.call('HMGET', M, 'keys', 'bytes')
 local keys, bytes = tonumber(u[1] or 0), tonumber(u[2] or 0)
+-- The quota holds after every set of the batch, in order: eviction has to
+-- make room for the fullest point (keys and bytes apart), not the end.
+local over, peakK, peakB = false, 0, 0
 for q = 1, nm do
   local m = {t = ARGV[p], j = tonumber(ARGV[p + 1]), v = ARGV[p + 2], x = ARGV[p + 3], size = tonumber(ARGV[p + 4])}
   p = p + 5
@@ -466,12 +482,25 @@ for q = 1, nm do
   else
     local nb = bytes - (old or 0) + m.size
     local nk = keys + (old and 0 or 1)
-    if maxB and (nb > maxB or nk > maxK) then return {'quota', usage()} end
+    if maxB and (nb > maxB or nk > maxK) then over = true end
+    if nk > peakK then peakK = nk end
+    if nb > peakB then peakB = nb end
     bytes, keys = nb, nk
     sizes[name] = m.size
   end
 end
+local batch, maxRows = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
 local state = meta()
+local evicted, total = 0, -1
+if over then
+  if not (batch and U) then return {'quota', state.keys, state.bytes, 0, -1} end
+  -- Every key the commit names stays: its checks passed and its writes
+  -- are what the room is for.
+  local excluded = {}
+  for j = 1, k do excluded[names[j]] = true end
+  evicted, total = room(state, excluded, peakK - state.keys, peakB - state.bytes, maxB, maxK, batch, maxRows, ARGV[1])
+  if not evicted then return {'quota', state.keys, state.bytes, 0, -1} end
+end
 for q = 1, nm do
   local m = muts[q]
   local name, e = names[m.j], KEYS[5 + m.j]
@@ -483,7 +512,7 @@ for q = 1, nm do
   end
 end
 if nm > 0 then save(state) end
-return {'ok', state.keys, state.bytes}
+return {'ok', state.keys, state.bytes, evicted, total}
 `,
 );
 
