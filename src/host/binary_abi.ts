@@ -29,7 +29,7 @@
  * @module
  */
 import type { Namespace } from "../cache/async_namespace.ts";
-import type { SyncNamespace } from "../cache/types.ts";
+import type { ListOptions, SetOptions, SyncNamespace } from "../cache/types.ts";
 import {
   decodeKey,
   give,
@@ -97,6 +97,33 @@ function intArg(value: bigint, what: string): number {
     throw new Refusal(`${what} ${value} is outside the safe integer range`);
   }
   return n;
+}
+
+/** The `list` arguments of the ABI: a limit of 0 means the default 100. */
+function listArgs(
+  cx: HostCallContext,
+  prefixHandle: bigint,
+  limit: bigint,
+  cursor: bigint,
+): ListOptions {
+  const n = intArg(limit, "limit");
+  if (n < 0) throw new Refusal(`limit ${n} is negative`);
+  return {
+    prefix: textArg(cx, prefixHandle, "prefix"),
+    limit: n === 0 ? 100 : n,
+    cursor: cursor === 0n ? undefined : textArg(cx, cursor, "cursor"),
+  };
+}
+
+/** The ABI's `ttl_ms`: 0 = the cache's default, -1 = never, else ms. */
+function ttlArg(ttl: bigint): SetOptions | undefined {
+  const ttlMs = intArg(ttl, "ttl_ms");
+  if (ttlMs < -1) {
+    throw new Refusal(
+      `ttl_ms ${ttlMs} is invalid: use 0 for the default, -1 for never, or a positive number of milliseconds`,
+    );
+  }
+  return ttlMs === 0 ? undefined : { ttl: ttlMs === -1 ? null : ttlMs };
 }
 
 /**
@@ -175,13 +202,7 @@ function space(
       state,
       `${prefix}_list`,
       (cx, prefixHandle, limit, cursor) => {
-        const n = intArg(limit, "limit");
-        if (n < 0) throw new Refusal(`limit ${n} is negative`);
-        const page = ns(state).list({
-          prefix: textArg(cx, prefixHandle, "prefix"),
-          limit: n === 0 ? 100 : n,
-          cursor: cursor === 0n ? undefined : textArg(cx, cursor, "cursor"),
-        });
+        const page = ns(state).list(listArgs(cx, prefixHandle, limit, cursor));
         return reply(cx, state, OK, encoder.encode(JSON.stringify(page)));
       },
     ),
@@ -191,16 +212,10 @@ function space(
       state,
       "sup_cache_set",
       (cx, key, value, ttl) => {
-        const ttlMs = intArg(ttl, "ttl_ms");
-        if (ttlMs < -1) {
-          throw new Refusal(
-            `ttl_ms ${ttlMs} is invalid: use 0 for the default, -1 for never, or a positive number of milliseconds`,
-          );
-        }
         ns(state).set(
           textArg(cx, key, "key"),
           bytesArg(cx, value, "value"),
-          ttlMs === 0 ? undefined : { ttl: ttlMs === -1 ? null : ttlMs },
+          ttlArg(ttl),
         );
         return reply(cx, state, OK);
       },
@@ -291,13 +306,7 @@ function remoteSpace(
       state,
       `${prefix}_list`,
       async (cx, prefixHandle, limit, cursor) => {
-        const n = intArg(limit, "limit");
-        if (n < 0) throw new Refusal(`limit ${n} is negative`);
-        const page = await ns.list({
-          prefix: textArg(cx, prefixHandle, "prefix"),
-          limit: n === 0 ? 100 : n,
-          cursor: cursor === 0n ? undefined : textArg(cx, cursor, "cursor"),
-        });
+        const page = await ns.list(listArgs(cx, prefixHandle, limit, cursor));
         return reply(cx, state, OK, encoder.encode(JSON.stringify(page)));
       },
     ),
@@ -307,16 +316,10 @@ function remoteSpace(
       state,
       "sup_cache_set",
       async (cx, key, value, ttl) => {
-        const ttlMs = intArg(ttl, "ttl_ms");
-        if (ttlMs < -1) {
-          throw new Refusal(
-            `ttl_ms ${ttlMs} is invalid: use 0 for the default, -1 for never, or a positive number of milliseconds`,
-          );
-        }
         await ns.set(
           textArg(cx, key, "key"),
           bytesArg(cx, value, "value"),
-          ttlMs === 0 ? undefined : { ttl: ttlMs === -1 ? null : ttlMs },
+          ttlArg(ttl),
         );
         return reply(cx, state, OK);
       },
