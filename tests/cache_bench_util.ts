@@ -91,6 +91,38 @@ export const MINIMAL_SCHEMA = `CREATE TABLE kv (
   PRIMARY KEY (ns, key)
 ) WITHOUT ROWID`;
 
+/**
+ * The import baseline: a file of the minimal schema with WAL and
+ * `synchronous=NORMAL`, as ours.
+ */
+export function openRawImportDb(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  db.exec(MINIMAL_SCHEMA);
+  return db;
+}
+
+/**
+ * The import baseline's work: parse an export's lines (after its header)
+ * and insert them raw, in one transaction; parsing is included, as
+ * `import` parses too.
+ */
+export function rawImport(db: DatabaseSync, text: string): void {
+  const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, ?)");
+  const lines = text.split("\n");
+  db.exec("BEGIN");
+  for (let i = 1; i < lines.length; i++) {
+    const e = JSON.parse(lines[i]);
+    insert.run(
+      e.namespace,
+      e.key,
+      Uint8Array.fromBase64(e.value),
+      e.expiresAt,
+    );
+  }
+  db.exec("COMMIT");
+}
+
 /** The minimal schema's statements. */
 export class Minimal {
   readonly db: DatabaseSync;

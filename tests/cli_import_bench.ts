@@ -15,10 +15,10 @@
  * Every bench is `async` and awaits its work; each iteration writes to a
  * fresh database file, made outside the timed part.
  */
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { createSupCache } from "../mod.ts";
 import { checkExport, importExport } from "../src/transfer/import.ts";
+import { openRawImportDb, rawImport } from "./cache_bench_util.ts";
 
 const N = 10_000;
 const root = await Deno.makeTempDir({ prefix: "sup-cache-import-bench-" });
@@ -62,26 +62,9 @@ Deno.bench({
   async fn(b) {
     const dir = freshDir();
     await Deno.mkdir(dir);
-    const db = new DatabaseSync(join(dir, "raw.db"));
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
-    db.exec(
-      "CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID",
-    );
-    const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, ?)");
+    const db = openRawImportDb(join(dir, "raw.db"));
     b.start();
-    // Parsing included, as import parses too.
-    const lines = text.split("\n");
-    db.exec("BEGIN");
-    for (let i = 1; i < lines.length; i++) {
-      const e = JSON.parse(lines[i]);
-      insert.run(
-        e.namespace,
-        e.key,
-        Uint8Array.fromBase64(e.value),
-        e.expiresAt,
-      );
-    }
-    db.exec("COMMIT");
+    rawImport(db, text);
     b.end();
     db.close();
     await Promise.resolve();

@@ -22,8 +22,9 @@
  */
 import { cpuUsage } from "node:process";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../mod.ts";
+import { openRawImportDb, rawImport } from "./cache_bench_util.ts";
 import { checkExport, importExport } from "../src/transfer/import.ts";
 
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 9);
@@ -55,12 +56,7 @@ const parsed = text.split("\n").slice(1).map((line) => {
 const rawDb = async () => {
   const dir = fresh();
   await Deno.mkdir(dir);
-  const db = new DatabaseSync(join(dir, "raw.db"));
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
-  db.exec(
-    "CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID",
-  );
-  return db;
+  return openRawImportDb(join(dir, "raw.db"));
 };
 
 let made = 0;
@@ -78,20 +74,7 @@ const cases: Case[] = [
     name: "raw inserts, one transaction (baseline)",
     setup: rawDb,
     async run(state) {
-      const db = state as DatabaseSync;
-      const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, ?)");
-      const lines = new TextDecoder().decode(bytes).split("\n");
-      db.exec("BEGIN");
-      for (let i = 1; i < lines.length; i++) {
-        const e = JSON.parse(lines[i]);
-        insert.run(
-          e.namespace,
-          e.key,
-          Uint8Array.fromBase64(e.value),
-          e.expiresAt,
-        );
-      }
-      db.exec("COMMIT");
+      rawImport(state as DatabaseSync, new TextDecoder().decode(bytes));
       await Promise.resolve();
     },
     async done(state) {
