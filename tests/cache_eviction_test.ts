@@ -344,6 +344,8 @@ Deno.test("schema 2 files upgrade to 3 in place, losing nothing", async () => {
     db.exec(`ALTER TABLE entries DROP COLUMN accessed_at;
       ALTER TABLE namespaces DROP COLUMN evictions;
       DROP TABLE attributions;
+      UPDATE entries SET written_at = expires_at + written_at
+        WHERE written_at < 0;
       PRAGMA user_version = 2;`);
     db.close();
     {
@@ -360,7 +362,7 @@ Deno.test("schema 2 files upgrade to 3 in place, losing nothing", async () => {
     const check = new DatabaseSync(path);
     assert.equal(
       check.prepare("PRAGMA user_version").get()!.user_version,
-      4,
+      5,
     );
     check.close();
   } finally {

@@ -21,7 +21,7 @@ Deno.test("a file from a newer schema is refused and left untouched", () =>
         assert.equal(err.found, 99);
         assert.match(
           err.message,
-          /schema version 99, but this sup-cache understands up to 4; it was written by a newer sup-cache/,
+          /schema version 99, but this sup-cache understands up to 5; it was written by a newer sup-cache/,
         );
         return true;
       },
@@ -118,6 +118,14 @@ Deno.test("durability full and :memory: work", async () => {
   assert.equal(mem.dataDir, null);
 });
 
+/**
+ * Schema 4's write times (timestamps) from schema 5's (negative: the time
+ * back from the expiry), to turn a file made by this build back into an
+ * older schema's shape for an upgrade test.
+ */
+const WRITE_TIME_V4 =
+  "UPDATE entries SET written_at = expires_at + written_at WHERE written_at < 0;";
+
 // The schema 0.1.0 wrote (schema version 1), for the upgrade test.
 const SCHEMA_V1_FROM_0_1_0 = `
 CREATE TABLE entries (
@@ -210,6 +218,7 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
     const visits = (await counter.getEntry("visits"))!;
     assert.equal(text(visits.value), "41");
     assert.equal(visits.expiresAt, now + 60_000);
+    assert.equal(visits.writtenAt, now);
     assert.equal(await counter.get("gone"), null);
     assert.equal(text(await cache.store("settings").get("lang")), "en");
     assert.deepEqual(
@@ -237,14 +246,14 @@ Deno.test("a file from 0.1.0 (schema 1) is upgraded in place, losing nothing", (
       "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 4);
+    assert.equal(version, 5);
     assert.deepEqual(objects, []);
   }));
 
 // Schema 2 counted single inserts with a trigger; schema 3 dropped it and
 // counts in the write. The trigger below is schema 2's, verbatim (schema
 // 2 also had schema 3's update trigger, which the migration drops too).
-Deno.test("a schema-2 file is upgraded to 4: both triggers go, every insert is still counted", () =>
+Deno.test("a schema-2 file is upgraded to 5: both triggers go, every insert is still counted", () =>
   withDataDir(async (dir) => {
     {
       await using cache = await createSupCache({ dataDir: dir });
@@ -265,6 +274,7 @@ END;
 ALTER TABLE entries DROP COLUMN accessed_at;
 ALTER TABLE namespaces DROP COLUMN evictions;
 DROP TABLE attributions;
+${WRITE_TIME_V4}
 PRAGMA user_version = 2;`);
     v2.close();
     await using cache = await createSupCache({ dataDir: dir });
@@ -294,7 +304,7 @@ PRAGMA user_version = 2;`);
       "SELECT name FROM sqlite_master WHERE type = 'trigger'",
     ).all().map((r) => r.name);
     check.close();
-    assert.equal(version, 4);
+    assert.equal(version, 5);
     assert.deepEqual(triggers, []);
   }));
 
@@ -322,7 +332,7 @@ function counted(file: string, ns: string, space = 0) {
 // A file written by schema-3 code (tests/fixtures/schema3/cache.db: 24
 // cache entries in "counter" with one expired, a counter at 5, one entry
 // attributed to sender "alice", and "lang" in the store "settings").
-Deno.test("a schema-3 file written by schema-3 code is upgraded to 4: the update trigger goes, nothing is lost, changes of length are counted", () =>
+Deno.test("a schema-3 file written by schema-3 code is upgraded to 5: the update trigger goes, nothing is lost, changes of length are counted", () =>
   withDataDir(async (dir) => {
     const file = join(dir, "cache.db");
     await Deno.copyFile(
@@ -365,7 +375,7 @@ Deno.test("a schema-3 file written by schema-3 code is upgraded to 4: the update
       "SELECT name FROM sqlite_master WHERE type = 'trigger'",
     ).all();
     check.close();
-    assert.equal(version, 4);
+    assert.equal(version, 5);
     assert.deepEqual(triggers, []);
     const { rows, stored } = counted(file, "counter");
     assert.deepEqual(stored, rows);
@@ -411,4 +421,113 @@ Deno.test("overwrites that change a value's length keep usage exact, in one proc
     }
     const { rows, stored } = counted(file, "n");
     assert.deepEqual(stored, rows);
+  }));
+
+// A file written by schema-4 code (tests/fixtures/schema4/cache.db, made at
+// commit 7f64b8f with a TestClock at T): in "counter", "greeting" (no
+// expiry, written at T), "long" (100 bytes, one-hour TTL, T), "gone"
+// (expired at T + 1), k0..k19 (setMany at T + 5, one-hour TTL), "visits"
+// (incremented to 5 at T + 10), "alice:note" (two-hour TTL, T + 10,
+// attributed to sender "alice"); "lang" in the store "settings" (T + 10).
+Deno.test("a schema-4 file written by schema-4 code is upgraded to 5: write times become relative to the expiry, nothing else changes, a schema-4 process keeps working", () =>
+  withDataDir(async (dir) => {
+    const T = 1_795_000_000_000;
+    const HOUR = 3_600_000;
+    const file = join(dir, "cache.db");
+    await Deno.copyFile(
+      new URL("./fixtures/schema4/cache.db", import.meta.url),
+      file,
+    );
+    const fixture = new DatabaseSync(file, { readOnly: true });
+    const versions = new Map(
+      fixture.prepare("SELECT key, version FROM entries").all().map((
+        r,
+      ) => [r.key as string, Number(r.version)]),
+    );
+    fixture.close();
+    // A schema-4 process still open on the file when it is upgraded: its
+    // overwrite (schema 4's, verbatim) stores a timestamp.
+    const old = new DatabaseSync(file);
+    const oldWrite = old.prepare(
+      `UPDATE entries SET expires_at = ?5, version = version + 1, written_at = ?6,
+  value = ?4
+WHERE space = ?1 AND ns = ?2 AND key = ?3 AND length(value) = length(?4)
+  AND (version & 4095) <> 4095`,
+    );
+    {
+      await using cache = await createSupCache({
+        dataDir: dir,
+        sweepIntervalMs: 0,
+        clock: new TestClock(T + 60_000),
+      });
+      const ns = cache.namespace("counter");
+      const entry = async (key: string) => {
+        const e = (await ns.getEntry(key))!;
+        assert.equal(e.version, versions.get(key), key);
+        return [text(e.value), e.expiresAt, e.writtenAt];
+      };
+      assert.deepEqual(await entry("greeting"), ["hello", null, T]);
+      assert.deepEqual(await entry("long"), ["x".repeat(100), T + HOUR, T]);
+      assert.deepEqual(await entry("k7"), ["v7", T + 5 + HOUR, T + 5]);
+      assert.deepEqual(await entry("visits"), ["5", T + 10 + HOUR, T + 10]);
+      assert.deepEqual(await entry("alice:note"), [
+        "for alice",
+        T + 10 + 2 * HOUR,
+        T + 10,
+      ]);
+      assert.equal(await ns.get("gone"), null);
+      const lang = (await cache.store("settings").getEntry("lang"))!;
+      assert.deepEqual([text(lang.value), lang.expiresAt, lang.writtenAt], [
+        "en",
+        null,
+        T + 10,
+      ]);
+      const info = (await cache.namespaces()).find((n) =>
+        n.name === "counter"
+      )!;
+      assert.equal(info.oldest, T);
+      // An increment keeps the expiry and stamps the write time.
+      assert.equal(await ns.increment("visits", 5), 10);
+      const visits = (await ns.getEntry("visits"))!;
+      assert.ok(visits.version > versions.get("visits")!);
+      assert.deepEqual([visits.expiresAt, visits.writtenAt], [
+        T + 10 + HOUR,
+        T + 60_000,
+      ]);
+      await ns.set("long", "short");
+      await ns.setMany([["k1", "a longer value"], ["k2", ""]]);
+      const report = await cache.forget("alice", { dryRun: true });
+      assert.deepEqual(report.map((r) => [r.name, r.keys]), [
+        ["counter", [{ key: "alice:note", rule: "sender" }]],
+      ]);
+    }
+    const k0 = old.prepare(
+      "SELECT written_at FROM entries WHERE key = 'k0'",
+    ).get()!;
+    assert.equal(k0.written_at, -HOUR); // 4 bytes on disk, not 6
+    // The old process goes on writing timestamps; they are read right.
+    const v = new TextEncoder().encode("w3");
+    const wrote = oldWrite.run(0, "counter", "k3", v, T + 2 * HOUR, T + 90_000);
+    assert.equal(wrote.changes, 1);
+    old.close();
+    {
+      await using cache = await createSupCache({
+        dataDir: dir,
+        sweepIntervalMs: 0,
+        clock: new TestClock(T + 120_000),
+      });
+      const k3 = (await cache.namespace("counter").getEntry("k3"))!;
+      assert.deepEqual([text(k3.value), k3.expiresAt, k3.writtenAt], [
+        "w3",
+        T + 2 * HOUR,
+        T + 90_000,
+      ]);
+    }
+    const check = new DatabaseSync(file);
+    const version = check.prepare("PRAGMA user_version").get()!.user_version;
+    check.close();
+    assert.equal(version, 5);
+    const { rows, stored } = counted(file, "counter");
+    assert.deepEqual(stored, rows);
+    assert.equal(rows.keys, 25);
   }));

@@ -2,9 +2,10 @@
  * The on-disk schema and its version. The version lives in
  * `PRAGMA user_version` so any SQLite tool can read it; a file from a newer
  * sup-cache is refused rather than guessed at, and a file from 0.1.0
- * (schema 1), from before the insert trigger was dropped (schema 2) or from
- * before the update trigger was dropped (schema 3) is migrated in one
- * transaction.
+ * (schema 1), from before the insert trigger was dropped (schema 2), from
+ * before the update trigger was dropped (schema 3) or from before the
+ * write time was stored relative to the expiry (schema 4) is migrated in
+ * one transaction.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { SchemaVersionError, StorageError } from "../errors.ts";
 import type { SqlDatabase } from "./driver.ts";
 
 /** The schema version this build writes and understands. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * A version is `epoch << 12 | n`: each insert takes a fresh per-namespace
@@ -26,7 +27,27 @@ export const EPOCH_BITS = 12;
 /** The last millisecond a JavaScript `Date` can hold; no stored expiry is later. */
 const MAX_EXPIRY = 8_640_000_000_000_000;
 
-// Why this shape (schema 4), measured against a minimal
+/**
+ * The write time of an entry from its `written_at` column. Schema 5 stores
+ * a row written before its expiry as the (negative) time from its expiry
+ * back to the write: with the default one-hour TTL that is -3,600,000, a
+ * 4-byte integer where a timestamp takes 6. A row that never expires, or
+ * was written at or after its expiry, keeps the timestamp (never negative).
+ * The sign tells the two apart, so a timestamp written by a schema-4
+ * process still running on an upgraded file is read right too.
+ */
+export const WRITTEN_AT =
+  "(CASE WHEN written_at < 0 THEN expires_at + written_at ELSE written_at END)";
+
+/**
+ * What to store in `written_at` for a row written at `at` that expires at
+ * `expires` (SQL expressions), the inverse of {@link WRITTEN_AT}.
+ */
+export function writtenFor(expires: string, at: string): string {
+  return `(CASE WHEN ${expires} > ${at} THEN ${at} - ${expires} ELSE ${at} END)`;
+}
+
+// Why this shape (schema 5), measured against a minimal
 // `PRIMARY KEY(ns, key) WITHOUT ROWID` table (docs/benchmarks.md):
 // - No index on expires_at: with the default TTL every row expires, so such
 //   an index costs a second random page per write. The sweep walks the
@@ -44,6 +65,9 @@ const MAX_EXPIRY = 8_640_000_000_000_000;
 //   that changes a value's length takes the growth from the connection's
 //   lease or counts it in a transaction, and shrinking and deletes are
 //   folded in by the connection later (usage never reads too low).
+// - The write time is stored relative to the expiry (WRITTEN_AT), two bytes
+//   a row fewer than a timestamp; it is read only by eviction, `oldest`,
+//   getEntry and scans, never by a get or a list.
 const SCHEMA = `
 CREATE TABLE entries (
   space INTEGER NOT NULL,
@@ -76,6 +100,19 @@ CREATE TABLE attributions (
   epoch INTEGER NOT NULL,
   PRIMARY KEY (sender, space, ns, key)
 ) WITHOUT ROWID;
+`;
+
+// Schema 4 stored the write time as a timestamp (6 bytes a row); schema 5
+// stores it as the negative time back from the expiry (4 bytes with TTLs
+// under 24 days; see WRITTEN_AT), which brings a row within 1.2x the bytes
+// of a minimal one (docs/benchmarks.md, "Schema 5"). A schema-4 process
+// still running on an upgraded file keeps working: the timestamps it
+// writes are read right; it reads the new rows' write times as negative
+// (its eviction takes them for the oldest, its `oldest` is wrong), nothing
+// else. Every row that expires is rewritten, under the write lock, once.
+const MIGRATE_V4 = `
+UPDATE entries SET written_at = written_at - expires_at
+WHERE expires_at > written_at AND written_at >= 0;
 `;
 
 // Schema 3 counted byte changes of overwrites with this trigger; schema 4
@@ -128,13 +165,14 @@ ${SCHEMA}
 INSERT INTO namespaces (space, ns, seq, hits, misses)
   SELECT space, ns, seq, hits, misses FROM namespaces_v1;
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-  SELECT space, ns, key,
+  SELECT space, ns, key, expires, version << 12,
+    ${writtenFor("expires", "written_at")}, value
+  FROM (SELECT space, ns, key, version, written_at, value,
     -- 0.1.0 stored any expiry a plugin asked for; one past what a JavaScript
     -- Date holds broke listing and export, so it becomes the latest valid one.
     CASE WHEN expires_at > ${MAX_EXPIRY} THEN ${MAX_EXPIRY}
-      WHEN expires_at < 0 THEN 0 ELSE expires_at END,
-    version << 12, written_at, value
-  FROM entries_v1 WHERE true
+      WHEN expires_at < 0 THEN 0 ELSE expires_at END AS expires
+    FROM entries_v1) WHERE true
   ON CONFLICT DO NOTHING;
 UPDATE namespaces SET
   keys = (SELECT count(*) FROM entries AS e
@@ -230,8 +268,12 @@ export function openSchema(
     const now = checkOwnership(db, path);
     if (now === 0) db.exec(SCHEMA);
     else if (now === 1) db.exec(MIGRATE_V1);
-    else if (now === 2) db.exec(MIGRATE_V2);
-    else if (now === 3) db.exec(MIGRATE_V3);
+    else {
+      // Each step takes the file one version further, all in this transaction.
+      if (now === 2) db.exec(MIGRATE_V2);
+      if (now === 3) db.exec(MIGRATE_V3);
+      if (now <= 4) db.exec(MIGRATE_V4);
+    }
     if (now !== SCHEMA_VERSION) {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }

@@ -25,7 +25,7 @@ import {
 } from "./backend.ts";
 import type { SqlDatabase, SqlRow, SqlStatement, SqlValue } from "./driver.ts";
 import type { ValuesStatement } from "./node_sqlite.ts";
-import { EPOCH_BITS, openSchema } from "./schema.ts";
+import { EPOCH_BITS, openSchema, WRITTEN_AT, writtenFor } from "./schema.ts";
 
 /** SQLite's own words for the failures a user can act on. */
 const KNOWN_FAILURES: [RegExp, string][] = [
@@ -61,6 +61,9 @@ export function storageError(path: string, err: unknown): StorageError {
 }
 
 const EPOCH = 2 ** EPOCH_BITS;
+// `written_at` for a row that expires at ?5 and is written at ?6 (schema 5
+// stores the write time relative to the expiry; see WRITTEN_AT).
+const WRITTEN_5_6 = writtenFor("?5", "?6");
 const LOW = EPOCH - 1;
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
@@ -71,7 +74,8 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const SET_INSERT = `
 INSERT OR IGNORE INTO entries
   (space, ns, key, expires_at, version, written_at, value)
-SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6, ?4
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS},
+  ${WRITTEN_5_6}, ?4
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
 WHERE coalesce(n.keys, 0) + 1 <= ?9
   AND coalesce(n.bytes, 0) + ?7 + length(?4) <= ?8`;
@@ -85,8 +89,8 @@ ON CONFLICT (space, ns) DO UPDATE SET
 // A miss (no such key, another length, the last version of an epoch)
 // falls through to #overwrite's other paths.
 const OVERWRITE_SAME = `
-UPDATE entries SET expires_at = ?5, version = version + 1, written_at = ?6,
-  value = ?4
+UPDATE entries SET expires_at = ?5, version = version + 1,
+  written_at = ${WRITTEN_5_6}, value = ?4
 WHERE space = ?1 AND ns = ?2 AND key = ?3 AND length(value) = length(?4)
   AND (version & ${LOW}) <> ${LOW}`;
 // What an overwrite that changes a value's length needs to count it.
@@ -97,8 +101,8 @@ FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3`;
 // The row as READ_OLD saw it (its version), and, when ?8 is not NULL, the
 // lease the growth is taken from still valid (no recount since: gen).
 const OVERWRITE_AT = `
-UPDATE entries SET expires_at = ?5, version = version + 1, written_at = ?6,
-  value = ?4
+UPDATE entries SET expires_at = ?5, version = version + 1,
+  written_at = ${WRITTEN_5_6}, value = ?4
 WHERE space = ?1 AND ns = ?2 AND key = ?3 AND version = ?7
   AND (?8 IS NULL
     OR (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) = ?8)`;
@@ -114,7 +118,7 @@ UPDATE entries SET
   version = CASE WHEN (version & ${LOW}) <> ${LOW} THEN version + 1
     ELSE ((SELECT seq FROM namespaces WHERE space = ?1 AND ns = ?2) + 1)
       << ${EPOCH_BITS} END,
-  written_at = ?6, value = ?4
+  written_at = ${WRITTEN_5_6}, value = ?4
 WHERE space = ?1 AND ns = ?2 AND key = ?3
   AND (length(?4) <= length(value)
     OR (SELECT bytes FROM namespaces WHERE space = ?1 AND ns = ?2)
@@ -138,7 +142,7 @@ RETURNING gen, seq`;
 const LEASE_INSERT = `
 INSERT OR IGNORE INTO entries
   (space, ns, key, expires_at, version, written_at, value)
-SELECT ?1, ?2, ?3, ?5, ?7, ?6, ?4 FROM namespaces
+SELECT ?1, ?2, ?3, ?5, ?7, ${WRITTEN_5_6}, ?4 FROM namespaces
 WHERE space = ?1 AND ns = ?2 AND gen = ?8`;
 const RETURN_LEASE = `
 UPDATE namespaces SET keys = keys - ?3, bytes = bytes - ?4
@@ -157,7 +161,11 @@ function bulkInsert(rows: number): string {
   const values = [];
   for (let i = 0; i < rows; i++) {
     const p = 4 + 4 * i;
-    values.push(`(?1, ?2, ?${p}, ?${p + 1}, ?${p + 2}, ?3, ?${p + 3})`);
+    values.push(
+      `(?1, ?2, ?${p}, ?${p + 1}, ?${p + 2}, ${
+        writtenFor(`?${p + 1}`, "?3")
+      }, ?${p + 3})`,
+    );
   }
   return `INSERT OR IGNORE INTO entries
   (space, ns, key, expires_at, version, written_at, value)
@@ -173,7 +181,7 @@ UPDATE entries SET
   expires_at = ?4,
   version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
     THEN version + 1 ELSE ?5 + 1 END,
-  written_at = ?6, value = ?7
+  written_at = ${writtenFor("?4", "?6")}, value = ?7
 WHERE space = ?1 AND ns = ?2 AND key = ?3`;
 
 // An import's "only if absent": a key whose row has expired is replaced
@@ -183,7 +191,7 @@ UPDATE entries SET
   expires_at = ?4,
   version = CASE WHEN (version & ${LOW}) < ${LOW - 1}
     THEN version + 1 ELSE ?5 + 1 END,
-  written_at = ?6, value = ?7
+  written_at = ${writtenFor("?4", "?6")}, value = ?7
 WHERE space = ?1 AND ns = ?2 AND key = ?3
   AND expires_at IS NOT NULL AND expires_at <= ?6`;
 
@@ -207,7 +215,7 @@ const INCREMENT_LIVE = `
 UPDATE entries SET
   value = CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB),
   version = version + 1,
-  written_at = ?6
+  written_at = ${writtenFor("expires_at", "?6")}
 WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
   AND CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
   AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}
@@ -216,20 +224,23 @@ WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
   AND (version & ${LOW}) <> ${LOW}
 RETURNING CAST(value AS TEXT) AS value`;
 
+// The expiry an increment leaves: a live counter keeps its own.
+const KEPT_EXPIRY =
+  `(CASE WHEN ${LIVE_ROW} THEN expires_at ELSE excluded.expires_at END)`;
 const INCREMENT = `
 INSERT INTO entries (space, ns, key, expires_at, version, written_at, value)
-SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS}, ?6,
-  CAST(CAST(${BY} AS TEXT) AS BLOB)
+SELECT ?1, ?2, ?3, ?5, (coalesce(n.seq, 0) + 1) << ${EPOCH_BITS},
+  ${WRITTEN_5_6}, CAST(CAST(${BY} AS TEXT) AS BLOB)
 FROM (SELECT 1) LEFT JOIN namespaces AS n ON n.space = ?1 AND n.ns = ?2
 WHERE (coalesce(n.keys, 0) + 1 <= ?9
     AND coalesce(n.bytes, 0) + ?7 + length(CAST(${BY} AS TEXT)) <= ?8)
   OR EXISTS (SELECT 1 FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3)
 ON CONFLICT (space, ns, key) DO UPDATE SET
   value = ${NEW_VALUE},
-  expires_at = CASE WHEN ${LIVE_ROW} THEN expires_at ELSE excluded.expires_at END,
+  expires_at = ${KEPT_EXPIRY},
   version = CASE WHEN (version & ${LOW}) <> ${LOW}
     THEN version + 1 ELSE excluded.version END,
-  written_at = excluded.written_at
+  written_at = ${writtenFor(KEPT_EXPIRY, "?6")}
 WHERE (NOT ${LIVE_ROW} OR (CAST(${OLD_INT} AS TEXT) = CAST(value AS TEXT)
     AND abs(${OLD_INT} + ${BY}) <= ${Number.MAX_SAFE_INTEGER}))
   AND (length(${NEW_VALUE}) <= length(value)
@@ -273,7 +284,7 @@ RETURNING seq`;
 // deletes the expired rows there, then the least recently used, at most a
 // quarter of the window, so whatever was used lately in the window stays.
 // Redis approximates LRU the same way, from a sample of keys.
-const USED = "max(written_at, coalesce(accessed_at, 0))";
+const USED = `max(${WRITTEN_AT}, coalesce(accessed_at, 0))`;
 const GET_VALUE_USED = `SELECT value, ${USED} AS used FROM entries
   WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`;
 const TOUCH = `UPDATE entries SET accessed_at = ?4
@@ -392,7 +403,7 @@ export class SqliteBackend implements Backend {
   ): StoredEntry | undefined {
     try {
       const row = this.#stmt(
-        `SELECT value, version, expires_at, written_at FROM entries
+        `SELECT value, version, expires_at, ${WRITTEN_AT} AS written_at FROM entries
          WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE}`,
       ).get(space, ns, key, now);
       return row ? entryOf(row) : undefined;
@@ -1121,7 +1132,10 @@ export class SqliteBackend implements Backend {
   }
 
   scan(range: KeyRange): KeyedEntry[] {
-    return this.#range("key, value, version, expires_at, written_at", range)
+    return this.#range(
+      `key, value, version, expires_at, ${WRITTEN_AT} AS written_at`,
+      range,
+    )
       .map((row) => ({ key: row.key as string, ...entryOf(row) }));
   }
 
@@ -1164,7 +1178,7 @@ export class SqliteBackend implements Backend {
       this.#stmt(
         `SELECT keys, bytes, hits, misses, gen, evictions,
           (SELECT min(expires_at) FROM entries WHERE space = ?1 AND ns = ?2) AS next_expiry,
-          (SELECT min(written_at) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
+          (SELECT min(${WRITTEN_AT}) FROM entries WHERE space = ?1 AND ns = ?2) AS oldest
          FROM namespaces WHERE space = ?1 AND ns = ?2`,
       ).get(space, ns)
     );
@@ -1178,7 +1192,9 @@ export class SqliteBackend implements Backend {
           n.evictions,
           (SELECT min(e.expires_at) FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS next_expiry,
-          (SELECT min(e.written_at) FROM entries AS e
+          (SELECT min(CASE WHEN e.written_at < 0
+             THEN e.expires_at + e.written_at ELSE e.written_at END)
+           FROM entries AS e
            WHERE e.space = n.space AND e.ns = n.ns) AS oldest
          FROM namespaces AS n ORDER BY n.ns, n.space`,
       ).all()

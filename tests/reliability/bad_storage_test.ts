@@ -153,7 +153,7 @@ Deno.test("a file written by a newer schema is refused untouched; the data is in
     assert.deepEqual(listing(dir), names);
     // Nothing was migrated or dropped: undo the version and all is there.
     const back = new DatabaseSync(file);
-    back.exec("PRAGMA user_version = 4");
+    back.exec("PRAGMA user_version = 5");
     back.close();
     await using cache = await createSupCache({ dataDir: dir });
     const n = await intact(cache, stored);
