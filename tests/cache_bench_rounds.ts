@@ -43,6 +43,12 @@ const sizes = (Deno.env.get("SUP_BENCH_SIZES") ?? "10000,1000000").split(",")
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 11);
 const withKv = Deno.env.get("SUP_BENCH_KV") !== "0";
 const evictKeys = Number(Deno.env.get("SUP_BENCH_EVICT_KEYS") ?? 10_000);
+// "own" (the default): each case pays for checkpointing its own writes;
+// "shared": SQLite's automatic checkpoints land wherever they fall.
+const walMode = Deno.env.get("SUP_BENCH_WAL") ?? "own";
+if (walMode !== "own" && walMode !== "shared") {
+  throw new Error(`SUP_BENCH_WAL is "own" or "shared", not "${walMode}"`);
+}
 const only = Deno.env.get("SUP_BENCH_ONLY")?.split(",").map((s) => s.trim());
 const root = await Deno.makeTempDir({ prefix: "sup-cache-bench-" });
 const fmt = (x: number) => x.toFixed(x < 10 ? 2 : 1);
@@ -62,7 +68,19 @@ try {
       : all.pairs;
     const wanted = new Set(pairs.flatMap(([, base, ours]) => [base, ours]));
     const list = all.cases.filter((c) => wanted.has(c.name));
-    const times = await interleave(list, rounds);
+    const times = await interleave(list, rounds, {
+      files: s.wal,
+      own: walMode === "own",
+    });
+    if (walMode === "shared") {
+      console.log("checkpoints per round landing in each case:");
+      for (const c of list) {
+        const m = s.wal.seen.get(c.name);
+        console.log(
+          `  ${c.name}: minimal ${((m?.get("minimal") ?? 0) / rounds).toFixed(2)}, ours ${((m?.get("ours") ?? 0) / rounds).toFixed(2)}`,
+        );
+      }
+    }
     console.log(
       `### ${n.toLocaleString("en-US")} keys (filled in ${
         ((performance.now() - t0) / 1000).toFixed(0)

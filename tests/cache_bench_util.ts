@@ -203,7 +203,74 @@ export interface Subjects {
   kv: Deno.Kv | null;
   /** Bytes per key of each file after a checkpoint. */
   bytesPerKey: { minimal: number; ours: number };
+  /** The two SQLite files, for {@link WalFiles}. */
+  wal: WalFiles;
   close(): Promise<void>;
+}
+
+/**
+ * WAL checkpoints of the files a tier writes. SQLite checkpoints a file's
+ * WAL in the commit that takes it past 1,000 pages, so whichever case
+ * commits then pays for pages that other cases wrote; our file takes more
+ * writing cases than the minimal one (`set` through the Promise API has no
+ * minimal twin), so it crosses the mark more often. With
+ * {@link WalFiles.own}, every case starts on an empty WAL (an untimed
+ * checkpoint of both files) and ends with a timed checkpoint of both:
+ * each case pays for copying exactly the pages it wrote back into its
+ * file, no more and no less, on both sides alike.
+ */
+export class WalFiles {
+  readonly #dbs: { name: string; db: DatabaseSync; path: string }[];
+  /** Checkpoints that landed in each case, per file (SUP_BENCH_WAL_LOG). */
+  readonly seen = new Map<string, Map<string, number>>();
+
+  constructor(files: { name: string; db: DatabaseSync; path: string }[]) {
+    this.#dbs = files;
+  }
+
+  /**
+   * Untimed: checkpoint every WAL and have its next writer start it again
+   * from the top (RESTART; not TRUNCATE, which would make every case pay
+   * for growing the file again).
+   */
+  reset(): void {
+    for (const f of this.#dbs) f.db.exec("PRAGMA wal_checkpoint(RESTART)");
+  }
+
+  /** Timed: copy what the case wrote into the file (a no-op when nothing). */
+  settle(): void {
+    for (const f of this.#dbs) f.db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
+  /**
+   * Each file's checkpoint state from its wal-index header (`-shm`):
+   * the WAL's salt (new after a reset) and frames backfilled so far.
+   */
+  state(): string[] {
+    return this.#dbs.map((f) => {
+      try {
+        const h = Deno.readFileSync(`${f.path}-shm`).subarray(0, 136);
+        const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
+        return `${v.getUint32(32, true)}:${v.getUint32(96, true)}`;
+      } catch {
+        return "";
+      }
+    });
+  }
+
+  /** Count a checkpoint in `caseName` for each file whose state moved. */
+  count(caseName: string, before: string[], after: string[]): void {
+    this.#dbs.forEach((f, i) => {
+      if (before[i] === after[i]) return;
+      let m = this.seen.get(caseName);
+      if (!m) this.seen.set(caseName, m = new Map());
+      m.set(f.name, (m.get(f.name) ?? 0) + 1);
+    });
+  }
+
+  close(): void {
+    for (const f of this.#dbs) if (f.name === "ours") f.db.close();
+  }
 }
 
 function fileBytes(db: DatabaseSync, path: string): number {
@@ -239,7 +306,10 @@ export async function makeSubjects(
     minimal: fileBytes(minimal.db, minimal.path) / n,
     ours: fileBytes(ours, cache.path) / n,
   };
-  ours.close();
+  const wal = new WalFiles([
+    { name: "minimal", db: minimal.db, path: minimal.path },
+    { name: "ours", db: ours, path: cache.path },
+  ]);
   const cacheFull = await createSupCache({
     path: cache.path,
     durability: "full",
@@ -265,7 +335,9 @@ export async function makeSubjects(
     nsFull: cacheFull.namespace(NS),
     kv,
     bytesPerKey,
+    wal,
     async close() {
+      wal.close();
       minimal.close();
       await cacheFull.close();
       await cache.close();
@@ -575,6 +647,7 @@ export interface Timings {
 export async function interleave(
   list: Case[],
   rounds: number,
+  wal?: { files: WalFiles; own: boolean },
 ): Promise<Map<string, Timings>> {
   const times = new Map<string, Timings>(
     list.map((c) => [c.name, { wall: [], cpu: [] }]),
@@ -583,6 +656,8 @@ export async function interleave(
     const order = [...list].sort(() => Math.random() - 0.5);
     for (const c of order) {
       await c.setup?.();
+      if (wal?.own) wal.files.reset();
+      const before = wal?.files.state();
       const fn = guarded(c.name, c.fn);
       const cpu0 = cpuUsage();
       const start = performance.now();
@@ -591,8 +666,10 @@ export async function interleave(
       } else {
         for (let i = 0; i < c.ops; i++) fn();
       }
+      if (wal?.own) wal.files.settle();
       const wall = (performance.now() - start) * 1000 / c.ops;
       const cpu = cpuUsage(cpu0);
+      if (wal && !wal.own) wal.files.count(c.name, before!, wal.files.state());
       const t = times.get(c.name)!;
       t.wall.push(wall);
       t.cpu.push((cpu.user + cpu.system) / c.ops);

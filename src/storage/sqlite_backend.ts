@@ -360,6 +360,9 @@ export class SqliteBackend implements Backend {
   #nearQuota = new Map<string, number>();
   /** Where the next eviction window starts, per namespace. */
   #hands = new Map<string, string>();
+  #lastNs = "";
+  #lastSpace: Space | -1 = -1;
+  #lastId = "";
 
   /**
    * Wrap an open connection: refuse a file that is not ours before
@@ -448,7 +451,7 @@ export class SqliteBackend implements Backend {
     // A write that matches nothing still opens and closes a write
     // transaction, so try first what the last write here turned out to be:
     // streams of new keys and streams of overwrites each cost one statement.
-    const id = `${space}\u0000${ns}`;
+    const id = this.#idOf(space, ns);
     // The common case first, with no closure: an overwrite of the same length.
     const same = !this.#inserting.has(id) && !this.#resizing.has(id);
     if (same) {
@@ -960,29 +963,37 @@ export class SqliteBackend implements Backend {
     quota: Quota | null,
   ): string | undefined {
     // No closure on this hot path (like getValue): try/catch inline.
-    let row: SqlRow | undefined;
+    let value: string | undefined;
     try {
       let lease: Lease | undefined;
       if (!this.#inTransaction && this.#leases.size > 0) {
-        lease = this.#leases.get(`${space}\u0000${ns}`);
+        lease = this.#leases.get(this.#idOf(space, ns));
         if (lease !== undefined && lease.bytes < LEASED_INCREMENT) {
           lease = undefined;
         }
       }
-      row = this.#incrementLive(space, ns, key, by, expiresAt, now, lease);
+      value = this.#incrementLive(space, ns, key, by, expiresAt, now, lease);
       // One more digit, say, with no lease to take it from: take one.
-      if (row === undefined && lease === undefined && !this.#inTransaction) {
-        const id = `${space}\u0000${ns}`;
+      if (value === undefined && lease === undefined && !this.#inTransaction) {
+        const id = this.#idOf(space, ns);
         lease = this.#leaseFor(space, ns, id, LEASED_INCREMENT, quota);
         if (lease !== undefined) {
-          row = this.#incrementLive(space, ns, key, by, expiresAt, now, lease);
+          value = this.#incrementLive(
+            space,
+            ns,
+            key,
+            by,
+            expiresAt,
+            now,
+            lease,
+          );
         }
       }
     } catch (err) {
       throw storageError(this.path, err);
     }
-    if (row !== undefined) return String(row.value);
-    row = this.#run(() =>
+    if (value !== undefined) return value;
+    const row = this.#run(() =>
       // Anything else counts what it changed in the same transaction.
       this.transaction(() => {
         const old = this.#stmt(READ_OLD).get(space, ns, key);
@@ -1015,8 +1026,9 @@ export class SqliteBackend implements Backend {
   }
 
   /**
-   * INCREMENT_LIVE; with `lease`, a change of length is allowed and taken
-   * out of it (growth) or folded in later (a shrink).
+   * INCREMENT_LIVE, answering the new value's text; with `lease`, a change
+   * of length is allowed and taken out of it (growth) or folded in later (a
+   * shrink).
    */
   #incrementLive(
     space: Space,
@@ -1026,31 +1038,65 @@ export class SqliteBackend implements Backend {
     expiresAt: number | null,
     now: number,
     lease: Lease | undefined,
-  ): SqlRow | undefined {
-    const row = this.#stmt(INCREMENT_LIVE).get(
-      space,
-      ns,
-      key,
-      by,
-      expiresAt,
-      now,
-      lease === undefined ? null : lease.gen,
-    );
-    if (row === undefined || lease === undefined) return row;
+  ): string | undefined {
+    const stmt = this.#stmt(INCREMENT_LIVE);
+    const gen = lease === undefined ? null : lease.gen;
+    // The row as an array when the binding offers it (as getValue).
+    let value: string;
+    if (stmt.row !== undefined) {
+      const row = stmt.row(space, ns, key, by, expiresAt, now, gen);
+      if (row === undefined) return undefined;
+      value = row[0] as string;
+    } else {
+      const row = stmt.get(space, ns, key, by, expiresAt, now, gen);
+      if (row === undefined) return undefined;
+      value = String(row.value);
+    }
+    if (lease === undefined) return value;
     // A canonical counter: the old text is the new value minus `by`.
-    const value = String(row.value);
     const delta = value.length - String(Number(value) - by).length;
     if (delta > 0) lease.bytes -= delta;
     else if (delta < 0) this.#addPending(space, ns, lease.gen, 0, delta);
-    return row;
+    return value;
+  }
+
+  /** `space` and `ns` as one map key; the last one is kept, not rebuilt. */
+  #idOf(space: Space, ns: string): string {
+    if (ns !== this.#lastNs || space !== this.#lastSpace) {
+      this.#lastNs = ns;
+      this.#lastSpace = space;
+      this.#lastId = `${space}\u0000${ns}`;
+    }
+    return this.#lastId;
   }
 
   delete(space: Space, ns: string, key: string, now: number): boolean {
-    const row = this.#run(() => this.#stmt(DELETE).get(space, ns, key, now));
-    if (row === undefined) return false;
-    this.#addPending(space, ns, Number(row.gen ?? 0), -1, -Number(row.size));
+    // No closure and the row as an array when the binding offers it (as
+    // getValue): this runs once per deleted key.
+    let size: number;
+    let live: number;
+    let gen: number;
+    try {
+      const stmt = this.#stmt(DELETE);
+      if (stmt.row !== undefined) {
+        const row = stmt.row(space, ns, key, now);
+        if (row === undefined) return false;
+        size = Number(row[0]);
+        live = Number(row[1]);
+        gen = Number(row[2] ?? 0);
+      } else {
+        const row = stmt.get(space, ns, key, now);
+        if (row === undefined) return false;
+        size = Number(row.size);
+        live = Number(row.live);
+        gen = Number(row.gen ?? 0);
+      }
+    } catch (err) {
+      throw storageError(this.path, err);
+    }
+    this.#addPending(space, ns, gen, -1, -size);
     if (this.#inTransaction) this.#foldPendingIn(space, ns);
-    return Number(row.live) === 1;
+    return live === 1;
   }
 
   #addPending(
@@ -1060,7 +1106,7 @@ export class SqliteBackend implements Backend {
     keys: number,
     bytes: number,
   ): void {
-    const id = `${space}\u0000${ns}`;
+    const id = this.#idOf(space, ns);
     let p = this.#pending.get(id);
     // A recount since the last change already counted it: start over.
     if (!p || p.gen !== gen) {
