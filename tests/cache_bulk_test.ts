@@ -199,3 +199,28 @@ testEachDriver(
     );
   },
 );
+
+testEachDriver(
+  "setManyIfAbsent: a key given twice is written once (the first) and listed once per later entry, as one by one",
+  async (open) => {
+    const cache = await open();
+    const ns = cache.namespace("dup");
+    assert.deepEqual(
+      await ns.setManyIfAbsent([["d", "1"], ["e", "x"], ["d", "2"], [
+        "d",
+        "3",
+      ]]),
+      ["d", "d"],
+    );
+    assert.equal(text(await ns.get("d")), "1");
+    assert.deepEqual(await ns.setManyIfAbsent([["d", "4"], ["d", "5"]]), [
+      "d",
+      "d",
+    ]);
+    assert.equal(text(await ns.get("d")), "1");
+    assert.deepEqual(
+      { keys: ns.stats().keys, bytes: ns.stats().bytes },
+      { keys: 2, bytes: 2 + 2 },
+    );
+  },
+);

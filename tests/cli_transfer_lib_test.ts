@@ -70,6 +70,32 @@ Deno.test("EntryWriter: a key twice keeps the first unless overwrite, as one by 
   assert.equal(dec.decode((await other.namespace("n").get("k"))!), "second");
 });
 
+Deno.test("EntryWriter: of a key twice in one batch the later entry is the one skipped; a key already there skips both", async () => {
+  const tags = async (
+    cache: Awaited<ReturnType<typeof createSupCache>>,
+    entries: Entry[],
+  ) => {
+    const written: number[] = [];
+    const skipped: number[] = [];
+    const writer = new EntryWriter<number>(
+      cache,
+      {},
+      (_e, _reason, tag) => skipped.push(tag),
+      (_e, tag) => written.push(tag),
+    );
+    await writer.addAll(entries, entries.map((_, i) => i));
+    await writer.flush();
+    return { written, skipped };
+  };
+  const input = [entry("k", "a"), entry("x", "1"), entry("k", "b")];
+  await using fresh = await createSupCache({ path: ":memory:" });
+  assert.deepEqual(await tags(fresh, input), { written: [0, 1], skipped: [2] });
+  await using full = await createSupCache({ path: ":memory:" });
+  await full.namespace("n").set("k", "there");
+  assert.deepEqual(await tags(full, input), { written: [1], skipped: [0, 2] });
+  assert.equal(dec.decode((await full.namespace("n").get("k"))!), "there");
+});
+
 Deno.test("EntryWriter: limits skip one entry or one namespace, not the batch; byte-bounded batches all land", async () => {
   await using cache = await createSupCache({
     path: ":memory:",

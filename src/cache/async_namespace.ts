@@ -133,8 +133,10 @@ export class Namespace {
    * Like `setMany`, but only where a key has no live entry: keys that have
    * one keep it, in the same transaction, so a concurrent writer is never
    * overwritten (an expired entry is replaced). Resolves to the keys left
-   * alone. For loading many entries without clobbering (the CLI's
-   * `import`): one statement per entry, no separate lookup.
+   * alone, once per entry left alone: a key given twice is written once
+   * (the first, when absent) and listed for the later ones, as one by one.
+   * For loading many entries without clobbering (the CLI's `import`): one
+   * statement per entry, no separate lookup.
    *
    * @example
    * ```ts

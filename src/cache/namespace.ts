@@ -847,8 +847,18 @@ export class NamespaceCore {
    * looked at again.
    */
   *#setManyIfAbsentChecked(writes: BatchWrite[]): Op<string[]> {
-    let pending = writes;
+    // A key given twice: the first is written if absent, the later ones
+    // are left alone, as one by one (and as SQLite's INSERT OR IGNORE).
     const kept: string[] = [];
+    const seen = new Set<string>();
+    let pending: BatchWrite[] = [];
+    for (const w of writes) {
+      if (seen.has(w.key)) kept.push(w.key);
+      else {
+        seen.add(w.key);
+        pending.push(w);
+      }
+    }
     while (pending.length > 0) {
       // Every key looked up at once (one round trip's wait on Redis).
       const live = yield* all(pending.map((w) => this.peek(w.key)), !this.sync);

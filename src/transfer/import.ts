@@ -58,8 +58,6 @@ export interface ImportOptions extends WriteOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const FIELDS = ["kind", "namespace", "key", "value", "expiresAt"];
-
 function fail(file: string, line: number, message: string): never {
   throw new InputFormatError(
     file,
@@ -67,12 +65,119 @@ function fail(file: string, line: number, message: string): never {
   );
 }
 
+/** Size of the blocks an import decodes values into. */
+const POOL_BYTES = 1_048_576;
+
 /** Why `s` cannot be a key or namespace name whatever the limits, or `null`. */
 function badName(s: string): string | null {
   if (s === "") return "is empty";
   if (!s.isWellFormed()) return "contains a lone UTF-16 surrogate";
   if (s.includes("\0")) return "contains a NUL character";
   return null;
+}
+
+/**
+ * Parses and checks entry lines one after another: the one pass over an
+ * export's lines (everything is checked here, so the write needs no second
+ * look). Lines of one namespace follow each other in an export, so the
+ * last namespace found valid is remembered instead of checked again.
+ */
+class EntryParser {
+  readonly #file: string;
+  readonly #pooled: boolean;
+  /** The last namespace found valid (`null`: none yet; "" is not valid). */
+  #namespace: string | null = null;
+  // Values are decoded into shared blocks (setFromBase64) and handed out
+  // as views: one allocation per POOL_BYTES instead of one per entry,
+  // which for small values cost more than the decoding itself.
+  #pool = new Uint8Array(0);
+  #used = 0;
+
+  /** `pooled`: decode values into shared blocks (for many lines). */
+  constructor(file: string, pooled: boolean) {
+    this.#file = file;
+    this.#pooled = pooled;
+  }
+
+  #decode(value: string): Uint8Array {
+    if (!this.#pooled) return Uint8Array.fromBase64(value);
+    // At most 3 bytes per 4 characters.
+    const most = Math.ceil(value.length / 4) * 3;
+    if (this.#pool.length - this.#used < most) {
+      this.#pool = new Uint8Array(Math.max(POOL_BYTES, most));
+      this.#used = 0;
+    }
+    const at = this.#used;
+    const { read, written } = this.#pool.subarray(at).setFromBase64(value);
+    if (read !== value.length) throw new SyntaxError("not base64");
+    this.#used = at + written;
+    return this.#pool.subarray(at, at + written);
+  }
+
+  parse(text: string, line: number): Entry {
+    const file = this.#file;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      fail(file, line, "not valid JSON");
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      fail(file, line, "not a JSON object");
+    }
+    const obj = raw as Record<string, unknown>;
+    const { kind, namespace, key, value, expiresAt } = obj;
+    // Five fields, all five of ours, or a look at each name (Object.keys
+    // of a parsed object is cheap; a loop over its names is not).
+    if (
+      Object.keys(obj).length !== 5 || kind === undefined ||
+      namespace === undefined || key === undefined || value === undefined ||
+      expiresAt === undefined
+    ) {
+      for (const k in obj) {
+        if (
+          k !== "kind" && k !== "namespace" && k !== "key" && k !== "value" &&
+          k !== "expiresAt"
+        ) fail(file, line, `unknown field ${JSON.stringify(k)}`);
+      }
+    }
+    if (kind !== "cache" && kind !== "store") {
+      fail(file, line, `"kind" must be "cache" or "store"`);
+    }
+    if (typeof namespace !== "string") {
+      fail(file, line, `"namespace" must be a string`);
+    }
+    if (typeof key !== "string") fail(file, line, `"key" must be a string`);
+    if (namespace !== this.#namespace) {
+      const badNs = badName(namespace);
+      if (badNs) fail(file, line, `"namespace" ${badNs}`);
+      this.#namespace = namespace;
+    }
+    const badKey = badName(key);
+    if (badKey) fail(file, line, `"key" ${badKey}`);
+    if (typeof value !== "string") {
+      fail(file, line, `"value" must be a base64 string`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#decode(value);
+    } catch {
+      fail(file, line, `"value" is not valid base64`);
+    }
+    if (
+      expiresAt !== null &&
+      (typeof expiresAt !== "number" || !isExpiryInRange(expiresAt))
+    ) {
+      fail(
+        file,
+        line,
+        `"expiresAt" must be null or a whole number of milliseconds since the epoch from 0 to 8,640,000,000,000,000 (the range of a JavaScript Date), got ${
+          JSON.stringify(expiresAt)
+        }`,
+      );
+    }
+    return { kind, namespace, key, value: bytes, expiresAt };
+  }
 }
 
 /**
@@ -92,56 +197,7 @@ export function parseEntryLine(
   file: string,
   line: number,
 ): Entry {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    fail(file, line, "not valid JSON");
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    fail(file, line, "not a JSON object");
-  }
-  const obj = raw as Record<string, unknown>;
-  // A loop, not Object.keys().filter(): this runs once per imported line.
-  for (const k in obj) {
-    if (!FIELDS.includes(k)) {
-      fail(file, line, `unknown field ${JSON.stringify(k)}`);
-    }
-  }
-  const { kind, namespace, key, value, expiresAt } = obj;
-  if (kind !== "cache" && kind !== "store") {
-    fail(file, line, `"kind" must be "cache" or "store"`);
-  }
-  if (typeof namespace !== "string") {
-    fail(file, line, `"namespace" must be a string`);
-  }
-  if (typeof key !== "string") fail(file, line, `"key" must be a string`);
-  const badNs = badName(namespace);
-  if (badNs) fail(file, line, `"namespace" ${badNs}`);
-  const badKey = badName(key);
-  if (badKey) fail(file, line, `"key" ${badKey}`);
-  if (typeof value !== "string") {
-    fail(file, line, `"value" must be a base64 string`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = Uint8Array.fromBase64(value);
-  } catch {
-    fail(file, line, `"value" is not valid base64`);
-  }
-  if (
-    expiresAt !== null &&
-    (typeof expiresAt !== "number" || !isExpiryInRange(expiresAt))
-  ) {
-    fail(
-      file,
-      line,
-      `"expiresAt" must be null or a whole number of milliseconds since the epoch from 0 to 8,640,000,000,000,000 (the range of a JavaScript Date), got ${
-        JSON.stringify(expiresAt)
-      }`,
-    );
-  }
-  return { kind, namespace, key, value: bytes, expiresAt };
+  return new EntryParser(file, false).parse(text, line);
 }
 
 /** Check an export's first line. */
@@ -173,16 +229,41 @@ function checkHeader(text: string | undefined, file: string): void {
   }
 }
 
-/** Lines of an export, blank lines left out, a chunk's worth at a time. */
-async function* entryLines(
+/** Whether a line holds nothing but whitespace (skipped, as an empty one). */
+function isBlank(text: string): boolean {
+  // An entry line starts with "{": no regular expression for it.
+  return text.charCodeAt(0) !== 0x7b && !/\S/.test(text);
+}
+
+/**
+ * The entry lines of an export, parsed and checked, a chunk's worth at a
+ * time; the header line is checked and left out, blank lines too.
+ */
+async function* parsedChunks(
   file: string,
   source: ByteSource,
-): AsyncGenerator<[number, string][]> {
-  for await (const lines of splitLines(source(), file)) {
-    const kept: [number, string][] = [];
-    for (const { n, text } of lines) if (/\S/.test(text)) kept.push([n, text]);
-    if (kept.length > 0) yield kept;
+): AsyncGenerator<{ entries: Entry[]; lines: number[]; bytes: number }> {
+  const parser = new EntryParser(file, true);
+  let header = true;
+  for await (const chunk of splitLines(source(), file)) {
+    const entries: Entry[] = [];
+    const lines: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const { n, text } = chunk[i];
+      if (isBlank(text)) continue;
+      if (header) {
+        checkHeader(text, file);
+        header = false;
+        continue;
+      }
+      entries.push(parser.parse(text, n));
+      lines.push(n);
+      bytes += text.length;
+    }
+    if (entries.length > 0) yield { entries, lines, bytes };
   }
+  if (header) checkHeader(undefined, file);
 }
 
 /** What {@link checkExport} found. */
@@ -190,11 +271,13 @@ export interface CheckedExport {
   /** Entries in the export. */
   total: number;
   /**
-   * The parsed entries with their line numbers, kept when their lines add
-   * up to at most `keepBytes`, so the write needs no second read; `null`
-   * when they did not fit (the write then reads the source again).
+   * The parsed entries, kept when their lines add up to at most
+   * `keepBytes`, so the write needs no second read; `null` when they did
+   * not fit (the write then reads the source again).
    */
-  entries: [number, Entry][] | null;
+  entries: Entry[] | null;
+  /** The line number of each kept entry (`null` with `entries`). */
+  lines: number[] | null;
 }
 
 /** Line bytes of parsed entries {@link importExport} keeps between check and write. */
@@ -220,44 +303,24 @@ export async function checkExport(
   keepBytes = 0,
 ): Promise<CheckedExport> {
   let total = 0;
-  let first = true;
-  let kept: [number, Entry][] | null = keepBytes > 0 ? [] : null;
+  let entries: Entry[] | null = keepBytes > 0 ? [] : null;
+  let lines: number[] | null = keepBytes > 0 ? [] : null;
   let keptBytes = 0;
-  for await (const lines of entryLines(file, source)) {
-    for (const [n, text] of lines) {
-      if (first) checkHeader(text, file);
-      else {
-        const entry = parseEntryLine(text, file, n);
-        total++;
-        if (kept !== null) {
-          keptBytes += text.length;
-          if (keptBytes > keepBytes) kept = null;
-          else kept.push([n, entry]);
-        }
-      }
-      first = false;
+  for await (const chunk of parsedChunks(file, source)) {
+    total += chunk.entries.length;
+    if (entries === null) continue;
+    keptBytes += chunk.bytes;
+    if (keptBytes > keepBytes) entries = lines = null;
+    else if (entries.length === 0) {
+      // Most inputs come as one chunk (a file read whole, a pipe).
+      entries = chunk.entries;
+      lines = chunk.lines;
+    } else {
+      for (const e of chunk.entries) entries.push(e);
+      for (const n of chunk.lines) lines!.push(n);
     }
   }
-  if (first) checkHeader(undefined, file);
-  return { total, entries: kept };
-}
-
-/** The entries of a checked export: the kept ones, or read again. */
-async function* entriesOf(
-  file: string,
-  source: ByteSource,
-  checked: CheckedExport,
-): AsyncGenerator<[number, Entry][]> {
-  if (checked.entries !== null) return yield checked.entries;
-  let header = true;
-  for await (const lines of entryLines(file, source)) {
-    const entries: [number, Entry][] = [];
-    for (const [n, text] of lines) {
-      if (header) header = false;
-      else entries.push([n, parseEntryLine(text, file, n)]);
-    }
-    yield entries;
-  }
+  return { total, entries, lines };
 }
 
 /**
@@ -274,6 +337,7 @@ export async function writeExport(
   const { total } = checked;
   const report: ImportReport = { imported: 0, skipped: [] };
   let done = 0;
+  const progress = options.onProgress;
   const writer = new EntryWriter<number>(
     cache,
     options,
@@ -285,18 +349,18 @@ export async function writeExport(
         key: entry.key,
         reason,
       });
-      options.onProgress?.(++done, total);
+      progress?.(++done, total);
     },
     () => {
       report.imported++;
-      options.onProgress?.(++done, total);
+      progress?.(++done, total);
     },
   );
-  for await (const entries of entriesOf(file, source, checked)) {
-    for (const [n, entry] of entries) {
-      // add() returns a Promise only when it wrote a batch.
-      const wrote = writer.add(entry, n);
-      if (wrote) await wrote;
+  if (checked.entries !== null) {
+    await writer.addAll(checked.entries, checked.lines!);
+  } else {
+    for await (const chunk of parsedChunks(file, source)) {
+      await writer.addAll(chunk.entries, chunk.lines);
     }
   }
   await writer.flush();

@@ -88,10 +88,11 @@ export class EntryWriter<Tag> {
   #bytes = 0;
   readonly #onSkip: (entry: Entry, reason: string, tag: Tag) => void;
   readonly #onWritten: (entry: Entry, tag: Tag) => void;
-  #batch: [Entry, Tag][] = [];
+  // The queued batch as two parallel arrays (no pair per entry).
+  #entries: Entry[] = [];
+  #tags: Tag[] = [];
   #kind: Entry["kind"] | null = null;
   #namespace = "";
-  #keys = new Set<string>();
 
   /** See the class comment. */
   constructor(
@@ -114,47 +115,67 @@ export class EntryWriter<Tag> {
    * otherwise nothing is returned, so a caller awaits only real writes.
    */
   add(entry: Entry, tag: Tag): Promise<void> | undefined {
-    // A key twice in one batch would pass both "absent" checks; the second
-    // goes into the next batch, where it meets the first as it would one by one.
-    if (
-      entry.kind !== this.#kind || entry.namespace !== this.#namespace ||
-      this.#batch.length >= this.#size ||
-      this.#bytes + entry.value.length > this.#maxBytes ||
-      this.#keys.has(entry.key)
-    ) {
+    if (this.#full(entry)) {
       return this.flush().then(() => this.#queue(entry, tag));
     }
     this.#queue(entry, tag);
   }
 
+  /**
+   * Queue `entries[i]` with `tags[i]`, each in turn, writing batches as
+   * they fill (as {@link EntryWriter.add} one by one, without a Promise
+   * per entry).
+   */
+  async addAll(entries: readonly Entry[], tags: readonly Tag[]): Promise<void> {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      if (this.#full(entry)) await this.flush();
+      this.#queue(entry, tags[i]);
+    }
+  }
+
+  /**
+   * Whether `entry` must wait for the queued batch to be written. A key
+   * twice in one batch needs no batch of its own: `setManyIfAbsent` writes
+   * the first and leaves the later ones alone (as one by one), and
+   * `setMany` writes them in order (the last wins, as one by one).
+   */
+  #full(entry: Entry): boolean {
+    return entry.kind !== this.#kind || entry.namespace !== this.#namespace ||
+      this.#entries.length >= this.#size ||
+      this.#bytes + entry.value.length > this.#maxBytes;
+  }
+
   #queue(entry: Entry, tag: Tag): void {
     this.#kind = entry.kind;
     this.#namespace = entry.namespace;
-    this.#batch.push([entry, tag]);
-    this.#keys.add(entry.key);
+    this.#entries.push(entry);
+    this.#tags.push(tag);
     this.#bytes += entry.value.length;
   }
 
   /** Write what is queued. */
   async flush(): Promise<void> {
-    const batch = this.#batch;
-    this.#batch = [];
-    this.#keys = new Set();
+    const entries = this.#entries;
+    const tags = this.#tags;
+    this.#entries = [];
+    this.#tags = [];
     this.#bytes = 0;
-    if (batch.length === 0) return;
+    if (entries.length === 0) return;
+    const { kind, namespace } = entries[0];
     const now = Date.now();
-    const live: [Entry, Tag][] = [];
-    for (const item of batch) {
-      const at = item[0].expiresAt;
+    const live: Entry[] = [];
+    const liveTags: Tag[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const at = e.expiresAt;
       if (at !== null && at <= now) {
-        this.#onSkip(
-          item[0],
-          `expired at ${new Date(at).toISOString()}`,
-          item[1],
-        );
-      } else live.push(item);
+        this.#onSkip(e, `expired at ${new Date(at).toISOString()}`, tags[i]);
+      } else {
+        live.push(e);
+        liveTags.push(tags[i]);
+      }
     }
-    const { kind, namespace } = batch[0][0];
     let ns;
     try {
       ns = kind === "store"
@@ -163,28 +184,42 @@ export class EntryWriter<Tag> {
     } catch (err) {
       // A namespace name this cache refuses (too long, say) skips its entries.
       if (!isRefusal(err)) throw err;
-      for (const [e, tag] of live) this.#onSkip(e, err.message, tag);
+      for (let i = 0; i < live.length; i++) {
+        this.#onSkip(live[i], err.message, liveTags[i]);
+      }
       return;
     }
-    await this.#commit(ns, live);
+    await this.#commit(ns, live, liveTags);
   }
 
   /**
-   * Commit `items` as one transaction. Without `overwrite`, a key with a
+   * Commit `entries` as one transaction. Without `overwrite`, a key with a
    * live entry (already there, or written by a plugin meanwhile) is left
    * alone and reported as skipped by that same transaction. An entry the
-   * library refuses (a limit, a quota) splits the batch in halves until it is alone, so one bad entry
-   * costs a few commits, not one per entry of the batch.
+   * library refuses (a limit, a quota) splits the batch in halves until it
+   * is alone, so one bad entry costs a few commits, not one per entry of
+   * the batch.
    */
   async #commit(
     ns: Namespace,
-    items: [Entry, Tag][],
+    entries: Entry[],
+    tags: Tag[],
   ): Promise<void> {
-    if (items.length === 0) return;
-    if (items.length === 1) return await this.#oneByOne(items);
-    const rows = items.map(([e]) =>
-      [e.key, e.value, { expiresAt: e.expiresAt }] as const
+    if (entries.length === 0) return;
+    if (entries.length === 1) return await this.#oneByOne(entries, tags);
+    // One options object for a run of entries with the same expiry (an
+    // export of keys written together), not one per entry.
+    const rows = new Array<[string, Uint8Array, { expiresAt: number | null }]>(
+      entries.length,
     );
+    let options = { expiresAt: entries[0].expiresAt };
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.expiresAt !== options.expiresAt) {
+        options = { expiresAt: e.expiresAt };
+      }
+      rows[i] = [e.key, e.value, options];
+    }
     // Only-if-absent in the same statement as each insert (INSERT OR
     // IGNORE), so a plugin writing a key meanwhile is never overwritten and
     // a key already there costs no separate lookup.
@@ -194,23 +229,38 @@ export class EntryWriter<Tag> {
       else kept = await ns.setManyIfAbsent(rows);
     } catch (err) {
       if (!isRefusal(err)) throw err;
-      const half = items.length >> 1;
-      await this.#commit(ns, items.slice(0, half));
-      await this.#commit(ns, items.slice(half));
+      const half = entries.length >> 1;
+      await this.#commit(ns, entries.slice(0, half), tags.slice(0, half));
+      await this.#commit(ns, entries.slice(half), tags.slice(half));
       return;
     }
-    const present = new Set(kept);
-    for (const [e, tag] of items) {
-      if (present.has(e.key)) this.#onSkip(e, EXISTS, tag);
-      else this.#onWritten(e, tag);
+    if (kept.length === 0) {
+      for (let i = 0; i < entries.length; i++) {
+        this.#onWritten(entries[i], tags[i]);
+      }
+      return;
+    }
+    // `kept` names a key once per entry left alone, and of a key given
+    // twice the later entries are the ones left alone: match from the end.
+    const left = new Map<string, number>();
+    for (const key of kept) left.set(key, (left.get(key) ?? 0) + 1);
+    const skipped = new Array<boolean>(entries.length);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const n = left.get(entries[i].key);
+      skipped[i] = n !== undefined && n > 0;
+      if (skipped[i]) left.set(entries[i].key, n! - 1);
+    }
+    for (let i = 0; i < entries.length; i++) {
+      if (skipped[i]) this.#onSkip(entries[i], EXISTS, tags[i]);
+      else this.#onWritten(entries[i], tags[i]);
     }
   }
 
-  async #oneByOne(items: [Entry, Tag][]): Promise<void> {
-    for (const [entry, tag] of items) {
-      const reason = await putEntry(this.#cache, entry, this.#overwrite);
-      if (reason === null) this.#onWritten(entry, tag);
-      else this.#onSkip(entry, reason, tag);
+  async #oneByOne(entries: Entry[], tags: Tag[]): Promise<void> {
+    for (let i = 0; i < entries.length; i++) {
+      const reason = await putEntry(this.#cache, entries[i], this.#overwrite);
+      if (reason === null) this.#onWritten(entries[i], tags[i]);
+      else this.#onSkip(entries[i], reason, tags[i]);
     }
   }
 }
