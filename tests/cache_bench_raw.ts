@@ -1,12 +1,13 @@
 /**
  * Where a one-key write's time goes: the minimal schema's statement, ours
- * through the API (`ns.sync`), and our backend's own statement run raw on
- * our file with `node:sqlite` (rows as objects and as arrays), for
- * `increment` and `delete`, in interleaved rounds (CPU time, medians).
- * The gap between the raw statement and the API is the JavaScript around
- * it (cache layer and backend); the gap between the minimal and the raw
- * statement is the SQL. Before each timed case both files' WALs are
- * checkpointed and restarted (untimed), so no case pays for another's pages.
+ * through the API (`ns.sync`), our backend's method called directly, and
+ * its statement run raw on the same connection (rows as objects and as
+ * arrays), for `increment` and `delete`, in interleaved rounds (CPU time,
+ * medians). The gap between the raw statement and the API is the
+ * JavaScript around it (cache layer and backend); the gap between the
+ * minimal and the raw statement is the SQL. Before each timed case both
+ * files' WALs are checkpointed and restarted (untimed), so no case pays for
+ * another's pages.
  *
  *   deno run --allow-read --allow-write --allow-env tests/cache_bench_raw.ts
  *
@@ -14,33 +15,29 @@
  * counters (at four digits, so no increment changes a counter's length),
  * 2,000 increments or 1,000 deletes of random keys per case and round.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { cpuUsage } from "node:process";
 import { join } from "node:path";
 import { createSupCache } from "../mod.ts";
+import { SqliteBackend } from "../src/storage/sqlite_backend.ts";
+import { openNodeSqlite } from "../src/storage/node_sqlite.ts";
 import { keyOf, median, Minimal, VALUE } from "./cache_bench_util.ts";
 
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 25);
 const root = await Deno.makeTempDir({ prefix: "sup-cache-bench-raw-" });
 const HOUR = 3_600_000;
 
-/** A second prepared copy that answers rows as arrays (as our backend). */
-function arrays(db: DatabaseSync, sql: string): StatementSync {
-  const stmt = db.prepare(sql);
-  (stmt as unknown as { setReturnArrays(on: boolean): void })
-    .setReturnArrays(true);
-  return stmt;
-}
-
 try {
   const minimal = new Minimal(join(root, "minimal.db"), "normal");
-  const cache = await createSupCache({
-    dataDir: join(root, "ours"),
-    sweepIntervalMs: 0,
-  });
+  // Our backend on a connection this script prepares statements on too.
+  const path = join(root, "ours.db");
+  const raw = openNodeSqlite(path);
+  const backend = new SqliteBackend(raw, path, "normal");
+  const cache = await createSupCache({ driver: backend, sweepIntervalMs: 0 });
   const ns = cache.namespace("bench");
-  const raw = new DatabaseSync(cache.path);
-  raw.exec("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL");
+  const quota = {
+    maxKeys: cache.limits.maxKeys ?? Number.MAX_SAFE_INTEGER,
+    maxBytes: cache.limits.maxBytes ?? Number.MAX_SAFE_INTEGER,
+  };
   for (let i = 0; i < 10_000; i += 1000) {
     const keys = Array.from({ length: 1000 }, (_, j) => keyOf(i + j));
     minimal.insertMany(keys);
@@ -54,7 +51,7 @@ try {
   const OLD_INT = "CAST(CAST(value AS TEXT) AS INTEGER)";
   const BY = "CAST(?4 AS INTEGER)";
   const LIVE_ROW = "(expires_at IS NULL OR expires_at > ?6)";
-  const INCREMENT_LIVE = `
+  const inc = raw.prepare(`
 UPDATE entries SET
   value = CAST(CAST(${OLD_INT} + ${BY} AS TEXT) AS BLOB),
   version = version + 1,
@@ -65,25 +62,25 @@ WHERE space = ?1 AND ns = ?2 AND key = ?3 AND ${LIVE_ROW}
   AND (length(CAST(${OLD_INT} + ${BY} AS TEXT)) = length(value)
     OR (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) = ?7)
   AND (version & 4095) <> 4095
-RETURNING CAST(value AS TEXT) AS value`;
-  const DELETE = `
+RETURNING CAST(value AS TEXT) AS value`);
+  const del = raw.prepare(`
 DELETE FROM entries WHERE space = ?1 AND ns = ?2 AND key = ?3
 RETURNING length(CAST(key AS BLOB)) + length(value) AS size,
   (expires_at IS NULL OR expires_at > ?4) AS live,
-  (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) AS gen`;
-  const incObjects = raw.prepare(INCREMENT_LIVE);
-  const incArrays = arrays(raw, INCREMENT_LIVE);
-  const delObjects = raw.prepare(DELETE);
-  const delArrays = arrays(raw, DELETE);
+  (SELECT gen FROM namespaces WHERE space = ?1 AND ns = ?2) AS gen`);
 
   const counter = () => `counter:${Math.floor(Math.random() * 1000)}`;
-  const inc = (stmt: StatementSync) => () => {
+  const incRaw = (arrays: boolean) => () => {
     const now = Date.now();
-    if (
-      stmt.get(0, "bench", counter(), 1, now + HOUR, now, null) === undefined
-    ) {
-      throw new Error("the raw increment wrote nothing");
-    }
+    const key = counter();
+    const row = arrays
+      ? inc.row!(0, "bench", key, 1, now + HOUR, now, null)
+      : inc.get(0, "bench", key, 1, now + HOUR, now, null);
+    if (row === undefined) throw new Error("the raw increment wrote nothing");
+  };
+  const delRaw = (arrays: boolean) => (k: string) => {
+    if (arrays) del.row!(0, "bench", k, Date.now());
+    else del.get(0, "bench", k, Date.now());
   };
   let fresh = 0;
   const oursFill = (keys: string[]) =>
@@ -105,8 +102,16 @@ RETURNING length(CAST(key AS BLOB)) + length(value) AS size,
       ops: 2000,
       fn: () => ns.sync.increment(counter()),
     },
-    { name: "increment: raw, object rows", ops: 2000, fn: inc(incObjects) },
-    { name: "increment: raw, array rows", ops: 2000, fn: inc(incArrays) },
+    {
+      name: "increment: our backend's method",
+      ops: 2000,
+      fn: () => {
+        const now = Date.now();
+        backend.increment(0, "bench", counter(), 1, now + HOUR, 12, now, quota);
+      },
+    },
+    { name: "increment: raw, object rows", ops: 2000, fn: incRaw(false) },
+    { name: "increment: raw, array rows", ops: 2000, fn: incRaw(true) },
     {
       name: "delete: minimal",
       ops: 1000,
@@ -120,15 +125,21 @@ RETURNING length(CAST(key AS BLOB)) + length(value) AS size,
       fill: oursFill,
     },
     {
+      name: "delete: our backend's method",
+      ops: 1000,
+      fn: (k) => void backend.delete(0, "bench", k, Date.now()),
+      fill: oursFill,
+    },
+    {
       name: "delete: raw, object rows",
       ops: 1000,
-      fn: (k) => void delObjects.get(0, "bench", k, Date.now()),
+      fn: delRaw(false),
       fill: oursFill,
     },
     {
       name: "delete: raw, array rows",
       ops: 1000,
-      fn: (k) => void delArrays.get(0, "bench", k, Date.now()),
+      fn: delRaw(true),
       fill: oursFill,
     },
   ];
@@ -160,7 +171,6 @@ RETURNING length(CAST(key AS BLOB)) + length(value) AS size,
   for (const [name, xs] of times) {
     console.log(`| ${name} | ${median(xs).toFixed(2)} |`);
   }
-  raw.close();
   minimal.close();
   await cache.close();
 } finally {
