@@ -77,7 +77,9 @@ try {
       for (const c of list) {
         const m = s.wal.seen.get(c.name);
         console.log(
-          `  ${c.name}: minimal ${((m?.get("minimal") ?? 0) / rounds).toFixed(2)}, ours ${((m?.get("ours") ?? 0) / rounds).toFixed(2)}`,
+          `  ${c.name}: minimal ${
+            ((m?.get("minimal") ?? 0) / rounds).toFixed(2)
+          }, ours ${((m?.get("ours") ?? 0) / rounds).toFixed(2)}`,
         );
       }
     }
