@@ -6,9 +6,6 @@
  * time of the case (above 1 = faster than the baseline). Both CPU time of
  * this process and wall time are reported: on a shared machine CPU time is
  * the steadier measure of work done; wall time includes waiting for fsync,
- * so it is the one that matters for the durability ("full") comparisons. Both CPU time of
- * this process and wall time are reported: on a shared machine CPU time is
- * the steadier measure of work done; wall time includes waiting for fsync,
  * so it is the one that matters for the durability ("full") comparisons.
  *
  *   deno run --allow-read --allow-write --allow-env --unstable-kv tests/cache_bench_rounds.ts
@@ -20,6 +17,11 @@
  * label starts with one of them, so a case can be measured without
  * the other cases' writes (and the WAL checkpoints they cause) landing in
  * its rounds.
+ * SUP_BENCH_WAL ("own", the default, or "shared"): with "own" every case
+ * starts on an empty WAL and ends with a timed checkpoint of both files, so
+ * each side pays for copying back exactly the pages it wrote; with
+ * "shared" SQLite's automatic checkpoints land on whichever case crosses
+ * the 1,000-page mark, and the runner prints how often that was each case.
  * SUP_BENCH_EVICT_KEYS (default 10000; 0 skips) sizes the eviction tier:
  * a new key written into a namespace at its key quota (every write needs
  * room, so it evicts, in batches) against a new key written into one of
@@ -27,6 +29,7 @@
  * recorded for LRU, against reads far from the quota.
  */
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../mod.ts";
 import {
   type Case,
@@ -36,6 +39,7 @@ import {
   makeSubjects,
   median,
   VALUE,
+  WalFiles,
 } from "./cache_bench_util.ts";
 
 const sizes = (Deno.env.get("SUP_BENCH_SIZES") ?? "10000,1000000").split(",")
@@ -158,7 +162,18 @@ async function evictionTier(n: number): Promise<void> {
     },
   ];
   const t0 = performance.now();
-  const times = await interleave(list, rounds);
+  const wal = new WalFiles(
+    [plain.path, full.path].map((path, i) => ({
+      name: i === 0 ? "plain" : "full",
+      db: new DatabaseSync(path),
+      path,
+    })),
+  );
+  const times = await interleave(list, rounds, {
+    files: wal,
+    own: walMode === "own",
+  });
+  wal.close();
   console.log(
     `### Eviction: ${n.toLocaleString("en-US")} keys at the key quota (${
       ((performance.now() - t0) / 1000).toFixed(0)

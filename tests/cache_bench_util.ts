@@ -268,8 +268,9 @@ export class WalFiles {
     });
   }
 
+  /** Close the connections this class was given for our files. */
   close(): void {
-    for (const f of this.#dbs) if (f.name === "ours") f.db.close();
+    for (const f of this.#dbs) if (f.name !== "minimal") f.db.close();
   }
 }
 
