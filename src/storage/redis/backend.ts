@@ -158,6 +158,12 @@ export class RedisBackend implements AsyncBackend {
     resolved: ResolvedRedisOptions,
   ): Promise<RedisBackend> {
     const link = await RedisLink.open(resolved);
+    try {
+      await link.syncClock();
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
     if (resolved.nearCache === null) {
       return new RedisBackend(link, resolved.keyPrefix, null);
     }
@@ -354,8 +360,17 @@ export class RedisBackend implements AsyncBackend {
     if (this.#near !== null) this.#forget(entry);
     const work = this.#link.run<number[]>(
       SET,
-      writeKeys(k, entry),
-      writeArgs(key, asBuffer(value), expiresAt, size, now, quota, extras),
+      writeKeys(k, entry, extras),
+      writeArgs(
+        key,
+        asBuffer(value),
+        expiresAt,
+        size,
+        now,
+        quota,
+        expiresAt === null ? 0 : this.#skew(now),
+        extras,
+      ),
     );
     const [written, keys, bytes, evicted, total] = registering === undefined
       ? await work
@@ -363,6 +378,17 @@ export class RedisBackend implements AsyncBackend {
     this.#noteAt(k.member, keys, bytes);
     if (evicted > 0) this.#evicted(k.member, total);
     return written === 1;
+  }
+
+  /**
+   * The server's clock minus the caller's, for a write's `PEXPIREAT`: 0
+   * when they are within a second (a real clock; Redis then expires by the
+   * same number), else the difference (a test clock ahead of or behind
+   * the server's; Redis frees the entry after the same time span).
+   */
+  #skew(now: number): number {
+    const skew = Math.round(Date.now() + this.#link.clockOffset() - now);
+    return skew > -1000 && skew < 1000 ? 0 : skew;
   }
 
   /** A write script evicted: the near cache and the known count follow. */
@@ -423,9 +449,8 @@ export class RedisBackend implements AsyncBackend {
       ]);
       if (fast !== null) {
         try {
-          const [expired, keys] = await fast;
-          if (expired === 0) return keys;
-          this.#scriptUntil.set(k, t + 1_000);
+          const [due, keys] = await fast;
+          if (due === 0) return keys;
         } catch (err) {
           // An ACL user may run scripts but not MULTI/EXEC: the script
           // does the same, so use it from now on.
@@ -436,7 +461,17 @@ export class RedisBackend implements AsyncBackend {
         }
       }
     }
-    return await this.#link.run<string[]>(LIST, k.fixed, args);
+    const [dead, keys] = await this.#link.run<[number, string[]]>(
+      LIST,
+      k.fixed,
+      args,
+    );
+    // Expired entries were found: more are likely to follow, so list
+    // through the script for a second. Only stale expiry scores (moved up
+    // by the script) go back to the fast path at once.
+    if (dead > 0) this.#scriptUntil.set(k, t + 1_000);
+    else this.#scriptUntil.delete(k);
+    return keys;
   }
 
   async scan(range: KeyRange): Promise<KeyedEntry[]> {
@@ -578,13 +613,13 @@ export class RedisBackend implements AsyncBackend {
     _after: string | null,
   ): Promise<PurgeStep<string>> {
     const k = this.#ns(space, ns);
-    const [deleted, keys, bytes] = await this.#link.run<number[]>(
+    const [deleted, looked, keys, bytes] = await this.#link.run<number[]>(
       PURGE,
-      [...k.fixed],
+      k.fixed,
       [String(now), String(limit)],
     );
     this.#note(space, ns, keys, bytes);
-    return { deleted, next: deleted < limit ? null : "" };
+    return { deleted, next: looked < limit ? null : "" };
   }
 
   async recount(space: Space, ns: string): Promise<boolean> {
@@ -614,8 +649,18 @@ export class RedisBackend implements AsyncBackend {
     if (this.#near !== null) this.#forget(entry);
     const work = this.#link.run<Buffer[]>(
       INCREMENT,
-      writeKeys(k, entry),
-      writeArgs(key, String(by), expiresAt, keySize, now, quota, extras),
+      writeKeys(k, entry, extras),
+      // An existing counter keeps its expiry, so the skew is always sent.
+      writeArgs(
+        key,
+        String(by),
+        expiresAt,
+        keySize,
+        now,
+        quota,
+        this.#skew(now),
+        extras,
+      ),
       true,
     );
     const reply = registering === undefined
@@ -717,6 +762,7 @@ export class RedisBackend implements AsyncBackend {
         ...writeArgs,
         evict === undefined ? "" : String(evict.batch),
         evict === undefined ? "" : String(evict.maxRows),
+        String(this.#skew(now)),
       ]),
     );
     this.#note(space, ns, keys, bytes);
@@ -859,15 +905,28 @@ export class RedisBackend implements AsyncBackend {
   }
 }
 
-/** The keys of the one-key write scripts (SET, INCREMENT), in their order. */
-function writeKeys(k: NamespaceKeys, entry: RedisArg): RedisArg[] {
+/**
+ * The keys of the one-key write scripts (SET, INCREMENT), in their order:
+ * the read stamps and attributions keys only when the script may need
+ * them (each key and argument costs time on every request).
+ */
+function writeKeys(
+  k: NamespaceKeys,
+  entry: RedisArg,
+  extras: WriteExtras | undefined,
+): RedisArg[] {
   const f = k.fixed;
-  return [f[0], f[1], f[2], f[3], f[4], entry, k.used, k.attributions];
+  return extras !== undefined &&
+      (extras.sender !== undefined || extras.evict !== undefined)
+    ? [f[0], f[1], f[2], f[3], f[4], entry, k.used, k.attributions]
+    : [f[0], f[1], f[2], f[3], f[4], entry];
 }
 
 /**
  * The arguments of the one-key write scripts: the key, the value (SET) or
- * the amount (INCREMENT), then what both take in the same order.
+ * the amount (INCREMENT), then what both take in the same order; the skew
+ * only when it is not 0 or extras follow, the extras only when there are
+ * any.
  */
 function writeArgs(
   key: string,
@@ -876,10 +935,10 @@ function writeArgs(
   size: number,
   now: number,
   quota: Quota | null,
+  skew: number,
   extras: WriteExtras | undefined,
 ): RedisArg[] {
-  const evict = extras?.evict;
-  return [
+  const args: RedisArg[] = [
     key,
     operand,
     expiresAt === null ? "" : String(expiresAt),
@@ -887,8 +946,16 @@ function writeArgs(
     String(now),
     quota === null ? "" : String(quota.maxBytes),
     quota === null ? "" : String(quota.maxKeys),
-    extras?.sender ?? "",
-    evict === undefined ? "" : String(evict.batch),
-    evict === undefined ? "" : String(evict.maxRows),
   ];
+  const sender = extras?.sender;
+  const evict = extras?.evict;
+  if (sender !== undefined || evict !== undefined) {
+    args.push(
+      String(skew),
+      sender ?? "",
+      evict === undefined ? "" : String(evict.batch),
+      evict === undefined ? "" : String(evict.maxRows),
+    );
+  } else if (skew !== 0) args.push(String(skew));
+  return args;
 }

@@ -198,6 +198,9 @@ export class RedisLink {
    */
   readonly #sent = new Set<string>();
   #lastError: Error | null = null;
+  #offset = 0;
+  #offsetAt = -Infinity;
+  #offsetPending = false;
 
   private constructor(
     path: string,
@@ -274,6 +277,41 @@ export class RedisLink {
     const link = new RedisLink(o.path, transport, o.commandTimeoutMs, state);
     state.link = link;
     return link;
+  }
+
+  /**
+   * The server's clock minus this machine's (`Date.now()`), in ms, as last
+   * measured with `TIME` (half a round trip is the error). Write scripts
+   * translate a deadline by it when the caller's clock is more than a
+   * second off the server's (a test clock), instead of asking the server
+   * for `TIME` on every write. The estimate is renewed in the background
+   * once it is 10 s old, so a clock step on either side is followed.
+   */
+  clockOffset(): number {
+    if (
+      performance.now() - this.#offsetAt > 10_000 && !this.#offsetPending
+    ) {
+      this.#offsetPending = true;
+      this.syncClock().catch(() => {}).finally(() => {
+        this.#offsetPending = false;
+      });
+    }
+    return this.#offset;
+  }
+
+  /** Measure {@link RedisLink.clockOffset} now (one `TIME`). */
+  async syncClock(): Promise<void> {
+    const sent = Date.now();
+    const [s, us] = await this.command<string[]>(
+      "time",
+      undefined,
+      true,
+      ["TIME"],
+    );
+    const back = Date.now();
+    this.#offset = Number(s) * 1000 + Math.floor(Number(us) / 1000) -
+      (sent + back) / 2;
+    this.#offsetAt = performance.now();
   }
 
   /** The most recent connection error node-redis reported, if any. */
