@@ -647,7 +647,7 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const work = this.#link.run<Buffer[]>(
+    const work = this.#link.run<(number | string)[]>(
       INCREMENT,
       writeKeys(k, entry, extras),
       // An existing counter keeps its expiry, so the skew is always sent.
@@ -661,26 +661,25 @@ export class RedisBackend implements AsyncBackend {
         this.#skew(now),
         extras,
       ),
-      true,
     );
     const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, reply[2], reply[3]);
-    // Integers arrive as numbers even with Buffer replies.
-    if (reply.length > 4 && Number(reply[4]) > 0) {
-      this.#evicted(k.member, Number(reply[5]));
+    switch (reply[0]) {
+      case 1:
+        if ((reply[4] as number) > 0) {
+          this.#evicted(k.member, reply[5] as number);
+        }
+        return { kind: "ok", value: Number(reply[1]) };
+      case 2:
+        // The value's first 64 bytes, as text (for the error message).
+        return { kind: "not-integer", text: String(reply[1]) };
+      case 3:
+        return { kind: "overflow" };
+      default:
+        return { kind: "quota" };
     }
-    // Compare bytes, not decoded text: "ok" is the answer almost always.
-    const kind = reply[0];
-    if (kind.length === 2 && kind[0] === 0x6f && kind[1] === 0x6b) {
-      return { kind: "ok", value: num(reply[1]) };
-    }
-    const name = kind.toString("latin1");
-    if (name === "not-integer") {
-      return { kind: name, text: reply[1].toString("utf8") };
-    }
-    return { kind: name as "overflow" | "quota" };
   }
 
   async writeMany(

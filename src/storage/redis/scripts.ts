@@ -26,6 +26,8 @@ export interface LuaScript {
   readonly source: string;
   /** SHA1 of the source, hex. */
   readonly sha: string;
+  /** It writes nothing (`#!lua flags=no-writes`): a replica may run it. */
+  readonly readonly: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function luaScript(name: string, source: string): LuaScript {
     name,
     source,
     sha: createHash("sha1").update(source).digest("hex"),
+    readonly: source.startsWith("#!lua flags=no-writes"),
   };
 }
 
@@ -60,9 +63,10 @@ local function usage()
   return tonumber(u[1] or 0), tonumber(u[2] or 0)
 end
 `;
-const HEAD = `
+const KEYS5 = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-${USAGE_FN}`;
+`;
+const HEAD = KEYS5 + USAGE_FN;
 const META = `
 local function meta()
   local u = redis.call('HMGET', M, 'keys', 'bytes', 'seq')
@@ -98,6 +102,11 @@ local function forget(key, m)
   return 1
 end
 `;
+// OLD: a stored entry repeats its size (s, as in S) and its score in X
+// (q, "" when it has none), so an overwrite reads both with the entry
+// instead of asking S and X. S stays the record (it outlives an entry
+// Redis expired, for exact usage); an entry without them (gone, or written
+// by the earlier layout) falls back to S and X, and the write adds them.
 const PUT = `
 local function put(m, e, key, value, xat, size, now, old, skew, q, keep)
   m.seq = m.seq + 1
@@ -158,18 +167,7 @@ local function put(m, e, key, value, xat, size, now, old, skew, q, keep)
     m.keys = m.keys + 1
     m.bytes = m.bytes + size
   end
-end
-`;
-// A stored entry repeats its size (s, as in S) and its score in X (q, ""
-// when it has none), so an overwrite reads both with the entry instead of
-// asking S and X. S stays the record (it outlives an entry Redis expired,
-// for exact usage); an entry without them (gone, or written by the
-// earlier layout) falls back to S and X, and the write adds them.
-const OLD = `
-local function previous(e, key)
-  local h = redis.call('HMGET', e, 's', 'q')
-  if h[1] then return h[1], h[2] or nil end
-  return redis.call('HGET', S, key), nil
+  return q
 end
 `;
 /**
@@ -347,9 +345,12 @@ local skew = tonumber(ARGV[8] or '') or 0
 export const SET: LuaScript = luaScript(
   "set",
   `#!lua
-${HEAD + META + PUT + OLD}
+${KEYS5 + META + PUT}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
-local old, q = previous(e, key)
+-- The entry's own size and score (see OLD), else the bookkeeping's.
+local h = redis.call('HMGET', e, 's', 'q')
+local old, q = h[1], h[2] or nil
+if not old then old, q = redis.call('HGET', S, key), nil end
 local m = meta()
 local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
 local evicted, total = 0, -1
@@ -465,14 +466,21 @@ return out
  * KEYS and ARGV as SET, with the amount in place of the value and the key's
  * own size in place of the entry's (the value is the sum's text); a new
  * counter takes expiresAt, an existing one keeps its expiry.
- * Returns {"ok", text}, {"not-integer", first 64 bytes}, {"overflow", ""}
- * or {"quota", ""}, then keys and bytes, then entries evicted and the
- * evictions so far (only after "ok").
+ * Returns {1 (ok), the sum as text}, {2 (not an integer), its first 64
+ * bytes}, {3 (overflow), ""} or {4 (over quota), ""}, then keys and
+ * bytes, then entries evicted and the evictions so far (only after ok).
+ * The sum is text because node-redis reads an integer reply near 2^53
+ * one off.
  */
 export const INCREMENT: LuaScript = luaScript(
   "increment",
   `#!lua
-${HEAD + META + PUT}
+${KEYS5 + META + PUT}
+-- A refusal answers with the usage; only refusals read it this way.
+local function refuse(code, text)
+  local u = redis.call('HMGET', M, 'keys', 'bytes')
+  return {code, text, tonumber(u[1] or 0), tonumber(u[2] or 0)}
+end
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 local cur = redis.call('HMGET', e, 'v', 'x', 's', 'q')
 local v, x = cur[1], cur[2]
@@ -483,13 +491,13 @@ if v and (x == '' or tonumber(x) > now) then
   local digits = string.match(v, '^%-?(%d+)$')
   if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0')
     or #digits > 16 or (#digits == 16 and digits > '9007199254740991') then
-    return {'not-integer', string.sub(v, 1, 64), usage()}
+    return refuse(2, string.sub(v, 1, 64))
   end
   n = tonumber(v)
   xat, keep = x, true
 end
 local sum = n + by
-if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow', '', usage()} end
+if sum > 9007199254740991 or sum < -9007199254740991 then return refuse(3, '') end
 local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
 -- The entry's own size and score (see OLD), else the bookkeeping's.
@@ -500,13 +508,13 @@ local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
 local evicted, total = 0, -1
 if maxB and (m.bytes - (old and tonumber(old) or 0) + size > maxB or m.keys + (old and 0 or 1) > maxK) then
 ${MAKE_ROOM}
-  if not evicted then return {'quota', '', m.keys, m.bytes} end
+  if not evicted then return {4, '', m.keys, m.bytes} end
 end
 ${SKEW}
 put(m, e, key, text, xat, size, ARGV[5], old, skew, q, keep)
 ${MARK}
 save(m)
-return {'ok', text, m.keys, m.bytes, evicted, total}
+return {1, text, m.keys, m.bytes, evicted, total}
 `,
 );
 
@@ -533,13 +541,16 @@ for j = 1, k do names[j] = ARGV[4 + j] end
 local p = 5 + k
 local nc = tonumber(ARGV[p])
 p = p + 1
+-- A checked entry's size and score (see OLD) come with its version.
+local known = {}
 for c = 1, nc do
   local j, want = tonumber(ARGV[p]), ARGV[p + 1]
   p = p + 2
-  local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x')
+  local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x', 's', 'q')
   local have = ''
   if cur[1] and (cur[2] == '' or tonumber(cur[2]) > now) then have = cur[1] end
   if have ~= want then return {'check', usage()} end
+  if cur[3] then known[j] = cur end
 end
 local nm = tonumber(ARGV[p])
 p = p + 1
@@ -549,6 +560,8 @@ local muts = {}
 local sizes = {}
 -- Each named key's size before the batch (false: not stored), read once.
 local before = {}
+-- Each named key's score in X as far as known (nil: ask X).
+local scores = {}
 local keys, bytes = state.keys, state.bytes
 -- The quota holds after every set of the batch, in order: eviction has to
 -- make room for the fullest point (keys and bytes apart), not the end.
@@ -560,8 +573,14 @@ for q = 1, nm do
   local name = names[m.j]
   local old = sizes[name]
   if old == nil then
-    old = redis.call('HGET', S, name)
-    if old then old = tonumber(old) end
+    local kn = known[m.j]
+    if kn then
+      old = tonumber(kn[3])
+      scores[name] = kn[4] or nil
+    else
+      old = redis.call('HGET', S, name)
+      if old then old = tonumber(old) end
+    end
     before[name] = old
   end
   if m.t == 'd' then
@@ -602,8 +621,9 @@ for q = 1, nm do
     redis.call('DEL', e)
     if old then forget(name, state) end
     before[name] = false
+    scores[name] = nil
   else
-    put(state, e, name, m.v, m.x, m.size, ARGV[1], old or nil, skew, nil, false)
+    scores[name] = put(state, e, name, m.v, m.x, m.size, ARGV[1], old or nil, skew, scores[name], false)
     before[name] = m.size
   end
 end
