@@ -1051,4 +1051,65 @@ testEachRedis(
   ["redis"],
 );
 
+// The expiry set's "at or before" against a model: random writes (with and
+// without TTLs, longer and shorter), listings, sweeps and usage at a caller's
+// clock that moves forward. Whatever stale scores the writes leave, list
+// returns exactly the live keys, the sweep leaves exactly the live ones
+// counted, and nextExpiry is the earliest live expiry.
+testEachRedis(
+  "expiry set: list, sweep and usage agree with a model under random writes",
+  async (t) => {
+    await withBackend(t, async (b) => {
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              op: fc.constantFrom("set", "set", "set", "list", "purge"),
+              key: fc.integer({ min: 0, max: 3 }),
+              ttl: fc.option(fc.integer({ min: 10_000, max: 60_000 }), {
+                nil: null,
+              }),
+              step: fc.integer({ min: 0, max: 20_000 }),
+            }),
+            { minLength: 5, maxLength: 60 },
+          ),
+          async (ops) => {
+            const ns = `model${round++}`;
+            const model = new Map<string, number | null>();
+            let now = Date.now();
+            const live = () =>
+              [...model].filter(([, x]) => x === null || x > now)
+                .map(([k]) => k).sort();
+            for (const o of ops) {
+              now += o.step;
+              const key = `k${o.key}`;
+              if (o.op === "set") {
+                const x = o.ttl === null ? null : now + o.ttl;
+                await b.set(0, ns, key, enc.encode("v"), x, 3, now, null);
+                model.set(key, x);
+              } else if (o.op === "list") {
+                assert.deepEqual(await b.list(range(ns, { now })), live());
+              } else {
+                await b.purgeExpiredIn(0, ns, now, 1_000, null);
+                const u = await b.usage(0, ns);
+                assert.equal(u.keys, live().length);
+                const xs = live().map((k) => model.get(k)).filter((x) =>
+                  x !== null
+                ) as number[];
+                assert.equal(
+                  u.nextExpiry,
+                  xs.length === 0 ? null : Math.min(...xs),
+                );
+              }
+            }
+            assert.deepEqual(await b.list(range(ns, { now })), live());
+          },
+        ),
+        { numRuns: t.kind === "redis" ? 60 : 15 },
+      );
+    });
+  },
+);
+
 stopSharedRedis();
