@@ -656,6 +656,72 @@ testEachRedis("atomic commit: version checks, all or nothing", async (t) => {
   });
 });
 
+// One key checked and set, the usual atomic() commit, has a script of its
+// own (CHECK_SET): the same answers as the general one.
+testEachRedis("atomic commit of one key checked and set", async (t) => {
+  await withBackend(t, async (b) => {
+    const now = Date.now();
+    const one = (
+      key: string,
+      version: number | null,
+      value: string,
+      expiresAt: number | null = null,
+      quota: Quota | null = null,
+      extras?: { evict: { batch: number; maxRows: number } },
+    ) =>
+      b.commit(
+        0,
+        "cas",
+        [{ key, version }],
+        [{
+          key,
+          value: enc.encode(value),
+          expiresAt,
+          size: key.length + value.length,
+        }],
+        now,
+        quota,
+        extras,
+      );
+    await put(b, "cas", "alice", "10");
+    const v = (await b.get(0, "cas", "alice", now))!.version;
+    assert.equal(await one("alice", v, "11"), "ok");
+    const after = (await b.get(0, "cas", "alice", now))!;
+    assert.equal(dec.decode(after.value), "11");
+    assert.ok(after.version > v);
+    assert.equal(await one("alice", v, "12"), "check");
+    assert.equal(
+      dec.decode((await b.get(0, "cas", "alice", now))!.value),
+      "11",
+    );
+    // null: must not exist; an expired entry does not exist.
+    assert.equal(await one("new", null, "1"), "ok");
+    assert.equal(await one("new", null, "2"), "check");
+    await put(b, "cas", "gone", "x", now - 1);
+    assert.equal(await one("gone", null, "y", now + 60_000), "ok");
+    const gone = (await b.get(0, "cas", "gone", now))!;
+    assert.equal(dec.decode(gone.value), "y");
+    assert.equal(gone.expiresAt, now + 60_000);
+    assert.deepEqual(await b.list(range("cas", { now })), [
+      "alice",
+      "gone",
+      "new",
+    ]);
+    assert.equal((await b.usage(0, "cas")).keys, 3);
+    // Over quota: refused, nothing written; with eviction: the least
+    // recently used other key goes, in the same script.
+    const quota = { maxBytes: 1_000, maxKeys: 3 };
+    assert.equal(await one("more", null, "m", null, quota), "quota");
+    assert.equal(await b.get(0, "cas", "more", now), undefined);
+    const evict = { evict: { batch: 1, maxRows: 10 } };
+    assert.equal(await one("more", null, "m", null, quota, evict), "ok");
+    const u = await b.usage(0, "cas");
+    assert.equal(u.keys, 3);
+    assert.equal(u.evictions, 1);
+    assert.equal(dec.decode((await b.get(0, "cas", "more", now))!.value), "m");
+  });
+});
+
 testEachRedis("quotas hold exactly under concurrent writers", async (t) => {
   const quota = { maxBytes: 1_000_000, maxKeys: 50 };
   const clients = await Promise.all(

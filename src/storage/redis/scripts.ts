@@ -519,6 +519,41 @@ return {1, text, m.keys, m.bytes, evicted, total}
 );
 
 /**
+ * The common `atomic()` commit, one key checked and set: the SET script with
+ * the version check in front, without COMMIT's general batch (its loops,
+ * tables and closures cost server time on every run). KEYS and ARGV as SET
+ * (ARGV[9], the sender, is ignored: commits are not attributed here), then
+ * ARGV[12] the version the key must have ("" = must not exist). Returns
+ * {"ok" | "check" | "quota", keys, bytes, entries evicted, evictions so
+ * far or -1}, as COMMIT; anything but "ok" wrote and evicted nothing.
+ */
+export const CHECK_SET: LuaScript = luaScript(
+  "check-set",
+  `#!lua
+${KEYS5 + META + PUT}
+local e, key, size, now = KEYS[6], ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5])
+local h = redis.call('HMGET', e, 'n', 'x', 's', 'q')
+local have = ''
+if h[1] and (h[2] == '' or tonumber(h[2]) > now) then have = h[1] end
+local m = meta()
+if have ~= ARGV[12] then return {'check', m.keys, m.bytes, 0, -1} end
+-- The entry's own size and score (see OLD), else the bookkeeping's.
+local old, q = h[3], h[4] or nil
+if not old then old, q = redis.call('HGET', S, key), nil end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if maxB and (m.bytes - (old and tonumber(old) or 0) + size > maxB or m.keys + (old and 0 or 1) > maxK) then
+${MAKE_ROOM}
+  if not evicted then return {'quota', m.keys, m.bytes, 0, -1} end
+end
+${SKEW}
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old, skew, q, false)
+save(m)
+return {'ok', m.keys, m.bytes, evicted, total}
+`,
+);
+
+/**
  * KEYS: 5 fixed, then one entry key per distinct key, then the read stamps
  * key when eviction is asked for (last, so the entry keys keep their
  * places; it shares the namespace's hash tag). ARGV: now, maxBytes or
