@@ -656,6 +656,72 @@ testEachRedis("atomic commit: version checks, all or nothing", async (t) => {
   });
 });
 
+// One key checked and set, the usual atomic() commit, has a script of its
+// own (CHECK_SET): the same answers as the general one.
+testEachRedis("atomic commit of one key checked and set", async (t) => {
+  await withBackend(t, async (b) => {
+    const now = Date.now();
+    const one = (
+      key: string,
+      version: number | null,
+      value: string,
+      expiresAt: number | null = null,
+      quota: Quota | null = null,
+      extras?: { evict: { batch: number; maxRows: number } },
+    ) =>
+      b.commit(
+        0,
+        "cas",
+        [{ key, version }],
+        [{
+          key,
+          value: enc.encode(value),
+          expiresAt,
+          size: key.length + value.length,
+        }],
+        now,
+        quota,
+        extras,
+      );
+    await put(b, "cas", "alice", "10");
+    const v = (await b.get(0, "cas", "alice", now))!.version;
+    assert.equal(await one("alice", v, "11"), "ok");
+    const after = (await b.get(0, "cas", "alice", now))!;
+    assert.equal(dec.decode(after.value), "11");
+    assert.ok(after.version > v);
+    assert.equal(await one("alice", v, "12"), "check");
+    assert.equal(
+      dec.decode((await b.get(0, "cas", "alice", now))!.value),
+      "11",
+    );
+    // null: must not exist; an expired entry does not exist.
+    assert.equal(await one("new", null, "1"), "ok");
+    assert.equal(await one("new", null, "2"), "check");
+    await put(b, "cas", "gone", "x", now - 1);
+    assert.equal(await one("gone", null, "y", now + 60_000), "ok");
+    const gone = (await b.get(0, "cas", "gone", now))!;
+    assert.equal(dec.decode(gone.value), "y");
+    assert.equal(gone.expiresAt, now + 60_000);
+    assert.deepEqual(await b.list(range("cas", { now })), [
+      "alice",
+      "gone",
+      "new",
+    ]);
+    assert.equal((await b.usage(0, "cas")).keys, 3);
+    // Over quota: refused, nothing written; with eviction: the least
+    // recently used other key goes, in the same script.
+    const quota = { maxBytes: 1_000, maxKeys: 3 };
+    assert.equal(await one("more", null, "m", null, quota), "quota");
+    assert.equal(await b.get(0, "cas", "more", now), undefined);
+    const evict = { evict: { batch: 1, maxRows: 10 } };
+    assert.equal(await one("more", null, "m", null, quota, evict), "ok");
+    const u = await b.usage(0, "cas");
+    assert.equal(u.keys, 3);
+    assert.equal(u.evictions, 1);
+    assert.equal(dec.decode((await b.get(0, "cas", "more", now))!.value), "m");
+  });
+});
+
 testEachRedis("quotas hold exactly under concurrent writers", async (t) => {
   const quota = { maxBytes: 1_000_000, maxKeys: 50 };
   const clients = await Promise.all(
@@ -911,6 +977,203 @@ testEachRedis(
       assert.equal((await b.usage(0, "old")).oldest, base + 5);
       await b.clear(0, "old");
       assert.equal((await b.usage(0, "old")).oldest, null);
+    });
+  },
+);
+
+// The expiry set holds each key at or before its entry's real expiry: an
+// overwrite that extends the expiry leaves the member where it is unless
+// its score is nearer to now than to the new expiry; a shorter expiry
+// moves it down. Readers (list, the sweep, usage) settle a stale member
+// they meet, and list goes back to its fast path at once.
+testEachRedis(
+  "expiry set: scores at or before the real expiry, settled by readers",
+  async (t) => {
+    await withBackend(t, async (b) => {
+      const k = new NamespaceKeys(t.options.keyPrefix, 0, "stale");
+      const score = async (key: string) => {
+        const r = await rawCommandFor(t, key, ["ZSCORE", k.expiries]);
+        return r.startsWith("$-1") || r.startsWith("_") ? null : Number(
+          r.split("\r\n")[1] ?? r.slice(1),
+        );
+      };
+      const v = enc.encode("v");
+      const T = Date.now();
+      const set = (key: string, xat: number | null, now: number) =>
+        b.set(0, "stale", key, v, xat, key.length + 1, now, null);
+      await set("a", T + 10_000, T);
+      await set("b", T + 60_000, T);
+      assert.equal(await score("a"), T + 10_000);
+      // Extended, the old score still past the halfway point: not moved.
+      await set("a", T + 18_000, T + 1_000);
+      assert.equal(await score("a"), T + 10_000);
+      assert.equal(
+        (await b.get(0, "stale", "a", T + 1_000))!.expiresAt,
+        T + 18_000,
+      );
+      // The stale score has passed (the caller's clock at T + 12 s); the
+      // entry has not: listed, kept by the sweep, and moved up.
+      const at = T + 12_000;
+      assert.deepEqual(await b.list(range("stale", { now: at })), ["a", "b"]);
+      assert.equal(await score("a"), T + 18_000);
+      assert.deepEqual(
+        await b.purgeExpiredIn(0, "stale", at, 100, null),
+        { deleted: 0, next: null },
+      );
+      assert.equal((await b.usage(0, "stale")).nextExpiry, T + 18_000);
+      // A shorter expiry always moves the member down, also below a score
+      // a reader moved up (the entry keeps the score it is at).
+      await set("a", T + 17_000, T + 2_000);
+      assert.equal(await score("a"), T + 17_000);
+      await set("b", T + 5_000, T + 2_000);
+      assert.equal(await score("b"), T + 5_000);
+      assert.deepEqual(await b.list(range("stale", { now: at })), ["a"]);
+      // An extension far past the halfway point moves it up again.
+      await set("a", T + 100_000, T + 3_000);
+      assert.equal(await score("a"), T + 100_000);
+      // No expiry: out of the set, and no TTL left on the entry.
+      await set("a", null, T + 4_000);
+      assert.equal(await score("a"), null);
+      assert.equal(await rawCommandFor(t, k.entry("a"), ["PTTL"]), ":-1\r\n");
+      // A stale score settled by the sweep and by usage too.
+      await set("c", T + 10_000, T);
+      await set("c", T + 18_000, T + 1_000);
+      assert.equal((await b.usage(0, "stale")).nextExpiry, T + 18_000);
+      await set("d", T + 10_000, T);
+      await set("d", T + 18_000, T + 1_000);
+      assert.deepEqual(
+        await b.purgeExpiredIn(0, "stale", at, 100, null),
+        { deleted: 0, next: null },
+      );
+      assert.equal(await score("d"), T + 18_000);
+      assert.deepEqual(
+        await b.purgeExpiredIn(0, "stale", T + 18_000, 100, null),
+        { deleted: 2, next: null },
+      );
+      assert.equal((await b.usage(0, "stale")).keys, 1);
+    });
+  },
+);
+
+// In steady state (keys overwritten with the same TTL more often than
+// every half TTL) the stale scores never pass now, so list stays on its
+// fast path; a stale score that does pass costs one script run, after
+// which the fast path is back.
+testEachRedis(
+  "list keeps its fast path while overwrites extend expiries",
+  async (t) => {
+    const port = Number(new URL(t.options.url!).port);
+    const calls = async () => {
+      const info = await rawCommand(port, ["INFO", "commandstats"]);
+      const count = (cmd: string) =>
+        Number(info.match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`))?.[1] ?? 0);
+      return { exec: count("exec"), evalsha: count("evalsha") + count("eval") };
+    };
+    await withBackend(t, async (b) => {
+      const v = enc.encode("v");
+      const T = Date.now();
+      const ttl = 10_000;
+      // The caller's clock runs from T in steps of 1 s; every key is
+      // overwritten each step with the same TTL.
+      for (let step = 0; step < 30; step++) {
+        const now = T + step * 1_000;
+        for (let i = 0; i < 5; i++) {
+          await b.set(0, "steady", `k${i}`, v, now + ttl, 3, now, null);
+        }
+        const before = await calls();
+        assert.equal((await b.list(range("steady", { now }))).length, 5);
+        const after = await calls();
+        assert.equal(after.exec - before.exec, 1, `step ${step}: one MULTI`);
+        assert.equal(
+          after.evalsha - before.evalsha,
+          0,
+          `step ${step}: no script`,
+        );
+      }
+      // A key left alone: its stale score passes now before its expiry;
+      // one script run settles it, then the fast path again.
+      const now = T + 30_000;
+      await b.set(0, "steady", "left", v, now + 20_000, 4, now, null);
+      await b.set(0, "steady", "left", v, now + 21_000, 4, now + 1_000, null);
+      const later = now + 20_500;
+      for (let i = 0; i < 5; i++) {
+        await b.set(0, "steady", `k${i}`, v, later + ttl, 3, later, null);
+      }
+      let before = await calls();
+      assert.ok(
+        (await b.list(range("steady", { now: later }))).includes("left"),
+      );
+      let after = await calls();
+      assert.equal(after.evalsha - before.evalsha, 1, "the script settled it");
+      before = await calls();
+      assert.ok(
+        (await b.list(range("steady", { now: later }))).includes("left"),
+      );
+      after = await calls();
+      assert.equal(after.exec - before.exec, 1, "back to one MULTI");
+      assert.equal(after.evalsha - before.evalsha, 0);
+    });
+  },
+  ["redis"],
+);
+
+// The expiry set's "at or before" against a model: random writes (with and
+// without TTLs, longer and shorter), listings, sweeps and usage at a caller's
+// clock that moves forward. Whatever stale scores the writes leave, list
+// returns exactly the live keys, the sweep leaves exactly the live ones
+// counted, and nextExpiry is the earliest live expiry.
+testEachRedis(
+  "expiry set: list, sweep and usage agree with a model under random writes",
+  async (t) => {
+    await withBackend(t, async (b) => {
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              op: fc.constantFrom("set", "set", "set", "list", "purge"),
+              key: fc.integer({ min: 0, max: 3 }),
+              ttl: fc.option(fc.integer({ min: 10_000, max: 60_000 }), {
+                nil: null,
+              }),
+              step: fc.integer({ min: 0, max: 20_000 }),
+            }),
+            { minLength: 5, maxLength: 60 },
+          ),
+          async (ops) => {
+            const ns = `model${round++}`;
+            const model = new Map<string, number | null>();
+            let now = Date.now();
+            const live = () =>
+              [...model].filter(([, x]) => x === null || x > now)
+                .map(([k]) => k).sort();
+            for (const o of ops) {
+              now += o.step;
+              const key = `k${o.key}`;
+              if (o.op === "set") {
+                const x = o.ttl === null ? null : now + o.ttl;
+                await b.set(0, ns, key, enc.encode("v"), x, 3, now, null);
+                model.set(key, x);
+              } else if (o.op === "list") {
+                assert.deepEqual(await b.list(range(ns, { now })), live());
+              } else {
+                await b.purgeExpiredIn(0, ns, now, 1_000, null);
+                const u = await b.usage(0, ns);
+                assert.equal(u.keys, live().length);
+                const xs = live().map((k) => model.get(k)).filter((x) =>
+                  x !== null
+                ) as number[];
+                assert.equal(
+                  u.nextExpiry,
+                  xs.length === 0 ? null : Math.min(...xs),
+                );
+              }
+            }
+            assert.deepEqual(await b.list(range(ns, { now })), live());
+          },
+        ),
+        { numRuns: t.kind === "redis" ? 60 : 15 },
+      );
     });
   },
 );

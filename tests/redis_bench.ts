@@ -357,6 +357,42 @@ return 1`);
       }x | ${v.equivalentIs} | ${plain} |`,
     );
   }
+  // Server time per operation of each side (INFO commandstats over 500
+  // calls), when asked for: it tells the server's share of a gap from the
+  // rest (client code, the wire). Only the requests a side sends count: a
+  // script's or a MULTI's own time includes the commands inside it (which
+  // the server also counts under their own names). For the atomic check
+  // + set, the script alone (its read is the get's row).
+  if (Deno.env.get("SUP_BENCH_SERVER_TIME")) {
+    const serverTime = async (fn: () => unknown) => {
+      await raw.sendCommand(["CONFIG", "RESETSTAT"]);
+      for (let i = 0; i < 500; i++) await fn();
+      const info = await raw.sendCommand(["INFO", "commandstats"]) as string;
+      const stats = new Map<string, number>();
+      for (const m of info.matchAll(/cmdstat_([^:]+):calls=\d+,usec=(\d+)/g)) {
+        stats.set(m[1], Number(m[2]));
+      }
+      const sum = (names: string[]) =>
+        names.reduce((t, n) => t + (stats.get(n) ?? 0), 0);
+      const usec = stats.has("exec")
+        ? sum(["multi", "exec"])
+        : stats.has("evalsha") || stats.has("eval")
+        ? sum(["evalsha", "eval"])
+        : sum([...stats.keys()].filter((n) => !/^(config|info)/.test(n)));
+      return usec / 500;
+    };
+    for (const [name, v] of Object.entries(variants)) {
+      if (name.startsWith("near")) continue;
+      const o = await serverTime(v.ours);
+      const e = await serverTime(v.equivalent);
+      console.log(
+        `server time: ${name}: ours ${o.toFixed(1)} µs, equivalent ${
+          e.toFixed(1)
+        } µs`,
+      );
+    }
+  }
+
   // How long until a write by one instance shows in another's near cache:
   // from the write's acknowledgement to the first read that returns it,
   // reading after every turn of the event loop.

@@ -14,68 +14,72 @@
  */
 import { freePort, rawCommand } from "./support/redis_server.ts";
 
-const root = Deno.args[0] ?? new URL("..", import.meta.url).pathname;
-const { RedisBackend } = await import(
-  `file://${root.replace(/\/$/, "")}/src/storage/redis/backend.ts`
-);
-const port = freePort();
-const dir = await Deno.makeTempDir();
-const server = new Deno.Command(
-  Deno.env.get("SUP_REDIS_SERVER") ?? "redis-server",
-  {
-    args: ["--port", String(port), "--save", "", "--dir", dir],
-    stdout: "null",
-    stderr: "null",
-  },
-).spawn();
-try {
-  for (let i = 0; i < 50; i++) {
-    try {
-      if ((await rawCommand(port, ["PING"])).startsWith("+PONG")) break;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const b = await RedisBackend.open({ url: `redis://127.0.0.1:${port}` });
-  const quota = { maxKeys: 100_000, maxBytes: 100_000_000 };
-  const v = new TextEncoder().encode("x".repeat(100));
-  const ops: Record<string, (i: number) => Promise<unknown>> = {
-    set: (i) =>
-      b.set(
-        0,
-        "n",
-        `k${i % 10_000}`,
-        v,
-        Date.now() + 60_000,
-        103,
-        Date.now(),
-        quota,
-      ),
-    increment: (i) =>
-      b.increment(
-        0,
-        "n",
-        `c${i % 10_000}`,
-        1,
-        Date.now() + 60_000,
-        4,
-        Date.now(),
-        quota,
-      ),
-  };
-  for (const [name, op] of Object.entries(ops)) {
-    // 10,000 keys, then overwrites of random ones (as tests/redis_bench.ts).
-    for (let i = 0; i < 10_000; i++) await op(i);
-    await rawCommand(port, ["CONFIG", "RESETSTAT"]);
-    for (let i = 0; i < 3_000; i++) {
-      await op(Math.floor(Math.random() * 10_000));
+// Only when run as a program: `deno test tests/redis_*.ts` loads this
+// file too, and must not time anything.
+if (import.meta.main) {
+  const root = Deno.args[0] ?? new URL("..", import.meta.url).pathname;
+  const { RedisBackend } = await import(
+    `file://${root.replace(/\/$/, "")}/src/storage/redis/backend.ts`
+  );
+  const port = freePort();
+  const dir = await Deno.makeTempDir();
+  const server = new Deno.Command(
+    Deno.env.get("SUP_REDIS_SERVER") ?? "redis-server",
+    {
+      args: ["--port", String(port), "--save", "", "--dir", dir],
+      stdout: "null",
+      stderr: "null",
+    },
+  ).spawn();
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        if ((await rawCommand(port, ["PING"])).startsWith("+PONG")) break;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    const info = await rawCommand(port, ["INFO", "commandstats"]);
-    const per = info.match(/cmdstat_evalsha:.*usec_per_call=([\d.]+)/)?.[1];
-    console.log(`${name}: ${per} µs of server time per call (3,000 calls)`);
+    const b = await RedisBackend.open({ url: `redis://127.0.0.1:${port}` });
+    const quota = { maxKeys: 100_000, maxBytes: 100_000_000 };
+    const v = new TextEncoder().encode("x".repeat(100));
+    const ops: Record<string, (i: number) => Promise<unknown>> = {
+      set: (i) =>
+        b.set(
+          0,
+          "n",
+          `k${i % 10_000}`,
+          v,
+          Date.now() + 60_000,
+          103,
+          Date.now(),
+          quota,
+        ),
+      increment: (i) =>
+        b.increment(
+          0,
+          "n",
+          `c${i % 10_000}`,
+          1,
+          Date.now() + 60_000,
+          4,
+          Date.now(),
+          quota,
+        ),
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      // 10,000 keys, then overwrites of random ones (as tests/redis_bench.ts).
+      for (let i = 0; i < 10_000; i++) await op(i);
+      await rawCommand(port, ["CONFIG", "RESETSTAT"]);
+      for (let i = 0; i < 3_000; i++) {
+        await op(Math.floor(Math.random() * 10_000));
+      }
+      const info = await rawCommand(port, ["INFO", "commandstats"]);
+      const per = info.match(/cmdstat_evalsha:.*usec_per_call=([\d.]+)/)?.[1];
+      console.log(`${name}: ${per} µs of server time per call (3,000 calls)`);
+    }
+    await b.close();
+  } finally {
+    server.kill();
+    await server.status;
+    await Deno.remove(dir, { recursive: true });
   }
-  await b.close();
-} finally {
-  server.kill();
-  await server.status;
-  await Deno.remove(dir, { recursive: true });
 }

@@ -40,6 +40,7 @@ import {
   resolveRedisOptions,
 } from "./options.ts";
 import {
+  CHECK_SET,
   CLEAR,
   COMMIT,
   COUNTERS,
@@ -158,6 +159,12 @@ export class RedisBackend implements AsyncBackend {
     resolved: ResolvedRedisOptions,
   ): Promise<RedisBackend> {
     const link = await RedisLink.open(resolved);
+    try {
+      await link.syncClock();
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
     if (resolved.nearCache === null) {
       return new RedisBackend(link, resolved.keyPrefix, null);
     }
@@ -354,8 +361,17 @@ export class RedisBackend implements AsyncBackend {
     if (this.#near !== null) this.#forget(entry);
     const work = this.#link.run<number[]>(
       SET,
-      writeKeys(k, entry),
-      writeArgs(key, asBuffer(value), expiresAt, size, now, quota, extras),
+      writeKeys(k, entry, extras),
+      writeArgs(
+        key,
+        asBuffer(value),
+        expiresAt,
+        size,
+        now,
+        quota,
+        expiresAt === null ? 0 : this.#skew(now),
+        extras,
+      ),
     );
     const [written, keys, bytes, evicted, total] = registering === undefined
       ? await work
@@ -363,6 +379,17 @@ export class RedisBackend implements AsyncBackend {
     this.#noteAt(k.member, keys, bytes);
     if (evicted > 0) this.#evicted(k.member, total);
     return written === 1;
+  }
+
+  /**
+   * The server's clock minus the caller's, for a write's `PEXPIREAT`: 0
+   * when they are within a second (a real clock; Redis then expires by the
+   * same number), else the difference (a test clock ahead of or behind
+   * the server's; Redis frees the entry after the same time span).
+   */
+  #skew(now: number): number {
+    const skew = Math.round(Date.now() + this.#link.clockOffset() - now);
+    return skew > -1000 && skew < 1000 ? 0 : skew;
   }
 
   /** A write script evicted: the near cache and the known count follow. */
@@ -423,9 +450,8 @@ export class RedisBackend implements AsyncBackend {
       ]);
       if (fast !== null) {
         try {
-          const [expired, keys] = await fast;
-          if (expired === 0) return keys;
-          this.#scriptUntil.set(k, t + 1_000);
+          const [due, keys] = await fast;
+          if (due === 0) return keys;
         } catch (err) {
           // An ACL user may run scripts but not MULTI/EXEC: the script
           // does the same, so use it from now on.
@@ -436,7 +462,17 @@ export class RedisBackend implements AsyncBackend {
         }
       }
     }
-    return await this.#link.run<string[]>(LIST, k.fixed, args);
+    const [dead, keys] = await this.#link.run<[number, string[]]>(
+      LIST,
+      k.fixed,
+      args,
+    );
+    // Expired entries were found: more are likely to follow, so list
+    // through the script for a second. Only stale expiry scores (moved up
+    // by the script) go back to the fast path at once.
+    if (dead > 0) this.#scriptUntil.set(k, t + 1_000);
+    else this.#scriptUntil.delete(k);
+    return keys;
   }
 
   async scan(range: KeyRange): Promise<KeyedEntry[]> {
@@ -578,13 +614,13 @@ export class RedisBackend implements AsyncBackend {
     _after: string | null,
   ): Promise<PurgeStep<string>> {
     const k = this.#ns(space, ns);
-    const [deleted, keys, bytes] = await this.#link.run<number[]>(
+    const [deleted, looked, keys, bytes] = await this.#link.run<number[]>(
       PURGE,
-      [...k.fixed],
+      k.fixed,
       [String(now), String(limit)],
     );
     this.#note(space, ns, keys, bytes);
-    return { deleted, next: deleted < limit ? null : "" };
+    return { deleted, next: looked < limit ? null : "" };
   }
 
   async recount(space: Space, ns: string): Promise<boolean> {
@@ -612,30 +648,39 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const work = this.#link.run<Buffer[]>(
+    const work = this.#link.run<(number | string)[]>(
       INCREMENT,
-      writeKeys(k, entry),
-      writeArgs(key, String(by), expiresAt, keySize, now, quota, extras),
-      true,
+      writeKeys(k, entry, extras),
+      // An existing counter keeps its expiry, so the skew is always sent.
+      writeArgs(
+        key,
+        String(by),
+        expiresAt,
+        keySize,
+        now,
+        quota,
+        this.#skew(now),
+        extras,
+      ),
     );
     const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, reply[2], reply[3]);
-    // Integers arrive as numbers even with Buffer replies.
-    if (reply.length > 4 && Number(reply[4]) > 0) {
-      this.#evicted(k.member, Number(reply[5]));
+    switch (reply[0]) {
+      case 1:
+        if ((reply[4] as number) > 0) {
+          this.#evicted(k.member, reply[5] as number);
+        }
+        return { kind: "ok", value: Number(reply[1]) };
+      case 2:
+        // The value's first 64 bytes, as text (for the error message).
+        return { kind: "not-integer", text: String(reply[1]) };
+      case 3:
+        return { kind: "overflow" };
+      default:
+        return { kind: "quota" };
     }
-    // Compare bytes, not decoded text: "ok" is the answer almost always.
-    const kind = reply[0];
-    if (kind.length === 2 && kind[0] === 0x6f && kind[1] === 0x6b) {
-      return { kind: "ok", value: num(reply[1]) };
-    }
-    const name = kind.toString("latin1");
-    if (name === "not-integer") {
-      return { kind: name, text: reply[1].toString("utf8") };
-    }
-    return { kind: name as "overflow" | "quota" };
   }
 
   async writeMany(
@@ -662,6 +707,14 @@ export class RedisBackend implements AsyncBackend {
   ): Promise<CommitOutcome> {
     const k = this.#ns(space, ns);
     const evict = extras?.evict;
+    // The common shape (read one key, write it back if unchanged) has a
+    // script of its own, lighter than the general batch.
+    if (
+      checks.length === 1 && writes.length === 1 &&
+      writes[0].value !== null && writes[0].key === checks[0].key
+    ) {
+      return await this.#checkSet(k, checks[0], writes[0], now, quota, evict);
+    }
     const index = new Map<string, number>();
     const names: string[] = [];
     const slot = (key: string) => {
@@ -717,9 +770,52 @@ export class RedisBackend implements AsyncBackend {
         ...writeArgs,
         evict === undefined ? "" : String(evict.batch),
         evict === undefined ? "" : String(evict.maxRows),
+        String(this.#skew(now)),
       ]),
     );
     this.#note(space, ns, keys, bytes);
+    if (evicted > 0) this.#evicted(k.member, total);
+    return outcome as CommitOutcome;
+  }
+
+  /** {@link RedisBackend.commit} of one key checked and set (CHECK_SET). */
+  async #checkSet(
+    k: NamespaceKeys,
+    check: VersionCheck,
+    write: BatchWrite,
+    now: number,
+    quota: Quota | null,
+    evict: WriteExtras["evict"],
+  ): Promise<CommitOutcome> {
+    checkWellFormed(write.key);
+    const registering = this.#registerAt(k.member);
+    const entry = k.entry(write.key);
+    if (this.#near !== null) this.#forget(entry);
+    const f = k.fixed;
+    const keys: RedisArg[] = [f[0], f[1], f[2], f[3], f[4], entry];
+    if (evict !== undefined) keys.push(k.used);
+    const work = this.#link.run<[string, number, number, number, number]>(
+      CHECK_SET,
+      keys,
+      [
+        write.key,
+        asBuffer(write.value!),
+        expiryArg(write.expiresAt),
+        String(write.size),
+        String(now),
+        ...quotaArgs(quota),
+        String(write.expiresAt === null ? 0 : this.#skew(now)),
+        "",
+        evict === undefined ? "" : String(evict.batch),
+        evict === undefined ? "" : String(evict.maxRows),
+        check.version === null ? "" : String(check.version),
+      ],
+    );
+    const [outcome, usedKeys, usedBytes, evicted, total] =
+      registering === undefined
+        ? await work
+        : await this.#withRegistration(registering, work);
+    this.#noteAt(k.member, usedKeys, usedBytes);
     if (evicted > 0) this.#evicted(k.member, total);
     return outcome as CommitOutcome;
   }
@@ -859,15 +955,28 @@ export class RedisBackend implements AsyncBackend {
   }
 }
 
-/** The keys of the one-key write scripts (SET, INCREMENT), in their order. */
-function writeKeys(k: NamespaceKeys, entry: RedisArg): RedisArg[] {
+/**
+ * The keys of the one-key write scripts (SET, INCREMENT), in their order:
+ * the read stamps and attributions keys only when the script may need
+ * them (each key and argument costs time on every request).
+ */
+function writeKeys(
+  k: NamespaceKeys,
+  entry: RedisArg,
+  extras: WriteExtras | undefined,
+): RedisArg[] {
   const f = k.fixed;
-  return [f[0], f[1], f[2], f[3], f[4], entry, k.used, k.attributions];
+  return extras !== undefined &&
+      (extras.sender !== undefined || extras.evict !== undefined)
+    ? [f[0], f[1], f[2], f[3], f[4], entry, k.used, k.attributions]
+    : [f[0], f[1], f[2], f[3], f[4], entry];
 }
 
 /**
  * The arguments of the one-key write scripts: the key, the value (SET) or
- * the amount (INCREMENT), then what both take in the same order.
+ * the amount (INCREMENT), then what both take in the same order; the skew
+ * only when it is not 0 or extras follow, the extras only when there are
+ * any.
  */
 function writeArgs(
   key: string,
@@ -876,10 +985,10 @@ function writeArgs(
   size: number,
   now: number,
   quota: Quota | null,
+  skew: number,
   extras: WriteExtras | undefined,
 ): RedisArg[] {
-  const evict = extras?.evict;
-  return [
+  const args: RedisArg[] = [
     key,
     operand,
     expiresAt === null ? "" : String(expiresAt),
@@ -887,8 +996,16 @@ function writeArgs(
     String(now),
     quota === null ? "" : String(quota.maxBytes),
     quota === null ? "" : String(quota.maxKeys),
-    extras?.sender ?? "",
-    evict === undefined ? "" : String(evict.batch),
-    evict === undefined ? "" : String(evict.maxRows),
   ];
+  const sender = extras?.sender;
+  const evict = extras?.evict;
+  if (sender !== undefined || evict !== undefined) {
+    args.push(
+      String(skew),
+      sender ?? "",
+      evict === undefined ? "" : String(evict.batch),
+      evict === undefined ? "" : String(evict.maxRows),
+    );
+  } else if (skew !== 0) args.push(String(skew));
+  return args;
 }

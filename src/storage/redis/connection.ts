@@ -184,10 +184,7 @@ export class RedisLink {
   readonly path: string;
   readonly #transport: Transport;
   readonly #timeout: number;
-  readonly #pending = new Map<
-    number,
-    { deadline: number; reject: (err: Error) => void }
-  >();
+  readonly #pending = new Map<number, Request>();
   readonly #watchdog: number;
   #nextId = 0;
   #closed = false;
@@ -198,6 +195,9 @@ export class RedisLink {
    */
   readonly #sent = new Set<string>();
   #lastError: Error | null = null;
+  #offset = 0;
+  #offsetAt = -Infinity;
+  #offsetPending = false;
 
   private constructor(
     path: string,
@@ -276,6 +276,41 @@ export class RedisLink {
     return link;
   }
 
+  /**
+   * The server's clock minus this machine's (`Date.now()`), in ms, as last
+   * measured with `TIME` (half a round trip is the error). Write scripts
+   * translate a deadline by it when the caller's clock is more than a
+   * second off the server's (a test clock), instead of asking the server
+   * for `TIME` on every write. The estimate is renewed in the background
+   * once it is 10 s old, so a clock step on either side is followed.
+   */
+  clockOffset(): number {
+    if (
+      performance.now() - this.#offsetAt > 10_000 && !this.#offsetPending
+    ) {
+      this.#offsetPending = true;
+      this.syncClock().catch(() => {}).finally(() => {
+        this.#offsetPending = false;
+      });
+    }
+    return this.#offset;
+  }
+
+  /** Measure {@link RedisLink.clockOffset} now (one `TIME`). */
+  async syncClock(): Promise<void> {
+    const sent = Date.now();
+    const [s, us] = await this.command<string[]>(
+      "time",
+      undefined,
+      true,
+      ["TIME"],
+    );
+    const back = Date.now();
+    this.#offset = Number(s) * 1000 + Math.floor(Number(us) / 1000) -
+      (sent + back) / 2;
+    this.#offsetAt = performance.now();
+  }
+
   /** The most recent connection error node-redis reported, if any. */
   get lastError(): Error | null {
     return this.#lastError;
@@ -316,65 +351,85 @@ export class RedisLink {
         new ClosedError(`the Redis connection ${this.path}`),
       );
     }
-    const options = binary ? BINARY_OPTIONS : TEXT_OPTIONS;
-    const deadline = performance.now() + this.#timeout;
-    const id = ++this.#nextId;
     return new Promise<T>((resolve, reject) => {
-      const fail = (err: unknown) => {
-        this.#pending.delete(id);
-        reject(wrap(this.path, op, this.#timeout, err));
+      const req: Request = {
+        op,
+        key,
+        readonly,
+        args,
+        options: binary ? BINARY_OPTIONS : TEXT_OPTIONS,
+        script,
+        commands,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        id: ++this.#nextId,
+        deadline: performance.now() + this.#timeout,
+        attempt: 0,
       };
-      this.#pending.set(id, { deadline, reject: fail });
-      let attempt = 0;
-      const transport = this.#transport;
-      const start = () => {
-        // A client that throws instead of rejecting (bad arguments) must
-        // still end in a typed error, also from a retry's timer.
-        try {
-          return commands === null
-            ? transport.send(key, readonly, args, options)
-            : transport.transaction!(commands, options);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      };
-      const send = () => {
-        // A retry whose timer fired late, after the deadline: the caller
-        // has its error, so nothing may be sent any more.
-        if (!this.#pending.has(id)) return;
-        start().then((value) => {
-          if (this.#pending.delete(id)) resolve(value as T);
-        }, (err) => {
-          // Already past the deadline: the caller has its error.
-          if (!this.#pending.has(id)) return;
-          if (
-            script !== null && err instanceof ErrorReply &&
-            err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
-          ) {
-            // The server lost its scripts (restart, SCRIPT FLUSH): send
-            // each one with EVAL again, in order, from here on.
-            this.#sent.clear();
-            args[0] = "EVAL";
-            args[1] = script.source;
-            send();
-            return;
-          }
-          const unsent = err instanceof ErrorReply
-            ? err.message.startsWith("TRYAGAIN")
-            : err instanceof ClientOfflineError;
-          const pause = Math.min(5 * 2 ** attempt++, 100);
-          if (!unsent || performance.now() + pause >= deadline) fail(err);
-          else setTimeout(send, pause);
-        });
-      };
-      send();
+      this.#pending.set(req.id, req);
+      this.#send(req);
     });
+  }
+
+  /** Give up on `req` with a typed error. */
+  #fail(req: Request, err: unknown): void {
+    this.#pending.delete(req.id);
+    req.reject(wrap(this.path, req.op, this.#timeout, err));
+  }
+
+  #send(req: Request): void {
+    // A retry whose timer fired late, after the deadline: the caller has
+    // its error, so nothing may be sent any more.
+    if (!this.#pending.has(req.id)) return;
+    let sent: Promise<unknown>;
+    // A client that throws instead of rejecting (bad arguments) must still
+    // end in a typed error, also from a retry's timer.
+    try {
+      sent = req.commands === null
+        ? this.#transport.send(req.key, req.readonly, req.args, req.options)
+        : this.#transport.transaction!(req.commands, req.options);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (value) => {
+        if (this.#pending.delete(req.id)) req.resolve(value);
+      },
+      (err) => this.#refused(req, err),
+    );
+  }
+
+  #refused(req: Request, err: unknown): void {
+    // Already past the deadline: the caller has its error.
+    if (!this.#pending.has(req.id)) return;
+    const args = req.args;
+    if (
+      req.script !== null && err instanceof ErrorReply &&
+      err.message.startsWith("NOSCRIPT") && args[0] === "EVALSHA"
+    ) {
+      // The server lost its scripts (restart, SCRIPT FLUSH): send each one
+      // with EVAL again, in order, from here on.
+      this.#sent.clear();
+      args[0] = "EVAL";
+      args[1] = req.script.source;
+      this.#send(req);
+      return;
+    }
+    const unsent = err instanceof ErrorReply
+      ? err.message.startsWith("TRYAGAIN")
+      : err instanceof ClientOfflineError;
+    const pause = Math.min(5 * 2 ** req.attempt++, 100);
+    if (!unsent || performance.now() + pause >= req.deadline) {
+      this.#fail(req, err);
+    } else setTimeout(() => this.#send(req), pause);
   }
 
   #tick(): void {
     const now = performance.now();
-    for (const p of this.#pending.values()) {
-      if (p.deadline <= now) p.reject(new DeadlineError("no answer in time"));
+    for (const req of this.#pending.values()) {
+      if (req.deadline <= now) {
+        this.#fail(req, new DeadlineError("no answer in time"));
+      }
     }
   }
 
@@ -427,17 +482,17 @@ export class RedisLink {
       : script.sha;
     const known = this.#sent.has(id);
     if (!known) this.#sent.add(id);
-    const argv: RedisArg[] = [
-      known ? "EVALSHA" : "EVAL",
-      known ? script.sha : script.source,
-      String(keys.length),
-      ...keys,
-      ...args,
-    ];
+    const argv: RedisArg[] = new Array(3 + keys.length + args.length);
+    argv[0] = known ? "EVALSHA" : "EVAL";
+    argv[1] = known ? script.sha : script.source;
+    argv[2] = String(keys.length);
+    let i = 3;
+    for (const k of keys) argv[i++] = k;
+    for (const a of args) argv[i++] = a;
     return this.#request<T>(
       script.name,
       keys[0],
-      script.source.startsWith("#!lua flags=no-writes"),
+      script.readonly,
       argv,
       binary,
       script,
@@ -456,6 +511,26 @@ export class RedisLink {
       this.#transport.destroy();
     }
   }
+}
+
+/**
+ * One request of a {@link RedisLink} until it is settled: a plain record
+ * the link's methods work on, rather than a handful of closures per
+ * request (this is on every operation's path).
+ */
+interface Request {
+  op: string;
+  key: RedisArg | undefined;
+  readonly: boolean;
+  args: RedisArg[];
+  options: CommandOptions;
+  script: LuaScript | null;
+  commands: RedisArg[][] | null;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  id: number;
+  deadline: number;
+  attempt: number;
 }
 
 /** The part of a key Redis Cluster hashes to pick its slot. */

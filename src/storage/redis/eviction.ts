@@ -24,7 +24,7 @@ import type { Buffer } from "node:buffer";
 import type { EvictionResult, Quota, UsedValue } from "../backend.ts";
 import type { RedisLink } from "./connection.ts";
 import type { NamespaceKeys } from "./keys.ts";
-import { BY_LAST_USE, luaScript } from "./scripts.ts";
+import { BY_LAST_USE, EXPIRED, luaScript } from "./scripts.ts";
 
 /**
  * The read-stamp key of a namespace: the namespace's head (`P{T}`) and the
@@ -104,7 +104,7 @@ local freedK, freedB, evicted = 0, 0, 0
 local function enough()
   return freedK >= needK and freedB >= needB and freedK >= atLeast
 end
-${BY_LAST_USE}
+${BY_LAST_USE}${EXPIRED}
 local function drop(k)
   local size = redis.call('HGET', S, k)
   redis.call('DEL', prefix .. k)
@@ -118,10 +118,12 @@ local function drop(k)
   freedB = freedB + tonumber(size)
 end
 if not enough() then
+  -- X's scores are at or before the real expiry (scripts.ts, EXPIRED):
+  -- only entries expired for real go.
   local dead = redis.call('ZRANGEBYSCORE', X, '-inf', now, 'LIMIT', 0, maxRows)
   for _, k in ipairs(dead) do
     if enough() or freedK >= maxRows then break end
-    drop(k)
+    if expired(prefix, k, now) then drop(k) end
   end
 end
 local windows = 0

@@ -11,11 +11,13 @@
  * P{T}m        hash: seq (version sequence), keys, bytes, hits, misses
  * P{T}i        sorted set, all scores 0: every stored key (for list)
  * P{T}s        hash: key -> size in bytes (key + value)
- * P{T}x        sorted set: key scored by expiresAt (expiring keys only)
- * P{T}w        sorted set: key scored by writtenAt (for "oldest")
+ * P{T}x        sorted set: key scored at or before its expiresAt (expiring
+ *              keys only; see EXPIRED in scripts.ts)
+ * P{T}w        sorted set: key scored at or before its writtenAt (for "oldest")
  * P{T}u        sorted set: key scored by its last recorded read (eviction.ts)
  * P{T}a        sorted set: who entries were written for (attribution.ts)
  * P{T}e<key>   hash: v (value), n (version), w (writtenAt), x (expiresAt or ""),
+ *              s (size, as in P{T}s), q (its score in P{T}x, "" = none),
  *              a<sender> (written for that sender, attribution.ts)
  * Pnamespaces  set of s + n, every namespace that ever held data
  * ```

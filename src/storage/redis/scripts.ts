@@ -26,6 +26,8 @@ export interface LuaScript {
   readonly source: string;
   /** SHA1 of the source, hex. */
   readonly sha: string;
+  /** It writes nothing (`#!lua flags=no-writes`): a replica may run it. */
+  readonly readonly: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function luaScript(name: string, source: string): LuaScript {
     name,
     source,
     sha: createHash("sha1").update(source).digest("hex"),
+    readonly: source.startsWith("#!lua flags=no-writes"),
   };
 }
 
@@ -54,20 +57,28 @@ export function luaScript(name: string, source: string): LuaScript {
 // quota check; `put` writes one entry with the next version, skipping the
 // bookkeeping writes an overwrite does not change. Counters are written
 // with string.format('%d'), so they always read back as plain decimals.
-const HEAD = `
-local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+const USAGE_FN = `
 local function usage()
   local u = redis.call('HMGET', M, 'keys', 'bytes')
   return tonumber(u[1] or 0), tonumber(u[2] or 0)
 end
 `;
+const KEYS5 = `
+local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+`;
+const HEAD = KEYS5 + USAGE_FN;
 const META = `
 local function meta()
   local u = redis.call('HMGET', M, 'keys', 'bytes', 'seq')
-  return {keys = tonumber(u[1] or 0), bytes = tonumber(u[2] or 0), seq = tonumber(u[3] or 0)}
+  local keys, bytes = tonumber(u[1] or 0), tonumber(u[2] or 0)
+  return {keys = keys, bytes = bytes, seq = tonumber(u[3] or 0), k0 = keys, b0 = bytes}
 end
 local function save(m)
-  redis.call('HSET', M, 'keys', string.format('%d', m.keys), 'bytes', string.format('%d', m.bytes), 'seq', string.format('%d', m.seq))
+  if m.keys == m.k0 and m.bytes == m.b0 then
+    redis.call('HSET', M, 'seq', string.format('%d', m.seq))
+  else
+    redis.call('HSET', M, 'keys', string.format('%d', m.keys), 'bytes', string.format('%d', m.bytes), 'seq', string.format('%d', m.seq))
+  end
 end
 `;
 const FORGET = `
@@ -91,35 +102,52 @@ local function forget(key, m)
   return 1
 end
 `;
-const FITS = `
-local function fits(m, old, size, maxBytes, maxKeys)
-  if not maxBytes then return true end
-  local oldSize = old and tonumber(old) or 0
-  return m.bytes - oldSize + size <= maxBytes and m.keys + (old and 0 or 1) <= maxKeys
-end
-`;
+// OLD: a stored entry repeats its size (s, as in S) and its score in X
+// (q, "" when it has none), so an overwrite reads both with the entry
+// instead of asking S and X. S stays the record (it outlives an entry
+// Redis expired, for exact usage); an entry without them (gone, or written
+// by the earlier layout) falls back to S and X, and the write adds them.
 const PUT = `
-local skew
-local function put(m, e, key, value, xat, size, now, old)
+local function put(m, e, key, value, xat, size, now, old, skew, q, keep)
   m.seq = m.seq + 1
-  redis.call('HSET', e, 'v', value, 'n', string.format('%d', m.seq), 'w', now, 'x', xat)
-  if xat == '' then
-    redis.call('PERSIST', e)
-    if old then redis.call('ZREM', X, key) end
-  else
-    redis.call('ZADD', X, xat, key)
-    -- The caller's clock decides expiry (x); Redis frees the entry after
-    -- the same time span on its own clock. A clock more than a second off
-    -- the server's (a test clock) is translated; a real one is taken as is.
-    if not skew then
-      local t = redis.call('TIME')
-      skew = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(now)
-      if skew > -1000 and skew < 1000 then skew = 0 end
+  local seq = string.format('%d', m.seq)
+  if keep then
+    -- The entry keeps its expiry (an increment of a live counter): its
+    -- TTL and its member of X stay as they are.
+    if q then
+      redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', size)
+    else
+      q = redis.call('ZSCORE', X, key) or ''
+      redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', size, 'q', q)
     end
+  elseif xat == '' then
+    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', size, 'q', '')
+    -- Only an entry that had an expiry is in X (and has a TTL to drop).
+    if old and q ~= '' and redis.call('ZREM', X, key) == 1 then redis.call('PERSIST', e) end
+  else
+    -- X holds each key at or before its real expiry (see EXPIRED): an
+    -- overwrite that extends the expiry leaves the member where it is
+    -- (moving a member of a big set is the costly part of a write) unless
+    -- its score is nearer to now than to the new expiry, so a key
+    -- overwritten more often than every half TTL never looks expired to
+    -- ZCOUNT. A shorter expiry always moves it down. The score is kept in
+    -- the entry too (q), so a write need not ask X for it.
+    local xn = tonumber(xat)
+    if old and not q then q = redis.call('ZSCORE', X, key) or '' end
+    local s = old and tonumber(q)
+    if not s or s > xn or s < tonumber(now) + (xn - tonumber(now)) / 2 then
+      redis.call('ZADD', X, xat, key)
+      q = xat
+    end
+    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', size, 'q', q)
+    -- The caller's clock decides expiry (x); Redis frees the entry after
+    -- the same time span on its own clock. The client passes the skew
+    -- (server clock minus the caller's, 0 within a second; see
+    -- RedisLink.clockOffset).
     if skew == 0 then
       redis.call('PEXPIREAT', e, xat)
     else
-      redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
+      redis.call('PEXPIREAT', e, string.format('%d', xn + skew))
     end
   end
   if old then
@@ -139,9 +167,35 @@ local function put(m, e, key, value, xat, size, now, old)
     m.keys = m.keys + 1
     m.bytes = m.bytes + size
   end
+  return q
 end
 `;
-const PRELUDE = HEAD + META + FORGET + FITS + PUT;
+/**
+ * Lua: whether a member of the expiry set (X) met at or before now is
+ * expired. X's scores are at or before each entry's real expiry (the
+ * entry's `x`, on the caller's clock; see PUT), so the entry decides: gone
+ * (Redis freed it) or `x <= now` is expired; otherwise the second result
+ * is the real expiry, so the caller can move the member up (each overwrite
+ * leaves at most one such step), or nil when the entry no longer expires.
+ */
+export const EXPIRED: string = `
+local function expired(prefix, k, now)
+  local x = redis.call('HGET', prefix .. k, 'x')
+  if not x then return true end
+  if x == '' then return false, nil end
+  if tonumber(x) <= now then return true end
+  return false, x
+end
+local function rescore(prefix, k, x)
+  if x then
+    redis.call('ZADD', X, x, k)
+    redis.call('HSET', prefix .. k, 'q', x)
+  else
+    redis.call('ZREM', X, k)
+    redis.call('HSET', prefix .. k, 'q', '')
+  end
+end
+`;
 
 /**
  * Lua: a window of index rows ordered least recently used first, by the
@@ -173,7 +227,8 @@ end
 // stamps key) before this, at its own place in KEYS. Returns how many went
 // (nil = no room) and the evictions so far.
 const ROOM = `
-${BY_LAST_USE}local function room(m, excluded, addK, addB, maxB, maxK, batch, maxRows, now)
+${BY_LAST_USE}${EXPIRED}local function room(m, excluded, addK, addB, maxB, maxK, batch, maxRows, now)
+  local prefix = string.sub(M, 1, -2) .. 'e'
   local needK, needB = m.keys + addK - maxK, m.bytes + addB - maxB
   local cap = maxK
   if m.keys > 0 and m.bytes > 0 then cap = math.min(maxK, maxB / (m.bytes / m.keys)) end
@@ -194,12 +249,15 @@ ${BY_LAST_USE}local function room(m, excluded, addK, addB, maxB, maxK, batch, ma
     freedB = freedB + tonumber(size)
     if isLru then lru = lru + 1 end
   end
+  -- A member of X at or before now may be stale (see EXPIRED): only
+  -- entries expired for real are taken; nothing is written before the
+  -- plan holds.
+  local nowN = tonumber(now)
   for _, k in ipairs(redis.call('ZRANGEBYSCORE', X, '-inf', now, 'LIMIT', 0, maxRows + 1)) do
     if enough() or freedK >= maxRows then break end
-    take(k, false)
+    if expired(prefix, k, nowN) then take(k, false) end
   end
   local hand = redis.call('HGET', M, 'hand') or ''
-  local prefix = string.sub(M, 1, -2) .. 'e'
   local windows = 0
   while not enough() and freedK < maxRows and windows < 64 do
     windows = windows + 1
@@ -234,57 +292,75 @@ ${BY_LAST_USE}local function room(m, excluded, addK, addB, maxB, maxK, batch, ma
 end
 `;
 
-// The read stamps and attributions keys of the one-key write scripts.
-const ONE_KEY = `
-local U, A = KEYS[7], KEYS[8]
-`;
-
-// A write made for a sender (ARGV "sender", "" = nobody) marks its entry
-// and adds it to the namespace's attribution set (attribution.ts), in the
-// write's own script, so the two land together or not at all.
-const MARK = `
-local function mark(e, key, sender)
-  if redis.call('EXISTS', e) == 0 then return end
-  redis.call('HSET', e, 'a' .. sender, '1')
-  redis.call('ZADD', A, 0, #sender .. ':' .. sender .. key)
-end
-`;
-
-// At the quota with eviction asked for (a batch size): make room, or say
-// why not. Returns the entries evicted and the evictions so far, or nil
-// when the write cannot land.
+// At the quota with eviction asked for (ARGV[10], a batch size): make
+// room, or say why not. A block, not a function: its closures (ROOM's) are
+// created only on the runs that evict, not on every write. Sets
+// `evicted, total` (nil when the write cannot land). KEYS[7] is the read
+// stamps key, passed with eviction or a sender.
 const MAKE_ROOM = `
-local function makeRoom(m, key, old, size, maxB, maxK, batch, maxRows, now)
-  if not batch then return nil end
-  local oldSize = old and tonumber(old) or 0
-  if size - oldSize > maxB or (old and 0 or 1) > maxK then return nil end
-  return room(m, {[key] = true}, old and 0 or 1, size - oldSize, maxB, maxK, batch, maxRows, now)
+local batch = tonumber(ARGV[10] or '')
+local oldSize = old and tonumber(old) or 0
+if batch and size - oldSize <= maxB and (old and 0 or 1) <= maxK then
+  local U = KEYS[7]
+${ROOM}
+  evicted, total = room(m, {[key] = true}, old and 0 or 1, size - oldSize, maxB, maxK, batch, tonumber(ARGV[11]), ARGV[5])
+else
+  evicted = nil
 end
+`;
+
+// A write made for a sender (ARGV[9]) marks its entry and adds it to the
+// namespace's attribution set (KEYS[8]; attribution.ts), in the write's
+// own script, so the two land together or not at all.
+const MARK = `
+local sender = ARGV[9]
+if sender and sender ~= '' and redis.call('EXISTS', e) == 1 then
+  redis.call('HSET', e, 'a' .. sender, '1')
+  redis.call('ZADD', KEYS[8], 0, #sender .. ':' .. sender .. key)
+end
+`;
+
+// Used by the one-key write scripts (SET, INCREMENT): ARGV[8] is the
+// clock skew in ms ("" or absent: 0).
+const SKEW = `
+local skew = tonumber(ARGV[8] or '') or 0
 `;
 
 /**
- * KEYS: 5 fixed, entry, read stamps, attributions. ARGV: key, value,
- * expiresAt or "", size, now, maxBytes or "", maxKeys or "", sender or "",
- * eviction batch or "" (no eviction), eviction maxRows. Returns {1 written
- * or 0 over quota, keys, bytes, entries evicted, evictions so far or -1}:
- * every write script ends with the namespace's usage, so the client
- * knows it without another request.
+ * KEYS: 5 fixed, entry, then (only with a sender or eviction) read stamps
+ * and attributions: every key a script may touch is declared, so a
+ * cluster answers TRYAGAIN or ASK during a slot migration instead of
+ * letting it reach a key that has moved. ARGV: key, value, expiresAt or "", size, now,
+ * maxBytes or "", maxKeys or "", then optionally the clock skew ("" = 0),
+ * then optionally sender or "", eviction batch or "" (no eviction),
+ * eviction maxRows. Returns {1 written or 0 over quota, keys, bytes,
+ * entries evicted, evictions so far or -1}: every write script ends with
+ * the namespace's usage, so the client knows it without another request.
+ *
+ * Lean on purpose: server time is most of a write's cost, and each
+ * closure a script defines, each command and each argument costs on every
+ * run, so the eviction and attribution code sits in blocks that only the
+ * runs needing them enter.
  */
 export const SET: LuaScript = luaScript(
   "set",
   `#!lua
-${HEAD + META + FITS + PUT + ONE_KEY + ROOM + MARK + MAKE_ROOM}
+${KEYS5 + META + PUT}
 local e, key, size = KEYS[6], ARGV[1], tonumber(ARGV[4])
-local old = redis.call('HGET', S, key)
+-- The entry's own size and score (see OLD), else the bookkeeping's.
+local h = redis.call('HMGET', e, 's', 'q')
+local old, q = h[1], h[2] or nil
+if not old then old, q = redis.call('HGET', S, key), nil end
 local m = meta()
 local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
 local evicted, total = 0, -1
-if not fits(m, old, size, maxB, maxK) then
-  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[5])
+if maxB and (m.bytes - (old and tonumber(old) or 0) + size > maxB or m.keys + (old and 0 or 1) > maxK) then
+${MAKE_ROOM}
   if not evicted then return {0, m.keys, m.bytes, 0, -1} end
 end
-put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old)
-if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
+${SKEW}
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old, skew, q, false)
+${MARK}
 save(m)
 return {1, m.keys, m.bytes, evicted, total}
 `,
@@ -304,16 +380,32 @@ return {live and 1 or 0, usage()}
 `,
 );
 
-// Walks the index from `lo`, skipping keys expired at `now` (and dropping
-// up to 1,000 of them from the bookkeeping on the way, so a listing also
-// cleans up), until `limit` live keys are found. One script, so a page is a
-// snapshot: a writer cannot slip a key between two batches of the walk.
+// Walks the index from `lo`, skipping keys expired at `now`, until `limit`
+// live keys are found. One script, so a page is a snapshot: a writer
+// cannot slip a key between two batches of the walk. First it settles the
+// members of X at or before now, up to 1,000 (forgets the expired ones,
+// moves the stale ones up to their real expiry; see EXPIRED); when that
+// covers them all, the index range is the answer as it is. `dead` is how
+// many expired entries were found.
 const WALK = `
 local lo, hi, limit, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix = string.sub(M, 1, -2) .. 'e'
 local budget = 1000
-local found = {}
--- Nothing in the namespace is expired: the index range is the answer.
-if redis.call('ZCOUNT', X, '-inf', now) == 0 then
+local found, dead, clean = {}, 0, true
+if redis.call('ZCOUNT', X, '-inf', now) > 0 then
+  local due = redis.call('ZRANGEBYSCORE', X, '-inf', now, 'LIMIT', 0, budget)
+  for _, k in ipairs(due) do
+    local gone, x = expired(prefix, k, now)
+    if gone then
+      forget(k)
+      dead = dead + 1
+    else
+      rescore(prefix, k, x)
+    end
+  end
+  clean = #due < budget
+end
+if clean then
   found = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, limit)
   limit = 0
 end
@@ -322,12 +414,7 @@ while #found < limit do
   local batch = redis.call('ZRANGEBYLEX', I, lo, hi, 'LIMIT', 0, want)
   for _, k in ipairs(batch) do
     local x = redis.call('ZSCORE', X, k)
-    if x and tonumber(x) <= now then
-      if budget > 0 then
-        forget(k)
-        budget = budget - 1
-      end
-    else
+    if not (x and tonumber(x) <= now and expired(prefix, k, now)) then
       found[#found + 1] = k
     end
   end
@@ -337,15 +424,15 @@ end
 `;
 
 /**
- * KEYS: 5 fixed. ARGV: lo, hi (ZRANGEBYLEX bounds), limit, now. Returns the
- * live keys in byte order.
+ * KEYS: 5 fixed. ARGV: lo, hi (ZRANGEBYLEX bounds), limit, now. Returns
+ * {expired entries found, the live keys in byte order}.
  */
 export const LIST: LuaScript = luaScript(
   "list",
   `#!lua
-${HEAD + FORGET}
+${HEAD + FORGET + EXPIRED}
 ${WALK}
-return found
+return {dead, found}
 `,
 );
 
@@ -358,7 +445,7 @@ return found
 export const SCAN: LuaScript = luaScript(
   "scan",
   `#!lua
-${HEAD + FORGET}
+${HEAD + FORGET + EXPIRED}
 ${WALK}
 local out = {}
 for _, k in ipairs(found) do
@@ -376,48 +463,93 @@ return out
 );
 
 /**
- * KEYS: 5 fixed, entry, read stamps, attributions. ARGV: key, by,
- * expiresAt for a new counter or "", key size, now, maxBytes or "",
- * maxKeys or "", sender or "", eviction batch or "", eviction maxRows.
- * Returns {"ok", text}, {"not-integer", first 64 bytes}, {"overflow", ""}
- * or {"quota", ""}, then keys and bytes, then entries evicted (only after
- * "ok").
+ * KEYS and ARGV as SET, with the amount in place of the value and the key's
+ * own size in place of the entry's (the value is the sum's text); a new
+ * counter takes expiresAt, an existing one keeps its expiry.
+ * Returns {1 (ok), the sum as text}, {2 (not an integer), its first 64
+ * bytes}, {3 (overflow), ""} or {4 (over quota), ""}, then keys and
+ * bytes, then entries evicted and the evictions so far (only after ok).
+ * The sum is text because node-redis reads an integer reply near 2^53
+ * one off.
  */
 export const INCREMENT: LuaScript = luaScript(
   "increment",
   `#!lua
-${HEAD + META + FITS + PUT + ONE_KEY + ROOM + MARK + MAKE_ROOM}
+${KEYS5 + META + PUT}
+-- A refusal answers with the usage; only refusals read it this way.
+local function refuse(code, text)
+  local u = redis.call('HMGET', M, 'keys', 'bytes')
+  return {code, text, tonumber(u[1] or 0), tonumber(u[2] or 0)}
+end
 local e, key, by, now = KEYS[6], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
-local cur = redis.call('HMGET', e, 'v', 'x')
+local cur = redis.call('HMGET', e, 'v', 'x', 's', 'q')
 local v, x = cur[1], cur[2]
-local n, xat = 0, ARGV[3]
+local n, xat, keep = 0, ARGV[3], false
 if v and (x == '' or tonumber(x) > now) then
   -- The same rule as the SQLite path: an optional minus, no leading zeros,
   -- and exactly representable (at most 2^53 - 1 in magnitude).
   local digits = string.match(v, '^%-?(%d+)$')
   if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0')
     or #digits > 16 or (#digits == 16 and digits > '9007199254740991') then
-    return {'not-integer', string.sub(v, 1, 64), usage()}
+    return refuse(2, string.sub(v, 1, 64))
   end
   n = tonumber(v)
-  xat = x
+  xat, keep = x, true
 end
 local sum = n + by
-if sum > 9007199254740991 or sum < -9007199254740991 then return {'overflow', '', usage()} end
+if sum > 9007199254740991 or sum < -9007199254740991 then return refuse(3, '') end
 local text = string.format('%d', sum)
 local size = tonumber(ARGV[4]) + #text
-local old = redis.call('HGET', S, key)
+-- The entry's own size and score (see OLD), else the bookkeeping's.
+local old, q = cur[3], cur[4] or nil
+if not old then old, q = redis.call('HGET', S, key), nil end
 local m = meta()
 local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
 local evicted, total = 0, -1
-if not fits(m, old, size, maxB, maxK) then
-  evicted, total = makeRoom(m, key, old, size, maxB, maxK, tonumber(ARGV[9]), tonumber(ARGV[10]), now)
-  if not evicted then return {'quota', '', m.keys, m.bytes} end
+if maxB and (m.bytes - (old and tonumber(old) or 0) + size > maxB or m.keys + (old and 0 or 1) > maxK) then
+${MAKE_ROOM}
+  if not evicted then return {4, '', m.keys, m.bytes} end
 end
-put(m, e, key, text, xat, size, ARGV[5], old)
-if ARGV[8] ~= '' then mark(e, key, ARGV[8]) end
+${SKEW}
+put(m, e, key, text, xat, size, ARGV[5], old, skew, q, keep)
+${MARK}
 save(m)
-return {'ok', text, m.keys, m.bytes, evicted, total}
+return {1, text, m.keys, m.bytes, evicted, total}
+`,
+);
+
+/**
+ * The common `atomic()` commit, one key checked and set: the SET script with
+ * the version check in front, without COMMIT's general batch (its loops,
+ * tables and closures cost server time on every run). KEYS and ARGV as SET
+ * (ARGV[9], the sender, is ignored: commits are not attributed here), then
+ * ARGV[12] the version the key must have ("" = must not exist). Returns
+ * {"ok" | "check" | "quota", keys, bytes, entries evicted, evictions so
+ * far or -1}, as COMMIT; anything but "ok" wrote and evicted nothing.
+ */
+export const CHECK_SET: LuaScript = luaScript(
+  "check-set",
+  `#!lua
+${KEYS5 + META + PUT}
+local e, key, size, now = KEYS[6], ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5])
+local h = redis.call('HMGET', e, 'n', 'x', 's', 'q')
+local have = ''
+if h[1] and (h[2] == '' or tonumber(h[2]) > now) then have = h[1] end
+local m = meta()
+if have ~= ARGV[12] then return {'check', m.keys, m.bytes, 0, -1} end
+-- The entry's own size and score (see OLD), else the bookkeeping's.
+local old, q = h[3], h[4] or nil
+if not old then old, q = redis.call('HGET', S, key), nil end
+local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
+local evicted, total = 0, -1
+if maxB and (m.bytes - (old and tonumber(old) or 0) + size > maxB or m.keys + (old and 0 or 1) > maxK) then
+${MAKE_ROOM}
+  if not evicted then return {'quota', m.keys, m.bytes, 0, -1} end
+end
+${SKEW}
+put(m, e, key, ARGV[2], ARGV[3], size, ARGV[5], old, skew, q, false)
+save(m)
+return {'ok', m.keys, m.bytes, evicted, total}
 `,
 );
 
@@ -428,38 +560,44 @@ return {'ok', text, m.keys, m.bytes, evicted, total}
  * "", maxKeys or "", k, the k key names, the number of checks, (key index,
  * version or "") per check, the number of writes, (type "s"/"d", key index,
  * value, expiresAt or "", size) per write, eviction batch or "" (no
- * eviction), eviction maxRows. Returns {"ok" | "check" | "quota", keys,
- * bytes, entries evicted, evictions so far or -1}; it decides (and plans
- * its evictions) before its first write, so anything but "ok" wrote and
- * evicted nothing.
+ * eviction), eviction maxRows, clock skew ("" = 0). Returns {"ok" |
+ * "check" | "quota", keys, bytes, entries evicted, evictions so far or
+ * -1}; it decides (and plans its evictions) before its first write, so
+ * anything but "ok" wrote and evicted nothing.
  */
 export const COMMIT: LuaScript = luaScript(
   "commit",
   `#!lua
-${PRELUDE}
+${HEAD + META + FORGET + PUT}
 local now, maxB, maxK = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local k = tonumber(ARGV[4])
-local U = KEYS[6 + k]
-${ROOM}
 local names = {}
 for j = 1, k do names[j] = ARGV[4 + j] end
 local p = 5 + k
 local nc = tonumber(ARGV[p])
 p = p + 1
+-- A checked entry's size and score (see OLD) come with its version.
+local known = {}
 for c = 1, nc do
   local j, want = tonumber(ARGV[p]), ARGV[p + 1]
   p = p + 2
-  local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x')
+  local cur = redis.call('HMGET', KEYS[5 + j], 'n', 'x', 's', 'q')
   local have = ''
   if cur[1] and (cur[2] == '' or tonumber(cur[2]) > now) then have = cur[1] end
   if have ~= want then return {'check', usage()} end
+  if cur[3] then known[j] = cur end
 end
 local nm = tonumber(ARGV[p])
 p = p + 1
+local state = meta()
+if nm == 0 then return {'ok', state.keys, state.bytes, 0, -1} end
 local muts = {}
 local sizes = {}
-local u = redis.call('HMGET', M, 'keys', 'bytes')
-local keys, bytes = tonumber(u[1] or 0), tonumber(u[2] or 0)
+-- Each named key's size before the batch (false: not stored), read once.
+local before = {}
+-- Each named key's score in X as far as known (nil: ask X).
+local scores = {}
+local keys, bytes = state.keys, state.bytes
 -- The quota holds after every set of the batch, in order: eviction has to
 -- make room for the fullest point (keys and bytes apart), not the end.
 local over, peakK, peakB = false, 0, 0
@@ -470,8 +608,15 @@ for q = 1, nm do
   local name = names[m.j]
   local old = sizes[name]
   if old == nil then
-    old = redis.call('HGET', S, name)
-    if old then old = tonumber(old) end
+    local kn = known[m.j]
+    if kn then
+      old = tonumber(kn[3])
+      scores[name] = kn[4] or nil
+    else
+      old = redis.call('HGET', S, name)
+      if old then old = tonumber(old) end
+    end
+    before[name] = old
   end
   if m.t == 'd' then
     if old then
@@ -490,10 +635,12 @@ for q = 1, nm do
   end
 end
 local batch, maxRows = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
-local state = meta()
+local skew = tonumber(ARGV[p + 2] or '') or 0
 local evicted, total = 0, -1
 if over then
+  local U = KEYS[6 + k]
   if not (batch and U) then return {'quota', state.keys, state.bytes, 0, -1} end
+${ROOM}
   -- Every key the commit names stays: its checks passed and its writes
   -- are what the room is for.
   local excluded = {}
@@ -504,14 +651,18 @@ end
 for q = 1, nm do
   local m = muts[q]
   local name, e = names[m.j], KEYS[5 + m.j]
+  local old = before[name]
   if m.t == 'd' then
     redis.call('DEL', e)
-    forget(name, state)
+    if old then forget(name, state) end
+    before[name] = false
+    scores[name] = nil
   else
-    put(state, e, name, m.v, m.x, m.size, ARGV[1], redis.call('HGET', S, name))
+    scores[name] = put(state, e, name, m.v, m.x, m.size, ARGV[1], old or nil, skew, scores[name], false)
+    before[name] = m.size
   end
 end
-if nm > 0 then save(state) end
+save(state)
 return {'ok', state.keys, state.bytes, evicted, total}
 `,
 );
@@ -541,17 +692,31 @@ return {n, 0, 0}
 );
 
 /**
- * KEYS: 5 fixed. ARGV: now, limit. Forgets up to `limit` keys expired at
- * `now`; Redis has already deleted (or deletes at the same instant) the
- * entries themselves. Returns {count, keys, bytes}.
+ * KEYS: 5 fixed. ARGV: now, limit. Looks at up to `limit` members of the
+ * expiry set at or before `now` and forgets those expired (Redis has
+ * already deleted, or deletes at the same instant, the entries
+ * themselves); a stale member (see EXPIRED) moves up to its entry's real
+ * expiry. Returns {forgotten, looked at, keys, bytes}.
  */
 export const PURGE: LuaScript = luaScript(
   "purge",
   `#!lua
-${HEAD + FORGET}
+${HEAD + FORGET + EXPIRED}
+local now = tonumber(ARGV[1])
+local prefix = string.sub(M, 1, -2) .. 'e'
 local ks = redis.call('ZRANGEBYSCORE', X, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, k in ipairs(ks) do forget(k) end
-return {#ks, usage()}
+local n = 0
+for _, k in ipairs(ks) do
+  local gone, x = expired(prefix, k, now)
+  if gone then
+    forget(k)
+    n = n + 1
+  else
+    rescore(prefix, k, x)
+  end
+end
+local keys, bytes = usage()
+return {n, #ks, keys, bytes}
 `,
 );
 
@@ -590,8 +755,19 @@ export const USAGE: LuaScript = luaScript(
   "usage",
   `#!lua
 local u = redis.call('HMGET', KEYS[1], 'keys', 'bytes', 'hits', 'misses', 'evictions')
-local x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local prefix = string.sub(KEYS[1], 1, -2) .. 'e'
+-- The expiry set's first member is at or before its entry's real expiry
+-- (see EXPIRED): a stale one moves up and the next is looked at, as for
+-- the write-time set below.
+local x
+for _ = 1, 100 do
+  x = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  if #x == 0 then break end
+  local at = redis.call('HGET', prefix .. x[1], 'x')
+  if not at or at == '' or tonumber(at) <= tonumber(x[2]) then break end
+  redis.call('ZADD', KEYS[4], at, x[1])
+  redis.call('HSET', prefix .. x[1], 'q', at)
+end
 local w
 for _ = 1, 100 do
   w = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
