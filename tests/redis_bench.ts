@@ -90,12 +90,16 @@ redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 redis.call('HINCRBY', KEYS[3], 'bytes', delta)
 return 1`);
-  // KEYS: as above. ARGV: by, member, max.
+  // KEYS: as above. ARGV: by, member, max, PXAT for a new counter or "".
+  // A counter the cache API creates gets the default TTL, so the
+  // equivalent of `ns.increment` gives a new counter the same expiry
+  // (an existing one keeps its own, as ours does).
   const incrSha = await raw.scriptLoad(`
 local old = redis.call('STRLEN', KEYS[1])
 local used = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
 if used + 20 > tonumber(ARGV[3]) then return nil end
 local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if old == 0 and ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
 redis.call('HINCRBY', KEYS[3], 'bytes', #tostring(n) - old)
 return n`);
@@ -128,7 +132,7 @@ return 1`);
     raw.set(`r:${key}`, value, {
       expiration: { type: "PXAT", value: Date.now() + 3_600_000 },
     });
-  const rawIncrement = (key: string) =>
+  const rawIncrement = (key: string, ttl: number | null = null) =>
     raw.sendCommand([
       "EVALSHA",
       incrSha,
@@ -139,6 +143,7 @@ return 1`);
       "1",
       key,
       maxBytes,
+      ttl === null ? "" : String(Date.now() + ttl),
     ]);
   const rawCas = (key: string, current: Buffer | null) =>
     raw.sendCommand([
@@ -228,10 +233,10 @@ return 1`);
     },
     "cache API: ns.increment": {
       ours: () => ns.increment(`n:${pick()}`),
-      equivalent: () => rawIncrement(`n:${pick()}`),
+      equivalent: () => rawIncrement(`n:${pick()}`, 3_600_000),
       plain: () => raw.incrBy(`r:n:${pick()}`, 1),
       equivalentIs:
-        "one script: quota check, `INCRBY`, `ZADD` index, `HINCRBY` usage",
+        "one script: quota check, `INCRBY` (a new counter `PEXPIREAT` the default TTL), `ZADD` index, `HINCRBY` usage",
       plainIs: "`INCRBY`",
     },
     "get (hit)": {
