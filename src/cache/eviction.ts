@@ -86,6 +86,11 @@ export function canEvict(
 export class Eviction {
   /** Reads are being recorded (the namespace is near its quota). A field, read on every `get`. */
   watching = false;
+  /**
+   * How full the namespace is has been looked at once: until then a
+   * networked backend's writes carry eviction (see `NamespaceCore`).
+   */
+  seen = false;
   readonly #backend: EvictingBackend;
   readonly #space: Space;
   readonly #ns: string;
@@ -121,11 +126,31 @@ export class Eviction {
     );
   }
 
-  /** Look again at how full the namespace is. */
+  /** Look again at how full the namespace is (asking the backend). */
   *check(): Op<void> {
     const { keys, bytes } = yield* wait(
       this.#backend.counts(this.#space, this.#ns),
     );
+    this.#saw(keys, bytes);
+  }
+
+  /**
+   * {@link Eviction.check} without a request, from the usage a networked
+   * backend's last write reported (`knownUsage`: every write script answers
+   * with it); `false` when there is none yet, and the caller asks with
+   * {@link Eviction.check}. For right after a write, when that usage is
+   * fresh (a sweep tick asks: others may have written since). Not a
+   * generator: it is on the write path.
+   */
+  checkKnown(): boolean {
+    const known = this.#backend.knownUsage?.(this.#space, this.#ns);
+    if (known === undefined) return false;
+    this.#saw(known.keys, known.bytes);
+    return true;
+  }
+
+  #saw(keys: number, bytes: number): void {
+    this.seen = true;
     this.watching = keys >= this.#quota.maxKeys * WATCH_FILL ||
       bytes >= this.#quota.maxBytes * WATCH_FILL;
   }

@@ -208,6 +208,13 @@ export class NamespaceCore {
    */
   #extras: WriteExtras | undefined;
   /**
+   * {@link NamespaceCore.#extras} without eviction: what a one-key write
+   * sends while the namespace is known to be well under its quota (see
+   * {@link NamespaceCore.#writeExtras}); the same object when there is no
+   * eviction to leave out.
+   */
+  #leanExtras: WriteExtras | undefined;
+  /**
    * What batch writes (`setMany`, `atomic().commit()`) ask of a backend
    * with `writeExtras`: eviction at the quota in the batch's own atomic
    * step, so another writer cannot take the room between an eviction and
@@ -234,19 +241,40 @@ export class NamespaceCore {
       if (this.sync) runSync(this.#eviction.check());
       else this.#eviction.checkSoon();
     }
-    this.#extras = this.#extrasFor(null);
+    this.#extras = this.#extrasFor(null, true);
+    this.#leanExtras = this.#extrasFor(null, false);
     this.#batchExtras = this.#backend.writeExtras === true &&
         this.#eviction !== null
       ? { evict: EVICT_IN_WRITE }
       : undefined;
   }
 
-  #extrasFor(sender: string | null): WriteExtras | undefined {
+  #extrasFor(sender: string | null, evict: boolean): WriteExtras | undefined {
     if (this.#backend.writeExtras !== true) return undefined;
+    if (sender === null && (!evict || this.#eviction === null)) {
+      return undefined;
+    }
     const extras: WriteExtras = {};
     if (sender !== null) extras.sender = sender;
-    if (this.#eviction !== null) extras.evict = EVICT_IN_WRITE;
+    if (evict && this.#eviction !== null) extras.evict = EVICT_IN_WRITE;
     return extras;
+  }
+
+  /**
+   * What a one-key write sends with `writeExtras`: eviction only while the
+   * namespace is near its quota (the fill at which reads are recorded) or
+   * its fill is not known yet. Far from it the write cannot need room, and
+   * eviction's keys and arguments cost on every request (measured:
+   * docs/scale-out.md, "Measured"). A write refused all the same (others
+   * filled the namespace since the last look) is sent again with eviction
+   * (#afterRefusal), so eviction still happens inside the write's script.
+   */
+  #writeExtras(): WriteExtras | undefined {
+    const extras = this.#extras;
+    // Nothing to leave out (SQLite; no eviction): no more to decide.
+    const eviction = this.#eviction;
+    if (extras === undefined || eviction === null) return extras;
+    return eviction.watching || !eviction.seen ? extras : this.#leanExtras;
   }
 
   /** Throws `ClosedError` once the cache is closed. */
@@ -271,7 +299,8 @@ export class NamespaceCore {
   /** Attribute later writes to `sender` (the host, around a message). */
   actFor(sender: string | null): void {
     this.#sender = sender;
-    this.#extras = this.#extrasFor(sender);
+    this.#extras = this.#extrasFor(sender, true);
+    this.#leanExtras = this.#extrasFor(sender, false);
   }
 
   #checkKey(key: string): number {
@@ -423,7 +452,7 @@ export class NamespaceCore {
           size,
           at,
           this.#ctx.quota,
-          this.#extras,
+          this.#writeExtras(),
         ),
       now,
       size,
@@ -461,8 +490,12 @@ export class NamespaceCore {
   }
 
   #wrote<T>(w: OneWrite<T>, ok: boolean, async: boolean): T | Promise<T> {
+    // A look at how full the namespace is needs no request when the write
+    // just reported it (a networked backend's knownUsage).
     const rest = ok
-      ? (this.#checkDue() ? this.#eviction!.check() : null)
+      ? (this.#checkDue() && !this.#eviction!.checkKnown()
+        ? this.#eviction!.check()
+        : null)
       : this.#afterRefusal(w);
     if (rest === null) {
       this.#noteExpiry(w.expiresAt);
@@ -481,6 +514,11 @@ export class NamespaceCore {
 
   /** A one-key write was refused once: make room and write, or refuse. */
   *#afterRefusal(w: OneWrite<unknown>): Op<void> {
+    // Full after all: from here on (this write's retries included) writes
+    // carry eviction, as near the quota (see #writeExtras).
+    if (this.#extras !== undefined && this.#eviction !== null) {
+      this.#eviction.watching = true;
+    }
     yield* this.#makeRoom(w.attempt, w.size, 1);
     if (this.#checkDue()) yield* this.#eviction!.check();
   }
@@ -671,7 +709,7 @@ export class NamespaceCore {
             keySize,
             at,
             this.#ctx.quota,
-            this.#extras,
+            this.#writeExtras(),
           ),
           answered,
         ),
