@@ -135,6 +135,41 @@ testEachRedis(
 );
 
 testEachRedis(
+  "evict: a cache that saw its namespace far from the quota still evicts in the write's script once another instance filled it",
+  async (target) => {
+    const limits = { maxKeys: 64 };
+    // Two bot instances on one namespace. A looks once, while it is almost
+    // empty, so its next writes leave eviction out of their requests.
+    await using a = await open(target, { ttl: null, limits });
+    await using b = await open(target, { ttl: null, limits }, a.clock);
+    const nsA = a.cache.namespace("shared");
+    const nsB = b.cache.namespace("shared");
+    await nsA.set("a0", "x");
+    await nsA.set("a1", "x");
+    for (let i = 0; (await nsB.stats()).keys < limits.maxKeys; i++) {
+      a.clock.advance(1);
+      await nsB.set(`b${i}`, "x");
+    }
+    assert.equal((await nsB.stats()).evictions, 0, "B filled without evicting");
+    a.clock.advance(1);
+    const before = await scriptCalls(target);
+    // A's lean request is refused; it is sent again with eviction in it,
+    // not as a separate eviction script and then the write.
+    await nsA.set("a2", "x");
+    assert.ok(
+      await scriptCalls(target) - before <= 2,
+      "the refused request and the one that evicts and writes",
+    );
+    const stats = await nsA.stats();
+    assert.ok(stats.keys <= limits.maxKeys, `${stats.keys} keys`);
+    assert.ok(stats.evictions >= 1);
+    assert.equal(await nsA.get("a2") !== null, true);
+    // The least recently used went first: A's first key, written before B's.
+    assert.equal(await nsA.has("a0"), false);
+  },
+);
+
+testEachRedis(
   "evict: an overwrite counts as a use (the entry's write time, not its creation)",
   async (target) => {
     await using t = await open(target, {
