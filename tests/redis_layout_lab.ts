@@ -16,29 +16,14 @@
 // deno-lint-ignore no-import-prefix
 import * as redis from "npm:@redis/client@6.3.1";
 import { SET } from "../src/storage/redis/scripts.ts";
-import { freePort, rawCommand } from "./support/redis_server.ts";
+import { RedisServer } from "./support/redis_server.ts";
 
 // Only when run as a program: `deno test tests/redis_*.ts` loads this
 // file too, and must not time anything.
 if (import.meta.main) {
-  const port = freePort();
-  const dir = await Deno.makeTempDir();
-  const server = new Deno.Command(
-    Deno.env.get("SUP_REDIS_SERVER") ?? "redis-server",
-    {
-      args: ["--port", String(port), "--save", "", "--dir", dir],
-      stdout: "null",
-      stderr: "null",
-    },
-  ).spawn();
+  const server = await RedisServer.start();
   try {
-    for (let i = 0; i < 50; i++) {
-      try {
-        if ((await rawCommand(port, ["PING"])).startsWith("+PONG")) break;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const c = redis.createClient({ url: `redis://127.0.0.1:${port}`, RESP: 3 });
+    const c = redis.createClient({ url: server.url, RESP: 3 });
     await c.connect();
     const N = 10000;
     const val = "x".repeat(100);
@@ -174,8 +159,7 @@ if (import.meta.main) {
     }
     await c.quit();
   } finally {
-    server.kill();
-    await server.status;
-    await Deno.remove(dir, { recursive: true });
+    await server.stop();
+    await Deno.remove(server.dir, { recursive: true });
   }
 }

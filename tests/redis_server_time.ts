@@ -12,7 +12,7 @@
  *
  * Not a test: it prints figures for docs/scale-out.md ("Measured").
  */
-import { freePort, rawCommand } from "./support/redis_server.ts";
+import { rawCommand, RedisServer } from "./support/redis_server.ts";
 
 // Only when run as a program: `deno test tests/redis_*.ts` loads this
 // file too, and must not time anything.
@@ -21,23 +21,9 @@ if (import.meta.main) {
   const { RedisBackend } = await import(
     `file://${root.replace(/\/$/, "")}/src/storage/redis/backend.ts`
   );
-  const port = freePort();
-  const dir = await Deno.makeTempDir();
-  const server = new Deno.Command(
-    Deno.env.get("SUP_REDIS_SERVER") ?? "redis-server",
-    {
-      args: ["--port", String(port), "--save", "", "--dir", dir],
-      stdout: "null",
-      stderr: "null",
-    },
-  ).spawn();
+  const server = await RedisServer.start();
+  const port = server.port;
   try {
-    for (let i = 0; i < 50; i++) {
-      try {
-        if ((await rawCommand(port, ["PING"])).startsWith("+PONG")) break;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const b = await RedisBackend.open({ url: `redis://127.0.0.1:${port}` });
     const quota = { maxKeys: 100_000, maxBytes: 100_000_000 };
     const v = new TextEncoder().encode("x".repeat(100));
@@ -78,8 +64,7 @@ if (import.meta.main) {
     }
     await b.close();
   } finally {
-    server.kill();
-    await server.status;
-    await Deno.remove(dir, { recursive: true });
+    await server.stop();
+    await Deno.remove(server.dir, { recursive: true });
   }
 }
