@@ -198,6 +198,28 @@ end
 `;
 
 /**
+ * Lua: for members of X met at or before now (`ks`), forget the expired
+ * entries and move the stale members up (see EXPIRED); returns how many
+ * were forgotten. For the scripts that walk what is due (list, purge),
+ * which also include FORGET and EXPIRED.
+ */
+const DROP_DUE = `
+local function dropDue(prefix, ks, now)
+  local n = 0
+  for _, k in ipairs(ks) do
+    local gone, x = expired(prefix, k, now)
+    if gone then
+      forget(k)
+      n = n + 1
+    else
+      rescore(prefix, k, x)
+    end
+  end
+  return n
+end
+`;
+
+/**
  * Lua: a window of index rows ordered least recently used first, by the
  * later of the entry's write time and its recorded read (`U`); shared by
  * the write scripts' eviction (ROOM) and the batch path's (eviction.ts).
@@ -394,15 +416,7 @@ local budget = 1000
 local found, dead, clean = {}, 0, true
 if redis.call('ZCOUNT', X, '-inf', now) > 0 then
   local due = redis.call('ZRANGEBYSCORE', X, '-inf', now, 'LIMIT', 0, budget)
-  for _, k in ipairs(due) do
-    local gone, x = expired(prefix, k, now)
-    if gone then
-      forget(k)
-      dead = dead + 1
-    else
-      rescore(prefix, k, x)
-    end
-  end
+  dead = dropDue(prefix, due, now)
   clean = #due < budget
 end
 if clean then
@@ -430,7 +444,7 @@ end
 export const LIST: LuaScript = luaScript(
   "list",
   `#!lua
-${HEAD + FORGET + EXPIRED}
+${HEAD + FORGET + EXPIRED + DROP_DUE}
 ${WALK}
 return {dead, found}
 `,
@@ -445,7 +459,7 @@ return {dead, found}
 export const SCAN: LuaScript = luaScript(
   "scan",
   `#!lua
-${HEAD + FORGET + EXPIRED}
+${HEAD + FORGET + EXPIRED + DROP_DUE}
 ${WALK}
 local out = {}
 for _, k in ipairs(found) do
@@ -701,20 +715,11 @@ return {n, 0, 0}
 export const PURGE: LuaScript = luaScript(
   "purge",
   `#!lua
-${HEAD + FORGET + EXPIRED}
+${HEAD + FORGET + EXPIRED + DROP_DUE}
 local now = tonumber(ARGV[1])
 local prefix = string.sub(M, 1, -2) .. 'e'
 local ks = redis.call('ZRANGEBYSCORE', X, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local n = 0
-for _, k in ipairs(ks) do
-  local gone, x = expired(prefix, k, now)
-  if gone then
-    forget(k)
-    n = n + 1
-  else
-    rescore(prefix, k, x)
-  end
-end
+local n = dropDue(prefix, ks, now)
 local keys, bytes = usage()
 return {n, #ks, keys, bytes}
 `,
