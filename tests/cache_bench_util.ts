@@ -92,6 +92,24 @@ export const MINIMAL_SCHEMA = `CREATE TABLE kv (
 ) WITHOUT ROWID`;
 
 /**
+ * `n` export lines of the import benches (no header): random 16-hex-digit
+ * keys in namespace "bench", one random 100-byte value, an expiry an hour
+ * from now.
+ */
+export function exportEntryLines(n: number): string[] {
+  const value = crypto.getRandomValues(new Uint8Array(100)).toBase64();
+  const expiresAt = Date.now() + 3_600_000;
+  return Array.from({ length: n }, () =>
+    JSON.stringify({
+      kind: "cache",
+      namespace: "bench",
+      key: crypto.getRandomValues(new Uint8Array(8)).toHex(),
+      value,
+      expiresAt,
+    }));
+}
+
+/**
  * The import baseline: a file of the minimal schema with WAL and
  * `synchronous=NORMAL`, as ours.
  */

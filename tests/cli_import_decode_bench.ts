@@ -10,19 +10,10 @@
  * SUP_BENCH_ROUNDS (default 21) sets the rounds.
  */
 import { cpuUsage } from "node:process";
-import { median } from "./cache_bench_util.ts";
+import { exportEntryLines, median } from "./cache_bench_util.ts";
 
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 21);
-const value = crypto.getRandomValues(new Uint8Array(100)).toBase64();
-const expiresAt = Date.now() + 3_600_000;
-const lines = Array.from({ length: 10_000 }, () =>
-  JSON.stringify({
-    kind: "cache",
-    namespace: "bench",
-    key: crypto.getRandomValues(new Uint8Array(8)).toHex(),
-    value,
-    expiresAt,
-  }));
+const lines = exportEntryLines(10_000);
 
 const cases: Record<string, () => unknown> = {
   "JSON.parse alone": () => lines.map((l) => JSON.parse(l)),

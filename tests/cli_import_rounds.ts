@@ -27,25 +27,20 @@ import { cpuUsage } from "node:process";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { createSupCache } from "../mod.ts";
-import { openRawImportDb, rawImport } from "./cache_bench_util.ts";
+import {
+  exportEntryLines,
+  openRawImportDb,
+  rawImport,
+} from "./cache_bench_util.ts";
 import { checkExport, importExport } from "../src/transfer/import.ts";
 
 const rounds = Number(Deno.env.get("SUP_BENCH_ROUNDS") ?? 9);
 const n = Number(Deno.env.get("SUP_BENCH_ENTRIES") ?? 10_000);
 const root = await Deno.makeTempDir({ prefix: "sup-cache-import-rounds-" });
 
-const value = crypto.getRandomValues(new Uint8Array(100)).toBase64();
-const expiresAt = Date.now() + 3_600_000;
 const text = [
   JSON.stringify({ format: "sup-cache-export", version: 1, exportedAt: 0 }),
-  ...Array.from({ length: n }, () =>
-    JSON.stringify({
-      kind: "cache",
-      namespace: "bench",
-      key: crypto.getRandomValues(new Uint8Array(8)).toHex(),
-      value,
-      expiresAt,
-    })),
+  ...exportEntryLines(n),
 ].join("\n");
 const bytes = new TextEncoder().encode(text);
 const parsed = text.split("\n").slice(1).map((line) => {
