@@ -20,11 +20,15 @@ import { attributionKey } from "../src/storage/redis/attribution.ts";
 import { asyncSqlite } from "./support/async_sqlite.ts";
 import { rawFor, testEachBackend } from "./support/backends.ts";
 import { stopSharedRedis } from "./support/redis_server.ts";
+import { ok } from "./support/cli_run.ts";
+import {
+  ADA,
+  BOB,
+  forgetThroughCli,
+  seedForget,
+} from "./support/forget_cli.ts";
 
 await buildPlugins({ only: ["counter", "ratelimit", "settings"] });
-const ROOT = new URL("..", import.meta.url).pathname;
-const ADA = "34600000001@s.whatsapp.net";
-const BOB = "34600000002@s.whatsapp.net";
 
 // On a synchronous backend (SQLite: attribution in the write's
 // transaction), on an asynchronous one with the same primitives and no
@@ -237,43 +241,10 @@ Deno.test("sup-cache forget: --dry-run lists, then deletes, with the rule", asyn
   try {
     {
       await using cache = await createSupCache({ dataDir: dir });
-      const done = actFor([cache.namespace("counter").sync], ADA);
-      cache.namespace("counter").sync.set("total", "1");
-      done();
-      await cache.store("settings").set(`settings:${ADA}`, "{}");
-      await cache.store("settings").set(`settings:${BOB}`, "{}");
+      await seedForget(cache);
     }
-    const run = async (...args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          `${ROOT}src/cli.ts`,
-          ...args,
-          "--data-dir",
-          dir,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
-      const dec = new TextDecoder();
-      assert.equal(out.code, 0, dec.decode(out.stderr));
-      return dec.decode(out.stdout);
-    };
-    assert.equal(
-      await run("forget", ADA, "--dry-run"),
-      `would delete cache "counter" "total" (sender)\n` +
-        `would delete store "settings" "settings:${ADA}" (key-segment)\n` +
-        `would delete 2 entries for "${ADA}" in 2 namespaces\n`,
-    );
-    const json = JSON.parse(await run("forget", ADA, "--json"));
-    assert.equal(json.dryRun, false);
-    assert.deepEqual(
-      json.namespaces.map((n: { name: string }) => n.name),
-      ["counter", "settings"],
+    await forgetThroughCli(async (...args) =>
+      (await ok([...args, "--data-dir", dir])).stdout
     );
     const db = new DatabaseSync(`${dir}/cache.db`);
     try {

@@ -6,12 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { createSupCache } from "../mod.ts";
-import { actFor } from "../src/cache/namespace.ts";
 import { CLI_FLAGS, ok } from "./support/cli_run.ts";
 import { rawCommand, RedisServer, redisSkip } from "./support/redis_server.ts";
-
-const ADA = "34600000001@s.whatsapp.net";
-const BOB = "34600000002@s.whatsapp.net";
+import { BOB, forgetThroughCli, seedForget } from "./support/forget_cli.ts";
 
 Deno.test({
   name:
@@ -28,27 +25,12 @@ Deno.test({
         await using cache = await createSupCache({
           redis: { url: server.url },
         });
-        const done = actFor([cache.namespace("counter").sync], ADA);
-        await cache.namespace("counter").set("total", "1");
-        done();
-        await cache.store("settings").set(`settings:${ADA}`, "{}");
-        await cache.store("settings").set(`settings:${BOB}`, "{}");
+        await seedForget(cache);
       }
       const flags = [...CLI_FLAGS, "--allow-net=127.0.0.1"];
       const run = async (...args: string[]) =>
         (await ok([...args, "--redis", server.url], { flags })).stdout;
-      assert.equal(
-        await run("forget", ADA, "--dry-run"),
-        `would delete cache "counter" "total" (sender)\n` +
-          `would delete store "settings" "settings:${ADA}" (key-segment)\n` +
-          `would delete 2 entries for "${ADA}" in 2 namespaces\n`,
-      );
-      const json = JSON.parse(await run("forget", ADA, "--json"));
-      assert.equal(json.dryRun, false);
-      assert.deepEqual(
-        json.namespaces.map((n: { name: string }) => n.name),
-        ["counter", "settings"],
-      );
+      await forgetThroughCli(run);
       await using cache = await createSupCache({ redis: { url: server.url } });
       assert.deepEqual((await cache.namespace("counter").list()).keys, []);
       assert.deepEqual((await cache.store("settings").list()).keys, [
