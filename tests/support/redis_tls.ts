@@ -49,16 +49,21 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
   }
 }
 
+/** `openssl req` arguments for a new unencrypted P-256 key. */
+const NEW_KEY = [
+  "-newkey",
+  "ec",
+  "-pkeyopt",
+  "ec_paramgen_curve:prime256v1",
+  "-nodes",
+];
+
 async function makeCa(dir: string, name: string): Promise<void> {
   await openssl(
     dir,
     "req",
     "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
+    ...NEW_KEY,
     "-keyout",
     `${name}.key`,
     "-out",
@@ -82,11 +87,7 @@ export async function makeTestCerts(): Promise<TestCerts> {
   await openssl(
     dir,
     "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
+    ...NEW_KEY,
     "-keyout",
     "server.key",
     "-out",
