@@ -359,7 +359,7 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const work = this.#link.run<number[]>(
+    const work = this.#link.run<[number, number, number, number?, number?]>(
       SET,
       writeKeys(k, entry, extras),
       writeArgs(
@@ -377,7 +377,8 @@ export class RedisBackend implements AsyncBackend {
       ? await work
       : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, keys, bytes);
-    if (evicted > 0) this.#evicted(k.member, total);
+    // Entries evicted and the evictions so far come only when it evicted.
+    if (evicted !== undefined) this.#evicted(k.member, total!);
     return written === 1;
   }
 
@@ -669,7 +670,7 @@ export class RedisBackend implements AsyncBackend {
     this.#noteAt(k.member, reply[2], reply[3]);
     switch (reply[0]) {
       case 1:
-        if ((reply[4] as number) > 0) {
+        if (reply[4] !== undefined) {
           this.#evicted(k.member, reply[5] as number);
         }
         return { kind: "ok", value: Number(reply[1]) };
@@ -794,7 +795,7 @@ export class RedisBackend implements AsyncBackend {
     const f = k.fixed;
     const keys: RedisArg[] = [f[0], f[1], f[2], f[3], f[4], entry];
     if (evict !== undefined) keys.push(k.used);
-    const work = this.#link.run<[string, number, number, number, number]>(
+    const work = this.#link.run<[1 | 2 | 3, number, number, number?, number?]>(
       CHECK_SET,
       keys,
       [
@@ -816,8 +817,9 @@ export class RedisBackend implements AsyncBackend {
         ? await work
         : await this.#withRegistration(registering, work);
     this.#noteAt(k.member, usedKeys, usedBytes);
-    if (evicted > 0) this.#evicted(k.member, total);
-    return outcome as CommitOutcome;
+    // Entries evicted and the evictions so far come only when it evicted.
+    if (evicted !== undefined) this.#evicted(k.member, total!);
+    return CHECK_SET_OUTCOMES[outcome];
   }
 
   // The optional primitives (eviction.ts, attribution.ts).
@@ -954,6 +956,9 @@ export class RedisBackend implements AsyncBackend {
     await Promise.all([this.#link.close(), this.#nearLink?.close()]);
   }
 }
+
+/** CHECK_SET's answers, by their number. */
+const CHECK_SET_OUTCOMES = [undefined, "ok", "check", "quota"] as const;
 
 /**
  * The keys of the one-key write scripts (SET, INCREMENT), in their order:
