@@ -416,10 +416,11 @@ else
   -- overwritten more often than every half TTL never looks expired to
   -- ZCOUNT. A shorter expiry always moves it down. The score is kept in
   -- the entry too (q), so a write need not ask X for it.
-  local xn, nowN = tonumber(xat), tonumber(now)
+  -- (A new key has no score to compare: no text-to-number conversions.)
   if oldN and not q then q = redis.call('ZSCORE', X, key) or '' end
   local s = oldN and tonumber(q)
-  if not s or s > xn or s < nowN + (xn - nowN) / 2 then
+  local xn = s and tonumber(xat)
+  if not s or s > xn or s < tonumber(now) + (xn - tonumber(now)) / 2 then
     redis.call('ZADD', X, xat, key)
     q = xat
   end
@@ -432,7 +433,7 @@ else
   if skew == 0 then
     redis.call('PEXPIREAT', e, xat)
   else
-    redis.call('PEXPIREAT', e, string.format('%d', xn + skew))
+    redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
   end
 end
 if oldN then
