@@ -27,6 +27,11 @@ import * as redis from "npm:@redis/client@6.3.1";
 import { createSupCache } from "../mod.ts";
 import { RedisBackend } from "../src/storage/redis/backend.ts";
 import type { KeyRange } from "../src/storage/backend.ts";
+import {
+  RAW_CHECK_SET,
+  RAW_INCREMENT,
+  RAW_SET,
+} from "./support/redis_equivalents.ts";
 import { RedisServer, redisSkip } from "./support/redis_server.ts";
 
 const N = 10_000;
@@ -77,44 +82,10 @@ if (redisSkip) {
   const casSha = await raw.scriptLoad(
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
   );
-  // The raw equivalents: the least a raw client must do for a value that
-  // `list` finds (a sorted-set index), usage that is counted and a quota
-  // that holds under concurrent writers (checked in the same script).
-  // KEYS: value key, index, usage hash. ARGV: value, PXAT, member, max.
-  const setSha = await raw.scriptLoad(`
-local old = redis.call('STRLEN', KEYS[1])
-local used = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
-local delta = #ARGV[1] - old
-if used + delta > tonumber(ARGV[4]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'bytes', delta)
-return 1`);
-  // KEYS: as above. ARGV: by, member, max, PXAT for a new counter or "".
-  // A counter the cache API creates gets the default TTL, so the
-  // equivalent of `ns.increment` gives a new counter the same expiry
-  // (an existing one keeps its own, as ours does).
-  const incrSha = await raw.scriptLoad(`
-local old = redis.call('STRLEN', KEYS[1])
-local used = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
-if used + 20 > tonumber(ARGV[3]) then return nil end
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if old == 0 and ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'bytes', #tostring(n) - old)
-return n`);
-  // KEYS: as above. ARGV: expected value, new value, member, max.
-  const casEqSha = await raw.scriptLoad(`
-local cur = redis.call('GET', KEYS[1])
-if (cur or '') ~= ARGV[1] then return 0 end
-local old = cur and #cur or 0
-local used = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
-local delta = #ARGV[2] - old
-if used + delta > tonumber(ARGV[4]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'bytes', delta)
-return 1`);
+  // The raw equivalents (tests/support/redis_equivalents.ts).
+  const setSha = await raw.scriptLoad(RAW_SET);
+  const incrSha = await raw.scriptLoad(RAW_INCREMENT);
+  const casEqSha = await raw.scriptLoad(RAW_CHECK_SET);
   const rawSet = (key: string) =>
     raw.sendCommand([
       "EVALSHA",

@@ -107,66 +107,85 @@ end
 // instead of asking S and X. S stays the record (it outlives an entry
 // Redis expired, for exact usage); an entry without them (gone, or written
 // by the earlier layout) falls back to S and X, and the write adds them.
+
+/**
+ * Lua: writes an entry (`value`, expiring at `xat`, "" = never, or keeping
+ * its expiry when `keep`) with version `seq`, and its bookkeeping: the
+ * expiry set, the TTL, and for a new key (`oldN` nil) the index (unless
+ * `indexed`), the write-time set and the sizes hash; adds to `keys` and
+ * `bytes`. Expects those locals and `e`, `key`, `now`, `size`, `sizeS`
+ * (the size as text: a number passed to redis.call costs a float-to-text
+ * conversion on every call) and `q` (the entry's score in X: "" = none,
+ * nil = unknown; set to the new one). `skew` is the Lua expression of the
+ * clock skew (see RedisLink.clockOffset), read only for a write that
+ * expires. Shared by `put` (COMMIT) and WRITE_ONE (the one-key writes).
+ */
+const store = (skew: string) => `
+if keep then
+  -- The entry keeps its expiry (an increment of a live counter): its
+  -- TTL and its member of X stay as they are.
+  if q then
+    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', sizeS)
+  else
+    q = redis.call('ZSCORE', X, key) or ''
+    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', sizeS, 'q', q)
+  end
+elseif xat == '' then
+  redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', sizeS, 'q', '')
+  -- Only an entry that had an expiry is in X (and has a TTL to drop).
+  if oldN and q ~= '' and redis.call('ZREM', X, key) == 1 then redis.call('PERSIST', e) end
+else
+  -- X holds each key at or before its real expiry (see EXPIRED): an
+  -- overwrite that extends the expiry leaves the member where it is
+  -- (moving a member of a big set is the costly part of a write) unless
+  -- its score is nearer to now than to the new expiry, so a key
+  -- overwritten more often than every half TTL never looks expired to
+  -- ZCOUNT. A shorter expiry always moves it down. The score is kept in
+  -- the entry too (q), so a write need not ask X for it.
+  -- (A new key has no score to compare: no text-to-number conversions.)
+  if oldN and not q then q = redis.call('ZSCORE', X, key) or '' end
+  local s = oldN and tonumber(q)
+  local xn = s and tonumber(xat)
+  if not s or s > xn or s < tonumber(now) + (xn - tonumber(now)) / 2 then
+    redis.call('ZADD', X, xat, key)
+    q = xat
+  end
+  redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', sizeS, 'q', q)
+  -- The caller's clock decides expiry (x); Redis frees the entry after
+  -- the same time span on its own clock. The client passes the skew
+  -- (server clock minus the caller's, 0 within a second; see
+  -- RedisLink.clockOffset).
+  local skew = ${skew}
+  if skew == 0 then
+    redis.call('PEXPIREAT', e, xat)
+  else
+    redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
+  end
+end
+if oldN then
+  if oldN ~= size then
+    redis.call('HSET', S, key, sizeS)
+    bytes = bytes - oldN + size
+  end
+else
+  -- The write-time set is scored at creation only: an overwrite leaves
+  -- the score at or before the entry's \`w\`, and USAGE (its only reader)
+  -- moves a stale first member up when it meets one. One ZADD less on
+  -- every overwrite.
+  if not indexed then redis.call('ZADD', I, 0, key) end
+  redis.call('ZADD', W, now, key)
+  redis.call('HSET', S, key, sizeS)
+  keys, bytes = keys + 1, bytes + size
+end
+`;
+
 const PUT = `
 local function put(m, e, key, value, xat, size, now, old, skew, q, keep)
   m.seq = m.seq + 1
-  local seq = string.format('%d', m.seq)
-  if keep then
-    -- The entry keeps its expiry (an increment of a live counter): its
-    -- TTL and its member of X stay as they are.
-    if q then
-      redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', size)
-    else
-      q = redis.call('ZSCORE', X, key) or ''
-      redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', size, 'q', q)
-    end
-  elseif xat == '' then
-    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', size, 'q', '')
-    -- Only an entry that had an expiry is in X (and has a TTL to drop).
-    if old and q ~= '' and redis.call('ZREM', X, key) == 1 then redis.call('PERSIST', e) end
-  else
-    -- X holds each key at or before its real expiry (see EXPIRED): an
-    -- overwrite that extends the expiry leaves the member where it is
-    -- (moving a member of a big set is the costly part of a write) unless
-    -- its score is nearer to now than to the new expiry, so a key
-    -- overwritten more often than every half TTL never looks expired to
-    -- ZCOUNT. A shorter expiry always moves it down. The score is kept in
-    -- the entry too (q), so a write need not ask X for it.
-    local xn = tonumber(xat)
-    if old and not q then q = redis.call('ZSCORE', X, key) or '' end
-    local s = old and tonumber(q)
-    if not s or s > xn or s < tonumber(now) + (xn - tonumber(now)) / 2 then
-      redis.call('ZADD', X, xat, key)
-      q = xat
-    end
-    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', size, 'q', q)
-    -- The caller's clock decides expiry (x); Redis frees the entry after
-    -- the same time span on its own clock. The client passes the skew
-    -- (server clock minus the caller's, 0 within a second; see
-    -- RedisLink.clockOffset).
-    if skew == 0 then
-      redis.call('PEXPIREAT', e, xat)
-    else
-      redis.call('PEXPIREAT', e, string.format('%d', xn + skew))
-    end
-  end
-  if old then
-    local oldSize = tonumber(old)
-    if oldSize ~= size then
-      redis.call('HSET', S, key, string.format('%d', size))
-      m.bytes = m.bytes - oldSize + size
-    end
-  else
-    -- The write-time set is scored at creation only: an overwrite leaves
-    -- the score at or before the entry's \`w\`, and USAGE (its only reader)
-    -- moves a stale first member up when it meets one. One ZADD less on
-    -- every overwrite.
-    redis.call('ZADD', W, now, key)
-    redis.call('ZADD', I, 0, key)
-    redis.call('HSET', S, key, string.format('%d', size))
-    m.keys = m.keys + 1
-    m.bytes = m.bytes + size
-  end
+  local seq, sizeS = string.format('%d', m.seq), string.format('%d', size)
+  local oldN, indexed, keys, bytes = old and tonumber(old), false, m.keys, m.bytes
+${store("skew")}
+  m.keys, m.bytes = keys, bytes
   return q
 end
 `;
@@ -320,10 +339,8 @@ end
 // server time on every run, and server time is most of a write's cost.
 // The blocks share these locals: `e` and `key` (ONE_KEY); `present` (the
 // entry exists, expired or not), `old` (its size, from the entry or the
-// sizes hash), `q` (its score in X: "" = none, nil = unknown), `size`
-// and `sizeS` (the new one, as a number and as text: a number passed to
-// redis.call costs a float-to-text conversion on every call), set by each
-// script; `keys`, `bytes`, `seq` (READ_META);
+// sizes hash), `q`, `size`, `sizeS`, `value`, `xat`, `now` and `keep` (see
+// `store`), set by each script; `keys`, `bytes`, `seq` (READ_META);
 // then `oldN`, `sized`, `evicted`, `total` (FIT).
 const ONE_KEY = `
 local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -382,9 +399,10 @@ end
 `;
 
 /**
- * Writes the entry (`value`, expiring at `xat`, "" = never, or keeping
- * its expiry when `keep`) with version `seq`, its bookkeeping and the
- * namespace's counters; only what the write changes is written.
+ * The write of a one-key script once it fits: a key with no entry goes
+ * into the index first (its answer says whether Redis expired an entry
+ * unseen, see `fit`), then the entry and its bookkeeping (`store`), then
+ * the namespace's counters, only those that changed.
  */
 const WRITE_ONE = `
 local indexed = false
@@ -395,62 +413,7 @@ if not sized then
     oldN, q = tonumber(redis.call('HGET', S, key) or ''), nil
   end
 end
-if keep then
-  -- The entry keeps its expiry (an increment of a live counter): its
-  -- TTL and its member of X stay as they are.
-  if q then
-    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', sizeS)
-  else
-    q = redis.call('ZSCORE', X, key) or ''
-    redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 's', sizeS, 'q', q)
-  end
-elseif xat == '' then
-  redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', sizeS, 'q', '')
-  -- Only an entry that had an expiry is in X (and has a TTL to drop).
-  if oldN and q ~= '' and redis.call('ZREM', X, key) == 1 then redis.call('PERSIST', e) end
-else
-  -- X holds each key at or before its real expiry (see EXPIRED): an
-  -- overwrite that extends the expiry leaves the member where it is
-  -- (moving a member of a big set is the costly part of a write) unless
-  -- its score is nearer to now than to the new expiry, so a key
-  -- overwritten more often than every half TTL never looks expired to
-  -- ZCOUNT. A shorter expiry always moves it down. The score is kept in
-  -- the entry too (q), so a write need not ask X for it.
-  -- (A new key has no score to compare: no text-to-number conversions.)
-  if oldN and not q then q = redis.call('ZSCORE', X, key) or '' end
-  local s = oldN and tonumber(q)
-  local xn = s and tonumber(xat)
-  if not s or s > xn or s < tonumber(now) + (xn - tonumber(now)) / 2 then
-    redis.call('ZADD', X, xat, key)
-    q = xat
-  end
-  redis.call('HSET', e, 'v', value, 'n', seq, 'w', now, 'x', xat, 's', sizeS, 'q', q)
-  -- The caller's clock decides expiry (x); Redis frees the entry after
-  -- the same time span on its own clock. The client passes the skew
-  -- (server clock minus the caller's, 0 within a second; see
-  -- RedisLink.clockOffset).
-  local skew = tonumber(ARGV[8] or '') or 0
-  if skew == 0 then
-    redis.call('PEXPIREAT', e, xat)
-  else
-    redis.call('PEXPIREAT', e, string.format('%d', tonumber(xat) + skew))
-  end
-end
-if oldN then
-  if oldN ~= size then
-    redis.call('HSET', S, key, sizeS)
-    bytes = bytes - oldN + size
-  end
-else
-  -- The write-time set is scored at creation only: an overwrite leaves
-  -- the score at or before the entry's \`w\`, and USAGE (its only reader)
-  -- moves a stale first member up when it meets one. One ZADD less on
-  -- every overwrite.
-  if not indexed then redis.call('ZADD', I, 0, key) end
-  redis.call('ZADD', W, now, key)
-  redis.call('HSET', S, key, sizeS)
-  keys, bytes = keys + 1, bytes + size
-end
+${store("tonumber(ARGV[8] or '') or 0")}
 if keys == k0 and bytes == b0 then
   redis.call('HSET', M, 'seq', seq)
 else
