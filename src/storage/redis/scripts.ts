@@ -342,9 +342,12 @@ end
 // sizes hash), `q`, `size`, `sizeS`, `value`, `xat`, `now` and `keep` (see
 // `store`), set by each script; `keys`, `bytes`, `seq` (READ_META);
 // then `oldN`, `sized`, `evicted`, `total` (FIT).
-const ONE_KEY = `
-local M, I, S, X, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+const ONE_KEY = KEYS5 + `
 local e, key = KEYS[6], ARGV[1]
+`;
+// SET's and CHECK_SET's value arguments, as the blocks below name them.
+const VALUE_ARGS = `
+local value, xat, size, sizeS, now, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[4], ARGV[5], false
 `;
 // The namespace's counters, and the version this write gives its entry.
 // Counters are written with string.format('%d'), so they always read
@@ -375,8 +378,9 @@ end
 `;
 
 /**
- * The quota check of a one-key write, answering `refusal` when the write
- * does not fit even after eviction. An entry that is not there may still
+ * The size the key had (see OLD), then the quota check of a one-key
+ * write, answering `refusal` when the write does not fit even after
+ * eviction. An entry that is not there may still
  * have a size record (Redis expired the entry; the records go when a
  * reader meets them), which would make the write an overwrite: the check
  * first assumes a new key (the most it can cost) and asks the sizes hash
@@ -384,6 +388,8 @@ end
  * index, which it writes anyway. `sized`: `oldN` is known for sure.
  */
 const fit = (refusal: string) => `
+-- An entry written by the earlier layout has no \`s\`: the sizes hash has it.
+if present and not old then old, q = redis.call('HGET', S, key), nil end
 local oldN, sized = old and tonumber(old), present
 local maxB, maxK = tonumber(ARGV[6]), tonumber(ARGV[7])
 local evicted, total = 0, -1
@@ -465,8 +471,7 @@ ${ONE_KEY}
 -- version only says whether it is there.
 local h = redis.call('HMGET', e, 's', 'q', 'n')
 local old, q, present = h[1], h[2] or nil, h[3] and true or false
-if present and not old then old, q = redis.call('HGET', S, key), nil end
-local value, xat, size, sizeS, now, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[4], ARGV[5], false
+${VALUE_ARGS}
 ${READ_META}
 ${fit("{0, keys, bytes}")}
 ${WRITE_ONE}
@@ -602,7 +607,6 @@ local size = tonumber(ARGV[4]) + #value
 local sizeS = string.format('%d', size)
 -- The entry's own size and score (see OLD), else the bookkeeping's.
 local old, q, present = cur[3], cur[4] or nil, v and true or false
-if present and not old then old, q = redis.call('HGET', S, key), nil end
 ${fit("{4, '', keys, bytes}")}
 ${WRITE_ONE}
 ${MARK}
@@ -628,14 +632,13 @@ export const CHECK_SET: LuaScript = luaScript(
   `#!lua
 ${ONE_KEY}
 local h = redis.call('HMGET', e, 'n', 'x', 's', 'q')
-local value, xat, size, sizeS, now, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[4], ARGV[5], false
+${VALUE_ARGS}
 local have = ''
 if h[1] and (h[2] == '' or tonumber(h[2]) > tonumber(now)) then have = h[1] end
 ${READ_META}
 if have ~= ARGV[12] then return {2, keys, bytes} end
 -- The entry's own size and score (see OLD), else the bookkeeping's.
 local old, q, present = h[3], h[4] or nil, h[1] and true or false
-if present and not old then old, q = redis.call('HGET', S, key), nil end
 ${fit("{3, keys, bytes}")}
 ${WRITE_ONE}
 ${landed("1")}
