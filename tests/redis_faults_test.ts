@@ -237,6 +237,66 @@ redisTest(
 );
 
 redisTest(
+  "writes queued behind a frozen server are dropped at their deadline, not sent when it thaws",
+  async () => {
+    // A frozen server stops reading: the socket's buffers fill, and the
+    // writes behind them wait in the client, unsent. Their callers get a
+    // typed error at the deadline; a write still unsent by then must never
+    // reach the server later (the caller was told it failed). Writes
+    // already in the socket's buffers may still land: their outcome is
+    // unknown, as the error says.
+    const server = await RedisServer.start();
+    const b = await RedisBackend.open({
+      url: server.url,
+      commandTimeoutMs: 300,
+    });
+    try {
+      await set(b, "clog", "warm", "v");
+      server.pause();
+      const big = new Uint8Array(1_048_576).fill(120);
+      const count = 64;
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: count },
+          (_, i) =>
+            b.set(
+              1,
+              "clog",
+              `k${i}`,
+              big,
+              null,
+              big.length + 4,
+              Date.now(),
+              null,
+            )
+              .then(() => null, (e) => e),
+        ),
+      );
+      for (const err of outcomes) {
+        assert.ok(err instanceof RedisUnavailableError, String(err));
+      }
+      assert.ok(performance.now() - started < 300 + 2_000);
+      // Well past every deadline, then thaw: only what was in the buffers
+      // may arrive.
+      await sleep(500);
+      server.resume();
+      await eventually(5_000, () => b.get(1, "clog", "warm", Date.now()));
+      await sleep(200);
+      const landed = (await b.usage(1, "clog")).keys - 1;
+      assert.ok(
+        landed < count / 2,
+        `${landed} of ${count} timed-out 1 MB writes landed after the thaw; only those already in the socket's buffers may`,
+      );
+    } finally {
+      server.resume();
+      await b.close();
+      await server.dispose();
+    }
+  },
+);
+
+redisTest(
   "a cluster slot migration during writes loses nothing",
   async () => {
     const cluster = await RedisCluster.start();

@@ -37,10 +37,19 @@ const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 interface CommandOptions {
   typeMapping?: typeof BINARY;
+  /** node-redis drops the request if still unsent after this many ms. */
+  timeout?: number;
 }
 
 const TEXT_OPTIONS: CommandOptions = {};
 const BINARY_OPTIONS: CommandOptions = { typeMapping: BINARY };
+
+// node-redis gives every request a timer (5 s unless told otherwise) that
+// drops it if it is still unsent then; under Deno, creating and clearing it
+// costs ~10 µs of client CPU per request (docs/scale-out.md, "Measured").
+// RedisLink sets one only on a request that can wait unsent (see
+// RedisLink.#send), so the clients start without.
+const NO_TIMER = { timeout: 0 };
 
 /** What the single-server and cluster clients have in common, for us. */
 interface Transport {
@@ -99,6 +108,7 @@ function singleTransport(
       ? { ...socketOptions(o), ...tlsOptions(o) }
       : socketOptions(o),
     disableOfflineQueue: true,
+    commandOptions: NO_TIMER,
     emitInvalidate: onInvalidate !== undefined,
     maintNotifications: "disabled",
   });
@@ -121,12 +131,23 @@ function singleTransport(
     transport: {
       send: (_key, _readonly, args, options) =>
         client.sendCommand(args, options),
+      // MULTI, the commands and EXEC sent back to back in one turn of the
+      // event loop, so nothing else can come between them on the
+      // connection. node-redis's own multi() does the same through more
+      // machinery: ~8 µs of client time per list page. None gets a timer
+      // (see #send): one dropping EXEC alone would leave the connection
+      // inside a transaction.
       transaction: (commands, options) => {
-        const multi = options.typeMapping
-          ? client.withTypeMapping(options.typeMapping).multi()
-          : client.multi();
-        for (const c of commands) multi.addCommand(c);
-        return multi.exec();
+        const sent = [client.sendCommand(["MULTI"], TEXT_OPTIONS)];
+        for (const c of commands) {
+          sent.push(client.sendCommand(c, TEXT_OPTIONS));
+        }
+        sent.push(client.sendCommand(
+          ["EXEC"],
+          options.typeMapping ? BINARY_OPTIONS : TEXT_OPTIONS,
+        ));
+        // The first refusal (MULTI or a command not allowed) is the error.
+        return Promise.all(sent).then((replies) => replies[replies.length - 1]);
       },
       close: () => client.close(),
       destroy: () => client.destroy(),
@@ -151,6 +172,7 @@ function clusterTransport(
       disableOfflineQueue: true,
       maintNotifications: "disabled",
     },
+    commandOptions: NO_TIMER,
     RESP: 3,
   });
   cluster.on("error", onError);
@@ -381,13 +403,26 @@ export class RedisLink {
     // A retry whose timer fired late, after the deadline: the caller has
     // its error, so nothing may be sent any more.
     if (!this.#pending.has(req.id)) return;
+    // node-redis hands the first request of each flush to the socket
+    // whatever its state; the ones after it wait unsent while the socket's
+    // buffers are full (a server that stopped reading). Such a request, one
+    // sent while others are pending, gets node-redis's timer, ending at our
+    // deadline, which drops it if still unsent: it never reaches the server
+    // after its caller was told it failed. Alone on the connection it is
+    // written at the next flush and needs none (see NO_TIMER).
+    const options = this.#pending.size > 1
+      ? {
+        ...req.options,
+        timeout: Math.max(1, req.deadline - performance.now()),
+      }
+      : req.options;
     let sent: Promise<unknown>;
     // A client that throws instead of rejecting (bad arguments) must still
     // end in a typed error, also from a retry's timer.
     try {
       sent = req.commands === null
-        ? this.#transport.send(req.key, req.readonly, req.args, req.options)
-        : this.#transport.transaction!(req.commands, req.options);
+        ? this.#transport.send(req.key, req.readonly, req.args, options)
+        : this.#transport.transaction!(req.commands, options);
     } catch (err) {
       sent = Promise.reject(err);
     }
