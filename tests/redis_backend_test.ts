@@ -777,6 +777,87 @@ testEachRedis("quotas hold exactly under concurrent writers", async (t) => {
   }
 });
 
+testEachRedis(
+  "writes that answer only their change keep knownUsage exact; another process's writes show within 64 writes",
+  async (t) => {
+    await withBackend(t, async (a) => {
+      const other = await RedisBackend.open(t.options);
+      try {
+        const ns = "chg";
+        const incr = (key: string, by: number, b = a) =>
+          b.increment(0, ns, key, by, null, key.length, Date.now(), null);
+        // `other` reads the server's totals; its own knownUsage is apart.
+        const exact = async (step: string) => {
+          const u = await other.usage(0, ns);
+          const known = a.knownUsage(0, ns)!;
+          assert.deepEqual(
+            [known.keys, known.bytes],
+            [u.keys, u.bytes],
+            `after ${step}`,
+          );
+        };
+        await put(a, ns, "k1", "hello");
+        await exact("the first write (totals)");
+        await put(a, ns, "k1", "hello world");
+        await exact("an overwrite that grows");
+        await put(a, ns, "k2", "x");
+        await exact("a new key");
+        await put(a, ns, "k1", "");
+        await exact("an overwrite that shrinks");
+        const counted: [string, number, number][] = [
+          ["c", 9, 9], // a new counter
+          ["c", 1, 10], // one digit more
+          ["c", -11, -1], // same length, negative
+          ["c", -9999, -10000],
+          ["c", 10000, 0],
+          ["c", -3, -3],
+          ["c", 6e14, 6e14 - 3], // past 5 × 10^14: the totals answer
+          ["c", -6e14, -3],
+        ];
+        for (const [key, by, sum] of counted) {
+          assert.deepEqual(await incr(key, by), { kind: "ok", value: sum });
+          await exact(`increment by ${by}`);
+        }
+        // Values the client cannot size from the sum alone: the totals
+        // answer instead.
+        await put(a, ns, "s", "42");
+        assert.deepEqual(await incr("s", 1), { kind: "ok", value: 43 });
+        await exact("incrementing a value set as text");
+        await put(a, ns, "z", "-0");
+        assert.deepEqual(await incr("z", 5), { kind: "ok", value: 5 });
+        await exact('incrementing "-0"');
+        await put(a, ns, "gone", "a longer value", Date.now() + 30);
+        await sleep(80);
+        assert.deepEqual(await incr("gone", 2), { kind: "ok", value: 2 });
+        await exact("incrementing a key whose entry expired");
+        await put(a, ns, "gone", "v", Date.now() + 30);
+        await sleep(80);
+        await put(a, ns, "gone", "again");
+        await exact("setting a key whose entry expired");
+
+        // Another process writes: this one's count moves by its own
+        // changes only, until the next totals (within 64 writes).
+        for (let i = 0; i < 5; i++) await put(other, ns, `o${i}`, "v");
+        const server = (await other.usage(0, ns)).keys;
+        let writes = 0;
+        while (a.knownUsage(0, ns)!.keys !== server + 1) {
+          const before = a.knownUsage(0, ns)!.keys;
+          await put(a, ns, "mine", `v${writes}`);
+          writes++;
+          const after = a.knownUsage(0, ns)!.keys;
+          if (after !== server + 1) {
+            assert.equal(after, before + (writes === 1 ? 1 : 0));
+          }
+          assert.ok(writes <= 64, "the totals came within 64 writes");
+        }
+        await exact("the totals");
+      } finally {
+        await other.close();
+      }
+    });
+  },
+);
+
 testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
   await withBackend(t, async (b) => {
     assert.deepEqual(await b.usage(0, "never"), {
@@ -795,7 +876,7 @@ testEachRedis("usage, counters, namespaces, purgeExpired", async (t) => {
     await put(b, "u", "b", "1", before + 100);
     await put(b, "u", "c", "1", null, null, 1);
     await put(b, "é", "k", "v");
-    // Every write answers with the namespace's usage.
+    // Each write answers with the namespace's totals or its change to them.
     assert.deepEqual(b.knownUsage(0, "u"), {
       keys: 2,
       bytes: 6 + 2,

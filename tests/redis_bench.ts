@@ -431,6 +431,13 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+// The raw client as a user makes it (node-redis's defaults, one timer per
+// command); `$SUP_BENCH_RAW_NO_TIMER` turns that timer off, as the backend
+// does (docs/scale-out.md, "Choosing the client").
 function createRaw(url: string) {
-  return redis.createClient({ url, RESP: 3 });
+  return redis.createClient(
+    Deno.env.get("SUP_BENCH_RAW_NO_TIMER")
+      ? { url, RESP: 3, commandOptions: { timeout: 0 } }
+      : { url, RESP: 3 },
+  );
 }

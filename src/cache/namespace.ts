@@ -930,9 +930,10 @@ export class NamespaceCore {
 
   /**
    * Keys, bytes, hits, misses and evictions. Immediate on SQLite; on Redis,
-   * keys and bytes as the server last reported them to this process (every
-   * write answers with them; a sweep tick and `cache.namespaces()` refresh
-   * them), since `stats()` is synchronous in the public API.
+   * keys and bytes as the server last reported them to this process, plus
+   * the changes its own writes made since (a write answers with its change,
+   * every 64th with the totals; a sweep tick and `cache.namespaces()`
+   * refresh them), since `stats()` is synchronous in the public API.
    */
   stats(): NamespaceStats {
     this.#ctx.assertOpen();

@@ -410,10 +410,10 @@ export interface Backend {
     extras?: WriteExtras,
   ): CommitOutcome;
   /**
-   * Usage as this process last heard it from a networked backend, without
-   * a request (`undefined` before the first report), so `stats()` can
-   * stay synchronous. A synchronous backend leaves it out: `usage` is
-   * already immediate.
+   * Usage as this process last heard it from a networked backend, plus
+   * what its own writes changed since, without a request (`undefined`
+   * before the first report), so `stats()` can stay synchronous. A
+   * synchronous backend leaves it out: `usage` is already immediate.
    */
   knownUsage?(space: Space, ns: string): KnownUsage | undefined;
   /**

@@ -46,13 +46,23 @@ import {
   COUNTERS,
   DELETE,
   INCREMENT,
+  INCREMENT_CHANGE,
   LIST,
   PURGE,
   RECOUNT,
   SCAN,
   SET,
+  SET_CHANGE,
   USAGE,
 } from "./scripts.ts";
+
+/** How many one-key writes to a namespace answer a change between totals. */
+const TOTALS_EVERY = 64;
+
+/** `n` mod 2 as 0 or 1, also for a negative `n` beyond 32 bits. */
+function mod2(n: number): number {
+  return n % 2 === 0 ? 0 : 1;
+}
 
 function quotaArgs(quota: Quota | null): [string, string] {
   return quota === null
@@ -118,8 +128,13 @@ export class RedisBackend implements AsyncBackend {
     new Map<string, NamespaceKeys>(),
     new Map<string, NamespaceKeys>(),
   ];
-  /** Usage per namespace, as the server last reported it. */
+  /**
+   * Usage per namespace, as the server last reported it plus the changes
+   * this process's writes made since (see #wantTotals).
+   */
   readonly #known = new Map<string, KnownUsage>();
+  /** Writes per namespace since the server last reported its totals. */
+  readonly #sinceTotals = new Map<string, number>();
   /** Whether the server lets this user run MULTI/EXEC (for `list`). */
   #transactions = true;
   /** Until when (performance.now()) a namespace lists through the script. */
@@ -359,8 +374,10 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const work = this.#link.run<[number, number, number, number?, number?]>(
-      SET,
+    const work = this.#link.run<
+      number | [number, number, number, number?, number?]
+    >(
+      this.#wantTotals(k.member) ? SET : SET_CHANGE,
       writeKeys(k, entry, extras),
       writeArgs(
         key,
@@ -373,13 +390,44 @@ export class RedisBackend implements AsyncBackend {
         extras,
       ),
     );
-    const [written, keys, bytes, evicted, total] = registering === undefined
+    const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
+    if (typeof reply === "number") {
+      // SET_CHANGE: 2 × bytes added + keys added.
+      const keys = mod2(reply);
+      this.#grew(k.member, keys, (reply - keys) / 2);
+      return true;
+    }
+    const [written, keys, bytes, evicted, total] = reply;
     this.#noteAt(k.member, keys, bytes);
     // Entries evicted and the evictions so far come only when it evicted.
     if (evicted !== undefined) this.#evicted(k.member, total!);
     return written === 1;
+  }
+
+  /**
+   * Whether a one-key write should answer the namespace's totals (SET,
+   * INCREMENT) rather than the change it made (SET_CHANGE,
+   * INCREMENT_CHANGE, one integer, cheaper to read): when this process
+   * has no totals for it yet, and every {@link TOTALS_EVERY}th write after,
+   * so what other processes wrote shows in `knownUsage` (the sweep's
+   * `usage` calls refresh it too).
+   */
+  #wantTotals(member: string): boolean {
+    if (!this.#known.has(member)) return true;
+    const writes = (this.#sinceTotals.get(member) ?? 0) + 1;
+    this.#sinceTotals.set(member, writes % TOTALS_EVERY);
+    return writes === TOTALS_EVERY;
+  }
+
+  /** A write reported the change it made (see #wantTotals). */
+  #grew(member: string, keys: number, bytes: number): void {
+    const known = this.#known.get(member);
+    if (known !== undefined) {
+      known.keys += keys;
+      known.bytes += bytes;
+    }
   }
 
   /**
@@ -649,8 +697,8 @@ export class RedisBackend implements AsyncBackend {
     const registering = this.#registerAt(k.member);
     const entry = k.entry(key);
     if (this.#near !== null) this.#forget(entry);
-    const work = this.#link.run<(number | string)[]>(
-      INCREMENT,
+    const work = this.#link.run<number | (number | string)[]>(
+      this.#wantTotals(k.member) ? INCREMENT : INCREMENT_CHANGE,
       writeKeys(k, entry, extras),
       // An existing counter keeps its expiry, so the skew is always sent.
       writeArgs(
@@ -667,6 +715,19 @@ export class RedisBackend implements AsyncBackend {
     const reply = registering === undefined
       ? await work
       : await this.#withRegistration(registering, work);
+    if (typeof reply === "number") {
+      // INCREMENT_CHANGE: 2 × the sum + keys added; the bytes added follow
+      // (a new counter's size, or the digits the value gained).
+      const keys = mod2(reply);
+      const sum = (reply - keys) / 2;
+      const digits = String(sum).length;
+      this.#grew(
+        k.member,
+        keys,
+        keys === 1 ? keySize + digits : digits - String(sum - by).length,
+      );
+      return { kind: "ok", value: sum };
+    }
     this.#noteAt(k.member, reply[2], reply[3]);
     switch (reply[0]) {
       case 1:

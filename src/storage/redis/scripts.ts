@@ -447,6 +447,19 @@ return {${head}, keys, bytes}
 `;
 
 /**
+ * The reply of SET_CHANGE and INCREMENT_CHANGE: `change`, one integer,
+ * when `when` holds (it tells the client all it needs), else
+ * {@link landed}'s. An integer reply costs the client 1–3 µs less than
+ * an array (docs/scale-out.md, "Measured"), and the totals the array
+ * would carry the client has already: it adds the change to the last
+ * totals it heard (RedisBackend.#wantTotals).
+ */
+const landedChange = (head: string, change: string, when = "true") => `
+if evicted == 0 and ${when} then return ${change} end
+${landed(head)}
+`;
+
+/**
  * KEYS: 5 fixed, entry, then (only with a sender or eviction) read stamps
  * and attributions: every key a script may touch is declared, so a
  * cluster answers TRYAGAIN or ASK during a slot migration instead of
@@ -455,17 +468,29 @@ return {${head}, keys, bytes}
  * then optionally sender or "", eviction batch or "" (no eviction),
  * eviction maxRows. Returns {1 written or 0 over quota, keys, bytes}, then
  * entries evicted and the evictions so far when it evicted: every write
- * script ends with the namespace's usage, so the client knows it without
- * another request.
+ * script ends with the namespace's usage (or, {@link SET_CHANGE}, the
+ * change to it), so the client knows it without another request.
  *
  * Lean on purpose: server time is most of a write's cost, and each
  * closure a script defines, each command and each argument costs on every
  * run, so the eviction and attribution code sits in blocks that only the
  * runs needing them enter.
  */
-export const SET: LuaScript = luaScript(
-  "set",
-  `#!lua
+export const SET: LuaScript = luaScript("set", setSource(landed("1")));
+
+/**
+ * {@link SET} answering, when it landed without evicting, the change it
+ * made to the namespace's counters as one integer: 2 × bytes added + keys
+ * added (0 or 1). The client uses it once it knows the totals
+ * (RedisBackend.#wantTotals).
+ */
+export const SET_CHANGE: LuaScript = luaScript(
+  "set-change",
+  setSource(landedChange("1", "(bytes - b0) * 2 + keys - k0")),
+);
+
+function setSource(reply: string): string {
+  return `#!lua
 ${ONE_KEY}
 -- The entry's own size and score (see OLD), else the bookkeeping's; its
 -- version only says whether it is there.
@@ -476,9 +501,9 @@ ${READ_META}
 ${fit("{0, keys, bytes}")}
 ${WRITE_ONE}
 ${MARK}
-${landed("1")}
-`,
-);
+${reply}
+`;
+}
 
 /** KEYS: 5 fixed, entry. ARGV: key, now. Returns {1 when a live entry went, keys, bytes}. */
 export const DELETE: LuaScript = luaScript(
@@ -583,7 +608,30 @@ return out
  */
 export const INCREMENT: LuaScript = luaScript(
   "increment",
-  `#!lua
+  incrementSource(landed("1, out")),
+);
+
+/**
+ * {@link INCREMENT} answering, when it landed without evicting, one
+ * integer: 2 × the sum + keys added (0 or 1), from which the client knows
+ * the bytes added too: the new counter's size, or the sum's digits less
+ * the old value's. Only when that is so (not after Redis expired an entry
+ * unseen, say) and the sum is below 5 × 10^14 in magnitude (the integer
+ * stays below 10^15, see INCREMENT); otherwise INCREMENT's reply.
+ */
+export const INCREMENT_CHANGE: LuaScript = luaScript(
+  "increment-change",
+  incrementSource(
+    landedChange(
+      "1, out",
+      "sum * 2 + keys - k0",
+      "sum > -5e14 and sum < 5e14 and bytes - b0 == (keys > k0 and size or #value - #string.format('%d', n))",
+    ),
+  ),
+);
+
+function incrementSource(reply: string): string {
+  return `#!lua
 ${ONE_KEY}
 local cur = redis.call('HMGET', e, 'v', 'x', 's', 'q')
 local v, x, now = cur[1], cur[2], ARGV[5]
@@ -612,9 +660,9 @@ ${WRITE_ONE}
 ${MARK}
 local out = value
 if sum > -1e15 and sum < 1e15 then out = sum end
-${landed("1, out")}
-`,
-);
+${reply}
+`;
+}
 
 /**
  * The common `atomic()` commit, one key checked and set: the SET script with
