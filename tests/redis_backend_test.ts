@@ -811,8 +811,13 @@ testEachRedis(
           ["c", -9999, -10000],
           ["c", 10000, 0],
           ["c", -3, -3],
-          ["c", 6e14, 6e14 - 3], // past 5 × 10^14: the totals answer
-          ["c", -6e14, -3],
+          // The largest sums the integer answer carries, then past them
+          // (from 5 × 10^14 the totals answer).
+          ["c", 500_000_000_000_002, 499_999_999_999_999],
+          ["c", 1, 500_000_000_000_000],
+          ["c", -1_000_000_000_000_000, -500_000_000_000_000],
+          ["c", 1, -499_999_999_999_999],
+          ["c", 499_999_999_999_996, -3],
         ];
         for (const [key, by, sum] of counted) {
           assert.deepEqual(await incr(key, by), { kind: "ok", value: sum });

@@ -201,17 +201,36 @@ redisTest(
   },
 );
 
+/**
+ * A backend with a 300 ms deadline on a server of its own, which holds
+ * `key` = "v" in namespace `ns` (space 1) and is then frozen (SIGSTOP) for
+ * `fn`; thawed and stopped after it.
+ */
+async function withFrozenServer(
+  ns: string,
+  key: string,
+  fn: (b: RedisBackend, server: RedisServer) => Promise<void>,
+): Promise<void> {
+  const server = await RedisServer.start();
+  const b = await RedisBackend.open({
+    url: server.url,
+    commandTimeoutMs: 300,
+  });
+  try {
+    await set(b, ns, key, "v");
+    server.pause();
+    await fn(b, server);
+  } finally {
+    server.resume();
+    await b.close();
+    await server.dispose();
+  }
+}
+
 redisTest(
   "a frozen server (SIGSTOP) times out instead of hanging, and answers after SIGCONT",
-  async () => {
-    const server = await RedisServer.start();
-    const b = await RedisBackend.open({
-      url: server.url,
-      commandTimeoutMs: 300,
-    });
-    try {
-      await set(b, "frz", "k", "v");
-      server.pause();
+  () =>
+    withFrozenServer("frz", "k", async (b, server) => {
       const started = performance.now();
       const err = await b.get(1, "frz", "k", Date.now()).then(
         () => null,
@@ -228,31 +247,19 @@ redisTest(
         const got = await b.get(1, "frz", `k${i}`, Date.now());
         assert.equal(dec.decode(got!.value), `v${i}`);
       }
-    } finally {
-      server.resume();
-      await b.close();
-      await server.dispose();
-    }
-  },
+    }),
 );
 
 redisTest(
   "writes queued behind a frozen server are dropped at their deadline, not sent when it thaws",
-  async () => {
-    // A frozen server stops reading: the socket's buffers fill, and the
-    // writes behind them wait in the client, unsent. Their callers get a
-    // typed error at the deadline; a write still unsent by then must never
-    // reach the server later (the caller was told it failed). Writes
-    // already in the socket's buffers may still land: their outcome is
-    // unknown, as the error says.
-    const server = await RedisServer.start();
-    const b = await RedisBackend.open({
-      url: server.url,
-      commandTimeoutMs: 300,
-    });
-    try {
-      await set(b, "clog", "warm", "v");
-      server.pause();
+  // A frozen server stops reading: the socket's buffers fill, and the
+  // writes behind them wait in the client, unsent. Their callers get a
+  // typed error at the deadline; a write still unsent by then must never
+  // reach the server later (the caller was told it failed). Writes
+  // already in the socket's buffers may still land: their outcome is
+  // unknown, as the error says.
+  () =>
+    withFrozenServer("clog", "warm", async (b, server) => {
       const big = new Uint8Array(1_048_576).fill(120);
       const count = 64;
       const started = performance.now();
@@ -288,12 +295,7 @@ redisTest(
         landed < count / 2,
         `${landed} of ${count} timed-out 1 MB writes landed after the thaw; only those already in the socket's buffers may`,
       );
-    } finally {
-      server.resume();
-      await b.close();
-      await server.dispose();
-    }
-  },
+    }),
 );
 
 redisTest(

@@ -46,7 +46,7 @@ const BINARY_OPTIONS: CommandOptions = { typeMapping: BINARY };
 
 // node-redis gives every request a timer (5 s unless told otherwise) that
 // drops it if it is still unsent then; under Deno, creating and clearing it
-// costs ~10 µs of client CPU per request (docs/scale-out.md, "Measured").
+// costs 6–8 µs per request (docs/scale-out.md, "Measured").
 // RedisLink sets one only on a request that can wait unsent (see
 // RedisLink.#send), so the clients start without.
 const NO_TIMER = { timeout: 0 };
@@ -134,7 +134,7 @@ function singleTransport(
       // MULTI, the commands and EXEC sent back to back in one turn of the
       // event loop, so nothing else can come between them on the
       // connection. node-redis's own multi() does the same through more
-      // machinery: ~8 µs of client time per list page. None gets a timer
+      // machinery: ~6 µs more per list page. None gets a timer
       // (see #send): one dropping EXEC alone would leave the connection
       // inside a transaction.
       transaction: (commands, options) => {

@@ -449,7 +449,7 @@ return {${head}, keys, bytes}
 /**
  * The reply of SET_CHANGE and INCREMENT_CHANGE: `change`, one integer,
  * when `when` holds (it tells the client all it needs), else
- * {@link landed}'s. An integer reply costs the client 1–3 µs less than
+ * {@link landed}'s. An integer reply costs the client 2–3 µs less than
  * an array (docs/scale-out.md, "Measured"), and the totals the array
  * would carry the client has already: it adds the change to the last
  * totals it heard (RedisBackend.#wantTotals).
