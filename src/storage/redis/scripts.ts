@@ -489,6 +489,7 @@ export const SET_CHANGE: LuaScript = luaScript(
   setSource(landedChange("1", "(bytes - b0) * 2 + keys - k0")),
 );
 
+// SET's Lua, ending with `reply`: SET and SET_CHANGE differ only there.
 function setSource(reply: string): string {
   return `#!lua
 ${ONE_KEY}
@@ -630,6 +631,7 @@ export const INCREMENT_CHANGE: LuaScript = luaScript(
   ),
 );
 
+// INCREMENT's Lua, ending with `reply` (as setSource).
 function incrementSource(reply: string): string {
   return `#!lua
 ${ONE_KEY}
