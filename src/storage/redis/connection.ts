@@ -403,26 +403,18 @@ export class RedisLink {
     // A retry whose timer fired late, after the deadline: the caller has
     // its error, so nothing may be sent any more.
     if (!this.#pending.has(req.id)) return;
-    // node-redis hands the first request of each flush to the socket
-    // whatever its state; the ones after it wait unsent while the socket's
-    // buffers are full (a server that stopped reading). Such a request, one
-    // sent while others are pending, gets node-redis's timer, ending at our
-    // deadline, which drops it if still unsent: it never reaches the server
-    // after its caller was told it failed. Alone on the connection it is
-    // written at the next flush and needs none (see NO_TIMER).
-    const options = this.#pending.size > 1
-      ? {
-        ...req.options,
-        timeout: Math.max(1, req.deadline - performance.now()),
-      }
-      : req.options;
     let sent: Promise<unknown>;
     // A client that throws instead of rejecting (bad arguments) must still
     // end in a typed error, also from a retry's timer.
     try {
       sent = req.commands === null
-        ? this.#transport.send(req.key, req.readonly, req.args, options)
-        : this.#transport.transaction!(req.commands, options);
+        ? this.#transport.send(
+          req.key,
+          req.readonly,
+          req.args,
+          this.#sendOptions(req),
+        )
+        : this.#transport.transaction!(req.commands, req.options);
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -432,6 +424,24 @@ export class RedisLink {
       },
       (err) => this.#refused(req, err),
     );
+  }
+
+  /**
+   * node-redis hands the first request of each flush to the socket
+   * whatever its state; the ones after it wait unsent while the socket's
+   * buffers are full (a server that stopped reading). Such a request, one
+   * sent while others are pending, gets node-redis's timer, ending at our
+   * deadline, which drops it if still unsent: it never reaches the server
+   * after its caller was told it failed. Alone on the connection it is
+   * written at the next flush and needs none (see NO_TIMER). A
+   * transaction never gets one (see singleTransport).
+   */
+  #sendOptions(req: Request): CommandOptions {
+    if (this.#pending.size <= 1) return req.options;
+    return {
+      ...req.options,
+      timeout: Math.max(1, req.deadline - performance.now()),
+    };
   }
 
   #refused(req: Request, err: unknown): void {
